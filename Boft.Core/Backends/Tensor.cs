@@ -1,0 +1,148 @@
+// A float32 tensor owned by one backend (host memory for the SIMD backend, device memory for ILGPU backends).
+
+using System.Globalization;
+
+namespace Boft.Backends;
+
+/// <summary>
+/// A dense row-major float32 tensor that lives on one <see cref="BoftBackend"/>. Create it with
+/// <see cref="BoftBackend.Allocate(int[])"/> or <see cref="BoftBackend.Upload(ReadOnlySpan{float}, int[])"/>;
+/// dispose it to free its memory. Operations accept tensors of any leading dimensions when they work on rows
+/// (the last dimension is the feature dimension).
+/// </summary>
+public abstract class Tensor : IDisposable
+{
+    private readonly int[] shape;
+    private bool disposed;
+
+    /// <summary>Initializes the tensor's bookkeeping.</summary>
+    /// <param name="backend">The owning backend.</param>
+    /// <param name="shape">The dimensions (each ≥ 0).</param>
+    protected Tensor(BoftBackend backend, int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(shape);
+        Backend = backend;
+        this.shape = (int[])shape.Clone();
+        Length = CheckedLength(this.shape);
+    }
+
+    /// <summary>The backend that owns this tensor's memory.</summary>
+    public BoftBackend Backend { get; }
+
+    /// <summary>The dimensions, outermost first.</summary>
+    public ReadOnlySpan<int> Shape => shape;
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => shape.Length;
+
+    /// <summary>The number of elements.</summary>
+    public int Length { get; }
+
+    /// <summary>The last dimension (1 for a scalar-shaped tensor).</summary>
+    public int LastDimension => shape.Length == 0 ? 1 : shape[^1];
+
+    /// <summary>Whether <see cref="Dispose()"/> has been called.</summary>
+    public bool IsDisposed => disposed;
+
+    /// <summary>The shape written as <c>[a, b, c]</c>, as used in error messages.</summary>
+    public string ShapeString => FormatShape(shape);
+
+    /// <summary>Copies <paramref name="source"/> (length <see cref="Length"/>) into the tensor.</summary>
+    /// <param name="source">Row-major values.</param>
+    /// <exception cref="ArgumentException">The length differs from <see cref="Length"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
+    public void CopyFrom(ReadOnlySpan<float> source)
+    {
+        ThrowIfDisposed();
+        if (source.Length != Length)
+            throw new ArgumentException($"source has {source.Length} elements but the tensor has shape {ShapeString} ({Length} elements).", nameof(source));
+        CopyFromCore(source);
+    }
+
+    /// <summary>Copies the tensor into <paramref name="destination"/> (length <see cref="Length"/>), waiting for pending work.</summary>
+    /// <param name="destination">Receives the row-major values.</param>
+    /// <exception cref="ArgumentException">The length differs from <see cref="Length"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
+    public void CopyTo(Span<float> destination)
+    {
+        ThrowIfDisposed();
+        if (destination.Length != Length)
+            throw new ArgumentException($"destination has {destination.Length} elements but the tensor has shape {ShapeString} ({Length} elements).", nameof(destination));
+        CopyToCore(destination);
+    }
+
+    /// <summary>Copies the tensor into a new array.</summary>
+    /// <returns>The row-major values.</returns>
+    public float[] ToArray()
+    {
+        var result = new float[Length];
+        CopyTo(result);
+        return result;
+    }
+
+    /// <summary>Frees the tensor's memory. Idempotent.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"Tensor{ShapeString} on {Backend.Name}";
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> if the tensor or its backend is disposed.</summary>
+    /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
+    public void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Backend.ThrowIfDisposed();
+    }
+
+    /// <summary>Formats dimensions as <c>[a, b, c]</c>.</summary>
+    /// <param name="dimensions">The dimensions.</param>
+    /// <returns>The formatted shape.</returns>
+    public static string FormatShape(ReadOnlySpan<int> dimensions)
+    {
+        var parts = new string[dimensions.Length];
+        for (int i = 0; i < dimensions.Length; i++)
+            parts[i] = dimensions[i].ToString(CultureInfo.InvariantCulture);
+        return "[" + string.Join(", ", parts) + "]";
+    }
+
+    /// <summary>Copies host values into the tensor; the length is already checked.</summary>
+    /// <param name="source">Row-major values.</param>
+    protected abstract void CopyFromCore(ReadOnlySpan<float> source);
+
+    /// <summary>Copies the tensor to the host; the length is already checked.</summary>
+    /// <param name="destination">Receives the values.</param>
+    protected abstract void CopyToCore(Span<float> destination);
+
+    /// <summary>Frees the memory.</summary>
+    protected abstract void DisposeCore();
+
+    /// <summary>Disposes the tensor.</summary>
+    /// <param name="disposing">True when called from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        if (disposing)
+            DisposeCore();
+    }
+
+    private static int CheckedLength(int[] dimensions)
+    {
+        long length = 1;
+        foreach (int dimension in dimensions)
+        {
+            if (dimension < 0)
+                throw new ArgumentOutOfRangeException(nameof(dimensions), $"Tensor dimensions must be non-negative, got {FormatShape(dimensions)}.");
+            length *= dimension;
+            if (length > int.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(dimensions), $"Tensor shape {FormatShape(dimensions)} has more than int.MaxValue elements.");
+        }
+        return (int)length;
+    }
+}
