@@ -35,7 +35,7 @@ public static class TestBackends
         {
             var data = new TestFixtureData(backendCase).SetArgDisplayNames(backendCase.Name);
             foreach (string category in backendCase.Categories)
-                data.SetCategory(category);
+                data.Properties.Add(NUnit.Framework.Internal.PropertyNames.Category, category);
             yield return data;
         }
     }
