@@ -131,14 +131,16 @@ public static class BoftReference
     /// <param name="merged">W'. Shape: [outFeatureCount, featureCount].</param>
     /// <param name="boftR">Raw blocks.</param>
     /// <param name="boftS">Shape: [outFeatureCount].</param>
+    /// <param name="identityMask">The mask the merge used (shape [factorCount, blockCount]), or empty.</param>
     /// <param name="baseWeight">Output W0. Same shape as <paramref name="merged"/>.</param>
-    public static void Unmerge(BoftShape shape, ReadOnlySpan<double> merged, ReadOnlySpan<double> boftR, ReadOnlySpan<double> boftS, Span<double> baseWeight)
+    public static void Unmerge(BoftShape shape, ReadOnlySpan<double> merged, ReadOnlySpan<double> boftR, ReadOnlySpan<double> boftS,
+        ReadOnlySpan<double> identityMask, Span<double> baseWeight)
     {
         ArgumentNullException.ThrowIfNull(shape);
         int n = Check.Rows(merged.Length, shape.FeatureCount, nameof(merged));
         Check.SameLength(boftS.Length, n, nameof(boftS), "outFeatureCount");
         var blocks = new double[shape.RawParameterCount];
-        Blocks(shape, boftR, [], blocks);
+        Blocks(shape, boftR, identityMask, blocks);
         RotationReference.Forward(shape.Rotation, merged, blocks, transpose: false, baseWeight);
         ScaleRows(baseWeight, shape.FeatureCount, boftS, invert: true);
     }

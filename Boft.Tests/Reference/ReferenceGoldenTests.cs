@@ -3,6 +3,7 @@
 // ~1e-13 differences of different summation orders and LU pivoting with margin. Trajectories (20 steps) use rtol 1e-8:
 // Adam normalises small gradients, which amplifies rounding differences step by step (observed ~1e-11).
 
+using Boft.Backends;
 using Boft.Reference;
 using Boft.Tests.Golden;
 using Boft.Tests.Infrastructure;
@@ -57,7 +58,7 @@ public sealed class ReferenceGoldenTests
         if (mask.Length == 0)
         {
             var back = new double[n * d];
-            BoftReference.Unmerge(shape, merged, a, s, back);
+            BoftReference.Unmerge(shape, merged, a, s, [], back);
             Compare.AllClose(back, w0, Atol, Rtol, "unmerge(merge(W0))", c.Name);
         }
 
@@ -100,13 +101,13 @@ public sealed class ReferenceGoldenTests
                 BoftReference.Backward(shape, x, w0, pa, ps, mask, gradY, gA, gS, [], []);
                 if (adam)
                 {
-                    var settings = new Backends.AdamSettings(traj.LearningRate, traj.Beta1, traj.Beta2, traj.Eps);
+                    var settings = new AdamSettings(traj.LearningRate, traj.Beta1, traj.Beta2, traj.Eps);
                     OptimizerReference.AdamStep(gA, settings, step, traj.LearningRate, pa, ma, va);
                     OptimizerReference.AdamStep(gS, settings, step, traj.LearningRate, ps, ms, vs);
                 }
                 else
                 {
-                    var settings = new Backends.SgdSettings(traj.LearningRate);
+                    var settings = new SgdSettings(traj.LearningRate);
                     OptimizerReference.SgdStep(gA, settings, step == 1, pa, []);
                     OptimizerReference.SgdStep(gS, settings, step == 1, ps, []);
                 }
@@ -175,9 +176,9 @@ public sealed class ReferenceGoldenTests
                 losses[step - 1] = LossReference.MeanSquaredError(y, target, gradY);
                 OftReference.Backward(shape, x, w0, p, gradY, gW, [], []);
                 if (adam)
-                    OptimizerReference.AdamStep(gW, new Backends.AdamSettings(traj.LearningRate, traj.Beta1, traj.Beta2, traj.Eps), step, traj.LearningRate, p, m, v);
+                    OptimizerReference.AdamStep(gW, new AdamSettings(traj.LearningRate, traj.Beta1, traj.Beta2, traj.Eps), step, traj.LearningRate, p, m, v);
                 else
-                    OptimizerReference.SgdStep(gW, new Backends.SgdSettings(traj.LearningRate), step == 1, p, []);
+                    OptimizerReference.SgdStep(gW, new SgdSettings(traj.LearningRate), step == 1, p, []);
             }
             if (shape.Coft)
                 CoftReference.Project(p, shape.BlockSize, shape.CoftRadius, p);

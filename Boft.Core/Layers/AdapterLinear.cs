@@ -1,0 +1,295 @@
+// Shared machinery of BoftLinear and OftLinear: a frozen linear layer y = ((x R) W0ᵀ) ⊙ s + bias whose rotation R is
+// built from trainable orthogonal blocks (docs/02_Ops/boft-layer.md, oft-layer.md). The forward runs entirely on the backend:
+//   Cayley (raw params → blocks) → Rotate (x → u = x R, all factors fused) → Linear (h = u W0ᵀ) → ScaleBias (y = h ⊙ s + bias)
+// and the backward reverses it, accumulating into the parameters' gradients. Workspaces are allocated once per input shape.
+
+using Boft.Backends;
+using Boft.Training;
+
+namespace Boft.Layers;
+
+/// <summary>How adapter parameters are initialized (PEFT <c>init_weights</c>).</summary>
+/// <param name="Identity">True (PEFT default): raw parameters 0 and scale 1, so the layer starts as the base layer.
+/// False: raw parameters ~ N(0, 0.1²) and scale ~ N(1, 0.1²) from <paramref name="Seed"/> (PEFT <c>init_weights=False</c>).</param>
+/// <param name="Seed">Seed of the random initialization.</param>
+public sealed record AdapterInitialization(bool Identity = true, int Seed = 0)
+{
+    /// <summary>PEFT's default identity initialization.</summary>
+    public static AdapterInitialization Default { get; } = new();
+}
+
+/// <summary>Base class of the adapted linear layers (<see cref="BoftLinear"/>, <see cref="OftLinear"/>).</summary>
+public abstract class AdapterLinear : ILayer
+{
+    private readonly List<Parameter> parameters = [];
+    private readonly Tensor blocks;
+    private readonly Tensor gradBlocks;
+    private Workspace? workspace;
+    private Tensor? savedInput;
+    private Tensor? activeMask;
+    private bool disposed;
+
+    /// <summary>Creates the frozen base layer on <paramref name="backend"/> from host values.</summary>
+    /// <param name="backend">The backend.</param>
+    /// <param name="rotation">The rotation shape.</param>
+    /// <param name="cayley">The Cayley shape.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="baseWeight">W0, row-major. Shape: [outFeatureCount, featureCount].</param>
+    /// <param name="bias">Bias (shape [outFeatureCount]) or empty for none.</param>
+    /// <param name="trainBias">Whether the bias is trainable (PEFT <c>bias="all"</c>/<c>"boft_only"</c>); frozen otherwise.</param>
+    private protected AdapterLinear(BoftBackend backend, RotationShape rotation, CayleyShape cayley, int outFeatureCount,
+        ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(rotation);
+        ArgumentNullException.ThrowIfNull(cayley);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatureCount);
+        int d = rotation.FeatureCount;
+        if (baseWeight.Length != (long)outFeatureCount * d)
+            throw new ArgumentException($"baseWeight has {baseWeight.Length} elements but the layer needs [{outFeatureCount}, {d}] = {(long)outFeatureCount * d}.", nameof(baseWeight));
+        if (!bias.IsEmpty && bias.Length != outFeatureCount)
+            throw new ArgumentException($"bias has {bias.Length} elements but the layer needs [{outFeatureCount}] (or none).", nameof(bias));
+        Backend = backend;
+        Rotation = rotation;
+        Cayley = cayley;
+        OutFeatureCount = outFeatureCount;
+        BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, outFeatureCount, d), requiresGrad: false));
+        if (!bias.IsEmpty)
+            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, outFeatureCount), trainBias));
+        blocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
+        gradBlocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
+    }
+
+    /// <summary>The backend.</summary>
+    public BoftBackend Backend { get; }
+
+    /// <summary>The rotation shape.</summary>
+    public RotationShape Rotation { get; }
+
+    /// <summary>The Cayley shape.</summary>
+    public CayleyShape Cayley { get; }
+
+    /// <inheritdoc />
+    public int InFeatureCount => Rotation.FeatureCount;
+
+    /// <inheritdoc />
+    public int OutFeatureCount { get; }
+
+    /// <summary>The frozen base weight W0 (or the merged weight W' while <see cref="IsMerged"/>). Shape: [OutFeatureCount, InFeatureCount].</summary>
+    public Parameter BaseWeight { get; }
+
+    /// <summary>The base bias, or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>The trainable raw adapter parameters (BOFT <c>boft_R</c>, OFT <c>oft_R.weight</c>).</summary>
+    public abstract Parameter Rotations { get; }
+
+    /// <summary>The trainable per-output scale (BOFT <c>boft_s</c>), or null (OFT).</summary>
+    public abstract Parameter? ScaleParameter { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Parameter> Parameters => parameters;
+
+    /// <summary>The trainable parameters.</summary>
+    public IEnumerable<Parameter> TrainableParameters => parameters.Where(p => p.RequiresGrad);
+
+    /// <inheritdoc />
+    public bool IsTraining { get; set; } = true;
+
+    /// <summary>Whether the adapter is merged into <see cref="BaseWeight"/> (zero-overhead inference; no backward).</summary>
+    public bool IsMerged { get; private set; }
+
+    /// <summary>The orthogonal blocks of the last forward (or merge). Shape: [blockCount, blockSize, blockSize].</summary>
+    public Tensor Blocks => blocks;
+
+    /// <inheritdoc />
+    public void Forward(Tensor input, Tensor output)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        Workspace ws = PrepareWorkspace(input, output);
+        if (IsMerged)
+        {
+            Backend.Linear(input, BaseWeight.Value, output);
+            if (Bias is not null)
+                Backend.ScaleBias(output, null, Bias.Value, output);
+            savedInput = null;
+            return;
+        }
+        BeforeForward();
+        activeMask = BuildIdentityMask();
+        Backend.CayleyForward(Cayley, Rotations.Value, activeMask, blocks);
+        Backend.Rotate(Rotation, input, blocks, transpose: false, ws.Rotated);
+        Backend.Linear(ws.Rotated, BaseWeight.Value, ws.PreScale);
+        Backend.ScaleBias(ws.PreScale, ScaleParameter?.Value, Bias?.Value, output);
+        savedInput = input;
+    }
+
+    /// <inheritdoc />
+    public void Backward(Tensor gradOutput, Tensor? gradInput)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(gradOutput);
+        if (IsMerged)
+            throw new InvalidOperationException("The adapter is merged into the base weight; call Unmerge() before training.");
+        if (savedInput is null || workspace is null)
+            throw new InvalidOperationException("Backward needs a preceding Forward of this layer.");
+        if (savedInput.IsDisposed)
+            throw new ObjectDisposedException(nameof(gradOutput), "The input of the last Forward has been disposed; Backward needs it.");
+        Workspace ws = workspace;
+        if (!gradOutput.Shape.SequenceEqual(ws.OutputShape))
+            throw new ArgumentException($"gradOutput has shape {gradOutput.ShapeString} but the last output had shape {Tensor.FormatShape(ws.OutputShape)}.", nameof(gradOutput));
+        if (gradInput is not null && !gradInput.Shape.SequenceEqual(savedInput.Shape))
+            throw new ArgumentException($"gradInput has shape {gradInput.ShapeString} but the last input had shape {savedInput.ShapeString}.", nameof(gradInput));
+        Tensor gradPreScale = gradOutput;
+        if (ScaleParameter is not null)
+        {
+            Backend.ScaleBiasBackward(ws.PreScale, ScaleParameter.Value, gradOutput, ws.GradPreScale, ScaleParameter.Gradient, Bias?.Gradient);
+            gradPreScale = ws.GradPreScale;
+        }
+        else if (Bias?.Gradient is not null)
+        {
+            Backend.ScaleBiasBackward(ws.PreScale, null, gradOutput, null, null, Bias.Gradient);
+        }
+        Backend.LinearBackwardInput(gradPreScale, BaseWeight.Value, ws.GradRotated);
+        Backend.RotateBackward(Rotation, savedInput, blocks, ws.GradRotated, gradInput ?? ws.GradInput, gradBlocks);
+        if (Rotations.Gradient is not null)
+            Backend.CayleyBackward(Cayley, Rotations.Value, blocks, gradBlocks, activeMask, Rotations.Gradient);
+    }
+
+    /// <summary>Merges the adapter into the base weight (<c>W' = diag(s) W0 Rᵀ</c>) for zero-overhead inference.</summary>
+    /// <exception cref="InvalidOperationException">Already merged.</exception>
+    public void Merge()
+    {
+        ThrowIfDisposed();
+        if (IsMerged)
+            throw new InvalidOperationException("The adapter is already merged.");
+        BeforeForward();
+        Backend.CayleyForward(Cayley, Rotations.Value, BuildMergeMask(), blocks);
+        Backend.Merge(Rotation, BaseWeight.Value, blocks, ScaleParameter?.Value, BaseWeight.Value);
+        IsMerged = true;
+        savedInput = null;
+    }
+
+    /// <summary>
+    /// Restores the base weight from the merged one with PEFT's formula (BOFT: <c>W0 = diag(1/s) W' R</c>; OFT: <c>W0 = W' R⁻ᵀ</c>).
+    /// Computed in double precision on the host (a rare operation; one download and one upload of the weight).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not merged.</exception>
+    public void Unmerge()
+    {
+        ThrowIfDisposed();
+        if (!IsMerged)
+            throw new InvalidOperationException("The adapter is not merged.");
+        double[] merged = Array.ConvertAll(BaseWeight.Value.ToArray(), v => (double)v);
+        var restored = new double[merged.Length];
+        UnmergeOnHost(merged, restored);
+        BaseWeight.Value.CopyFrom(Array.ConvertAll(restored, v => (float)v));
+        IsMerged = false;
+    }
+
+    /// <summary>Frees every tensor of the layer.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        foreach (Parameter p in parameters)
+            p.Dispose();
+        blocks.Dispose();
+        gradBlocks.Dispose();
+        workspace?.Dispose();
+        DisposeAdapterState();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Registers a parameter.</summary>
+    /// <param name="parameter">The parameter.</param>
+    /// <returns>The same parameter.</returns>
+    private protected Parameter Add(Parameter parameter)
+    {
+        parameters.Add(parameter);
+        return parameter;
+    }
+
+    /// <summary>Runs before each forward and merge (OFT: COFT projection).</summary>
+    private protected virtual void BeforeForward()
+    {
+    }
+
+    /// <summary>The identity mask of this forward (dropout, interpolation), uploaded, or null.</summary>
+    /// <returns>The mask tensor or null.</returns>
+    private protected virtual Tensor? BuildIdentityMask() => null;
+
+    /// <summary>The identity mask used by <see cref="Merge"/> (no dropout), or null.</summary>
+    /// <returns>The mask tensor or null.</returns>
+    private protected virtual Tensor? BuildMergeMask() => null;
+
+    /// <summary>Computes the unmerged base weight in double precision.</summary>
+    /// <param name="merged">W'.</param>
+    /// <param name="baseWeight">Output W0.</param>
+    private protected abstract void UnmergeOnHost(double[] merged, double[] baseWeight);
+
+    /// <summary>Frees adapter-specific state.</summary>
+    private protected virtual void DisposeAdapterState()
+    {
+    }
+
+    /// <summary>Throws when disposed.</summary>
+    private protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+
+    private Workspace PrepareWorkspace(Tensor input, Tensor output)
+    {
+        if (input.Rank == 0 || input.LastDimension != InFeatureCount)
+            throw new ArgumentException($"input has shape {input.ShapeString} but its last dimension must be the layer's in-features {InFeatureCount}.", nameof(input));
+        int[] outputShape = input.Shape.ToArray();
+        outputShape[^1] = OutFeatureCount;
+        if (!output.Shape.SequenceEqual(outputShape))
+            throw new ArgumentException($"output has shape {output.ShapeString} but input {input.ShapeString} needs output {Tensor.FormatShape(outputShape)}.", nameof(output));
+        if (workspace is null || !workspace.InputShape.AsSpan().SequenceEqual(input.Shape))
+        {
+            workspace?.Dispose();
+            workspace = new Workspace(Backend, input.Shape.ToArray(), outputShape);
+        }
+        return workspace;
+    }
+
+    /// <summary>Activations and gradient scratch for one input shape.</summary>
+    private sealed class Workspace : IDisposable
+    {
+        public Workspace(BoftBackend backend, int[] inputShape, int[] outputShape)
+        {
+            InputShape = inputShape;
+            OutputShape = outputShape;
+            Rotated = backend.Allocate(inputShape);
+            PreScale = backend.Allocate(outputShape);
+            GradPreScale = backend.Allocate(outputShape);
+            GradRotated = backend.Allocate(inputShape);
+            GradInput = backend.Allocate(inputShape);
+        }
+
+        public int[] InputShape { get; }
+
+        public int[] OutputShape { get; }
+
+        public Tensor Rotated { get; }
+
+        public Tensor PreScale { get; }
+
+        public Tensor GradPreScale { get; }
+
+        public Tensor GradRotated { get; }
+
+        public Tensor GradInput { get; }
+
+        public void Dispose()
+        {
+            Rotated.Dispose();
+            PreScale.Dispose();
+            GradPreScale.Dispose();
+            GradRotated.Dispose();
+            GradInput.Dispose();
+        }
+    }
+}

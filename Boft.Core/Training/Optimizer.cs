@@ -1,0 +1,151 @@
+// Optimizers over Parameters, driving the backend's fused step kernels (docs/02_Ops/optimizers.md).
+
+using Boft.Backends;
+
+namespace Boft.Training;
+
+/// <summary>Base class of optimizers: holds the trainable parameters and per-parameter state, all allocated once.</summary>
+public abstract class Optimizer : IDisposable
+{
+    private readonly Parameter[] parameters;
+    private bool disposed;
+
+    /// <summary>Initializes the optimizer over the trainable parameters of <paramref name="parameters"/> (frozen ones are ignored).</summary>
+    /// <param name="parameters">Parameters; all must live on the same backend.</param>
+    /// <exception cref="ArgumentException">No trainable parameters, or parameters on different backends.</exception>
+    protected Optimizer(IEnumerable<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        this.parameters = parameters.Where(p => p.RequiresGrad).ToArray();
+        if (this.parameters.Length == 0)
+            throw new ArgumentException("The optimizer got no trainable parameters.", nameof(parameters));
+        Backend = this.parameters[0].Backend;
+        foreach (Parameter p in this.parameters)
+            if (!ReferenceEquals(p.Backend, Backend))
+                throw new ArgumentException($"Parameter '{p.Name}' lives on backend '{p.Backend.Name}' but '{this.parameters[0].Name}' on '{Backend.Name}'.", nameof(parameters));
+    }
+
+    /// <summary>The trainable parameters.</summary>
+    public IReadOnlyList<Parameter> Parameters => parameters;
+
+    /// <summary>The backend.</summary>
+    public BoftBackend Backend { get; }
+
+    /// <summary>Number of steps taken.</summary>
+    public int StepCount { get; private set; }
+
+    /// <summary>The base learning rate.</summary>
+    public abstract double LearningRate { get; }
+
+    /// <summary>Takes one step with learning rate <paramref name="learningRate"/> (default: the base rate).</summary>
+    /// <param name="learningRate">This step's learning rate, e.g. from a schedule.</param>
+    public void Step(double? learningRate = null)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        double lr = learningRate ?? LearningRate;
+        if (!double.IsFinite(lr) || lr < 0)
+            throw new ArgumentOutOfRangeException(nameof(learningRate), lr, $"Invalid learning rate: {lr}");
+        StepCount++;
+        for (int i = 0; i < parameters.Length; i++)
+            StepParameter(i, parameters[i], lr, StepCount);
+    }
+
+    /// <summary>Zeroes every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (Parameter p in parameters)
+            p.ZeroGrad();
+    }
+
+    /// <summary>Frees the optimizer state.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        DisposeState();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Updates one parameter.</summary>
+    /// <param name="index">Parameter index.</param>
+    /// <param name="parameter">The parameter.</param>
+    /// <param name="learningRate">This step's learning rate.</param>
+    /// <param name="step">t, starting at 1.</param>
+    protected abstract void StepParameter(int index, Parameter parameter, double learningRate, int step);
+
+    /// <summary>Frees per-parameter state.</summary>
+    protected abstract void DisposeState();
+}
+
+/// <summary>SGD with optional momentum, dampening, Nesterov and weight decay (<c>torch.optim.SGD</c> semantics).</summary>
+public sealed class Sgd : Optimizer
+{
+    private readonly Tensor?[] momentum;
+
+    /// <summary>Creates the optimizer; momentum buffers are allocated now when momentum ≠ 0.</summary>
+    /// <param name="parameters">Parameters (frozen ones are ignored).</param>
+    /// <param name="settings">Hyperparameters (validated here).</param>
+    public Sgd(IEnumerable<Parameter> parameters, SgdSettings settings)
+        : base(parameters)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        Settings = settings;
+        momentum = Parameters.Select(p => settings.Momentum != 0 ? p.Backend.Allocate(p.Value.Shape.ToArray()) : null).ToArray();
+    }
+
+    /// <summary>The hyperparameters.</summary>
+    public SgdSettings Settings { get; }
+
+    /// <inheritdoc />
+    public override double LearningRate => Settings.LearningRate;
+
+    /// <inheritdoc />
+    protected override void StepParameter(int index, Parameter parameter, double learningRate, int step) =>
+        Backend.SgdStep(parameter.Value, parameter.RequiredGradient, momentum[index], Settings with { LearningRate = learningRate }, step == 1);
+
+    /// <inheritdoc />
+    protected override void DisposeState()
+    {
+        foreach (Tensor? t in momentum)
+            t?.Dispose();
+    }
+}
+
+/// <summary>Adam or AdamW (<c>torch.optim.Adam</c> / <c>torch.optim.AdamW</c> semantics, no amsgrad).</summary>
+public sealed class Adam : Optimizer
+{
+    private readonly Tensor[] firstMoment;
+    private readonly Tensor[] secondMoment;
+
+    /// <summary>Creates the optimizer; moment buffers are allocated now.</summary>
+    /// <param name="parameters">Parameters (frozen ones are ignored).</param>
+    /// <param name="settings">Hyperparameters (validated here); <see cref="AdamSettings.DecoupledWeightDecay"/> selects AdamW.</param>
+    public Adam(IEnumerable<Parameter> parameters, AdamSettings settings)
+        : base(parameters)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        Settings = settings;
+        firstMoment = Parameters.Select(p => p.Backend.Allocate(p.Value.Shape.ToArray())).ToArray();
+        secondMoment = Parameters.Select(p => p.Backend.Allocate(p.Value.Shape.ToArray())).ToArray();
+    }
+
+    /// <summary>The hyperparameters.</summary>
+    public AdamSettings Settings { get; }
+
+    /// <inheritdoc />
+    public override double LearningRate => Settings.LearningRate;
+
+    /// <inheritdoc />
+    protected override void StepParameter(int index, Parameter parameter, double learningRate, int step) =>
+        Backend.AdamStep(parameter.Value, parameter.RequiredGradient, firstMoment[index], secondMoment[index], Settings, step, learningRate);
+
+    /// <inheritdoc />
+    protected override void DisposeState()
+    {
+        foreach (Tensor t in firstMoment.Concat(secondMoment))
+            t.Dispose();
+    }
+}
