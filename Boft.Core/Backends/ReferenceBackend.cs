@@ -1,0 +1,299 @@
+// A backend that runs every op through the double-precision reference (Boft.Reference) on host memory, storing float32.
+// It is the oracle behind the backend contract: slow (single-threaded scalar code), exact up to the float32 storage, and
+// never chosen by default. Use it to debug a pipeline or to check another backend end to end.
+
+using Boft.Reference;
+
+namespace Boft.Backends;
+
+/// <summary>The double-precision reference behind the <see cref="BoftBackend"/> contract (host memory, float32 storage).</summary>
+public sealed class ReferenceBackend : BoftBackend
+{
+    /// <inheritdoc />
+    public override string Name => "Reference";
+
+    /// <inheritdoc />
+    protected override Tensor AllocateCore(int[] shape) => new HostTensor(this, shape);
+
+    /// <inheritdoc />
+    protected override void SynchronizeCore()
+    {
+    }
+
+    private static double[] Read(Tensor t) => Array.ConvertAll(((HostTensor)t).Data, v => (double)v);
+
+    private static double[]? ReadOptional(Tensor? t) => t is null ? null : Read(t);
+
+    private static void Write(double[] values, Tensor t)
+    {
+        float[] data = ((HostTensor)t).Data;
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (float)values[i];
+    }
+
+    private static void Accumulate(double[] values, Tensor t)
+    {
+        float[] data = ((HostTensor)t).Data;
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (float)(data[i] + values[i]);
+    }
+
+    /// <inheritdoc />
+    protected override void CayleyForwardCore(CayleyShape shape, Tensor parameters, Tensor? identityMask, Tensor blocks)
+    {
+        double[] own = OwnBlocks(shape, Read(parameters));
+        var all = new double[shape.BlocksLength];
+        int bb = shape.BlockSize * shape.BlockSize;
+        for (int j = 0; j < shape.BlockCount; j++)
+            own.AsSpan(shape.ParameterBlockOf(j) * bb, bb).CopyTo(all.AsSpan(j * bb, bb));
+        if (identityMask is not null)
+            IdentityMaskReference.Apply(Read(identityMask), shape.BlockSize, all);
+        Write(all, blocks);
+    }
+
+    /// <inheritdoc />
+    protected override void CayleyBackwardCore(CayleyShape shape, Tensor parameters, Tensor blocks, Tensor gradBlocks, Tensor? identityMask, Tensor gradParameters)
+    {
+        int b = shape.BlockSize, bb = b * b;
+        double[] grad = Read(gradBlocks);
+        if (identityMask is not null)
+            IdentityMaskReference.ApplyBackward(Read(identityMask), b, grad);
+        var gradOwn = new double[shape.ParameterBlockCount * bb];
+        for (int j = 0; j < shape.BlockCount; j++)
+            for (int t = 0; t < bb; t++)
+                gradOwn[shape.ParameterBlockOf(j) * bb + t] += grad[j * bb + t];
+        double[] skew = Skew(shape, Read(parameters));
+        var gradSkew = new double[skew.Length];
+        if (shape.IsExact)
+            CayleyReference.Backward(skew, gradOwn, b, gradSkew);
+        else
+            CayleyNeumannReference.Backward(skew, shape.NeumannCoefficients, gradOwn, b, gradSkew);
+        var gradParams = new double[shape.ParametersLength];
+        if (shape.Skew == SkewKind.HalfDifference)
+            SkewReference.HalfDifferenceBackward(gradSkew, b, gradParams);
+        else
+            SkewReference.FromPackedBackward(gradSkew, b, gradParams);
+        Accumulate(gradParams, gradParameters);
+    }
+
+    /// <inheritdoc />
+    protected override void CoftProjectCore(CayleyShape shape, double radius, Tensor parameters)
+    {
+        double[] p = Read(parameters);
+        CoftReference.Project(p, shape.BlockSize, radius, p);
+        Write(p, parameters);
+    }
+
+    /// <inheritdoc />
+    protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
+    {
+        double[] x = Read(input);
+        RotationReference.Forward(shape, x, Read(blocks), transpose, x);
+        Write(x, output);
+    }
+
+    /// <inheritdoc />
+    protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount)
+    {
+        double[] x = Read(input);
+        var gx = new double[x.Length];
+        var gc = new double[shape.BlocksLength];
+        RotationReference.Backward(shape, x, Read(blocks), Read(gradOutput), gx, gc);
+        Write(gx, gradInput);
+        Write(gc, gradBlocks);
+    }
+
+    /// <inheritdoc />
+    protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
+    {
+        double[] w = Read(weight);
+        RotationReference.Forward(shape, w, Read(blocks), transpose: true, w);
+        double[]? s = ReadOptional(scale);
+        if (s is not null)
+            for (int o = 0; o < outFeatureCount; o++)
+                for (int t = 0; t < shape.FeatureCount; t++)
+                    w[o * shape.FeatureCount + t] *= s[o];
+        Write(w, output);
+    }
+
+    /// <inheritdoc />
+    protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
+    {
+        double[] x = Read(input);
+        LinearReference.ScaleBias(x, ReadOptional(scale) ?? [], ReadOptional(bias) ?? [], featureCount, x);
+        Write(x, output);
+    }
+
+    /// <inheritdoc />
+    protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount)
+    {
+        var gi = new double[gradInput is null ? 0 : input.Length];
+        var gs = new double[gradScale is null ? 0 : featureCount];
+        var gb = new double[gradBias is null ? 0 : featureCount];
+        LinearReference.ScaleBiasBackward(Read(input), ReadOptional(scale) ?? [], Read(gradOutput), featureCount, gi, gs, gb);
+        if (gradInput is not null)
+            Write(gi, gradInput);
+        if (gradScale is not null)
+            Accumulate(gs, gradScale);
+        if (gradBias is not null)
+            Accumulate(gb, gradBias);
+    }
+
+    /// <inheritdoc />
+    protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        var y = new double[output.Length];
+        LinearReference.Forward(Read(input), Read(weight), inFeatureCount, y);
+        Write(y, output);
+    }
+
+    /// <inheritdoc />
+    protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        var gx = new double[gradInput.Length];
+        LinearReference.BackwardInput(Read(gradOutput), Read(weight), inFeatureCount, gx);
+        Write(gx, gradInput);
+    }
+
+    /// <inheritdoc />
+    protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        var gw = new double[gradWeight.Length];
+        LinearReference.BackwardWeight(Read(gradOutput), Read(input), inFeatureCount, gw);
+        Accumulate(gw, gradWeight);
+    }
+
+    /// <inheritdoc />
+    protected override void ReluCore(Tensor input, Tensor output)
+    {
+        double[] x = Read(input);
+        for (int i = 0; i < x.Length; i++)
+            x[i] = Math.Max(x[i], 0);
+        Write(x, output);
+    }
+
+    /// <inheritdoc />
+    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput)
+    {
+        double[] x = Read(input), g = Read(gradOutput);
+        for (int i = 0; i < x.Length; i++)
+            g[i] = x[i] > 0 ? g[i] : 0;
+        Write(g, gradInput);
+    }
+
+    /// <inheritdoc />
+    protected override double MseLossCore(Tensor prediction, Tensor target, Tensor? gradPrediction)
+    {
+        var grad = new double[gradPrediction is null ? 0 : prediction.Length];
+        double loss = LossReference.MeanSquaredError(Read(prediction), Read(target), grad);
+        if (gradPrediction is not null)
+            Write(grad, gradPrediction);
+        return loss;
+    }
+
+    /// <inheritdoc />
+    protected override double SoftmaxCrossEntropyCore(Tensor logits, Tensor labels, Tensor? gradLogits, int rowCount, int classCount)
+    {
+        float[] raw = ((HostTensor)labels).Data;
+        var classes = new int[raw.Length];
+        for (int r = 0; r < raw.Length; r++)
+        {
+            if (!(raw[r] >= 0 && raw[r] < classCount && raw[r] == MathF.Floor(raw[r])))
+                throw new ArgumentException($"labels[{r}] = {raw[r]} is not a class index in [0, {classCount}).", nameof(labels));
+            classes[r] = (int)raw[r];
+        }
+        var grad = new double[gradLogits is null ? 0 : logits.Length];
+        double loss = LossReference.SoftmaxCrossEntropy(Read(logits), classes, classCount, grad);
+        if (gradLogits is not null)
+            Write(grad, gradLogits);
+        return loss;
+    }
+
+    /// <inheritdoc />
+    protected override void SgdStepCore(Tensor parameters, Tensor gradients, Tensor? momentumBuffer, SgdSettings settings, bool firstStep)
+    {
+        double[] p = Read(parameters);
+        double[] buf = momentumBuffer is null ? [] : Read(momentumBuffer);
+        OptimizerReference.SgdStep(Read(gradients), settings, firstStep, p, buf);
+        Write(p, parameters);
+        if (momentumBuffer is not null)
+            Write(buf, momentumBuffer);
+    }
+
+    /// <inheritdoc />
+    protected override void AdamStepCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, AdamSettings settings, int step, double learningRate)
+    {
+        double[] p = Read(parameters), m = Read(firstMoment), v = Read(secondMoment);
+        OptimizerReference.AdamStep(Read(gradients), settings, step, learningRate, p, m, v);
+        Write(p, parameters);
+        Write(m, firstMoment);
+        Write(v, secondMoment);
+    }
+
+    /// <inheritdoc />
+    protected override void FillCore(Tensor tensor, float value) => Array.Fill(((HostTensor)tensor).Data, value);
+
+    /// <inheritdoc />
+    protected override void ScaleCore(Tensor tensor, float factor)
+    {
+        float[] data = ((HostTensor)tensor).Data;
+        for (int i = 0; i < data.Length; i++)
+            data[i] *= factor;
+    }
+
+    /// <inheritdoc />
+    protected override void CopyCore(Tensor source, Tensor destination) => ((HostTensor)source).Data.AsSpan().CopyTo(((HostTensor)destination).Data);
+
+    /// <inheritdoc />
+    protected override double SumOfSquaresCore(Tensor tensor)
+    {
+        double sum = 0;
+        foreach (float v in ((HostTensor)tensor).Data)
+            sum += (double)v * v;
+        return sum;
+    }
+
+    private static double[] Skew(CayleyShape shape, double[] parameters)
+    {
+        int b = shape.BlockSize;
+        var skew = new double[shape.ParameterBlockCount * b * b];
+        if (shape.Skew == SkewKind.HalfDifference)
+            SkewReference.HalfDifference(parameters, b, skew);
+        else
+            SkewReference.FromPacked(parameters, b, skew);
+        return skew;
+    }
+
+    private static double[] OwnBlocks(CayleyShape shape, double[] parameters)
+    {
+        double[] skew = Skew(shape, parameters);
+        var own = new double[skew.Length];
+        if (shape.IsExact)
+            CayleyReference.Forward(skew, shape.BlockSize, own);
+        else
+            CayleyNeumannReference.Forward(skew, shape.NeumannCoefficients, shape.BlockSize, own);
+        return own;
+    }
+
+    /// <summary>A float32 tensor in a managed array.</summary>
+    private sealed class HostTensor(ReferenceBackend backend, int[] shape) : Tensor(backend, shape)
+    {
+        public float[] Data { get; } = new float[CheckedLength(shape)];
+
+        protected override void CopyFromCore(ReadOnlySpan<float> source) => source.CopyTo(Data);
+
+        protected override void CopyToCore(Span<float> destination) => Data.AsSpan().CopyTo(destination);
+
+        protected override void DisposeCore()
+        {
+        }
+
+        private static int CheckedLength(int[] dims)
+        {
+            long length = 1;
+            foreach (int d in dims)
+                length *= Math.Max(d, 0);
+            return (int)Math.Min(length, int.MaxValue);
+        }
+    }
+}
