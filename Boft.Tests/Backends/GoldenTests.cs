@@ -64,6 +64,8 @@ public sealed class GoldenTests(BackendCase backendCase) : BackendTestBase(backe
                 Compare.AllClose(DenseRotation(layer), interp.AsSpan(j * d * d, d * d), ForwardAtol, ForwardRtol, $"interp_R[{j}]", context, [d, d]);
             }
             interpolated.IdentityFactorCount = 0;
+            if (c.Has("dropout_mask"))
+                interpolated.FixedIdentityMask = c.Data("dropout_mask"); // merged_weight does include the dropout mask
         }
 
         layer.Merge();
