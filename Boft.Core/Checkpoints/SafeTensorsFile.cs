@@ -404,5 +404,5 @@ public static class SafeTensorsFile
         element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out long value) ? value : -1;
 
     private static InvalidDataException Invalid(string sourceName, string problem) =>
-        new($"Invalid safetensors file '{sourceName}': {problem}.");
+        new($"Invalid safetensors file '{sourceName}': {problem}{(problem.EndsWith('.') ? "" : ".")}");
 }
