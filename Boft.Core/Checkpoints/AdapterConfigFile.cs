@@ -117,7 +117,7 @@ public static class AdapterConfigFile
         config.Validate();
         var root = new JsonObject();
         foreach (var pair in config.AdditionalFields)
-            root[pair.Key] = JsonValue.Create(pair.Value);
+            root[pair.Key] = JsonNode.Parse(pair.Value.GetRawText());
         root["task_type"] = config.TaskType;
         root["peft_type"] = config.PeftType;
         root["auto_mapping"] = config.AutoMapping is { } autoMapping ? JsonNode.Parse(autoMapping.GetRawText()) : null;

@@ -104,6 +104,8 @@ public static class PeftStateDictKeys
             if (!key.EndsWith(suffix, StringComparison.Ordinal))
                 continue;
             string path = key[..^suffix.Length];
+            if (path == ModelPrefix[..^1])
+                continue; // "base_model.model.boft_R": the prefix with no module path
             if (path.StartsWith(ModelPrefix, StringComparison.Ordinal))
                 path = path[ModelPrefix.Length..];
             if (IsValidModulePath(path))
