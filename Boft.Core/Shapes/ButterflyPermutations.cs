@@ -24,6 +24,12 @@ public sealed class ButterflyPermutations
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(featureCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(factorCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        if (factorCount > 1 && (blockSize % 2 != 0 || factorCount > 31 || ((long)blockSize << (factorCount - 1)) > featureCount || featureCount % ((long)blockSize << (factorCount - 1)) != 0))
+        {
+            throw new ArgumentException(blockSize % 2 != 0
+                ? $"boft_block_size ({blockSize}) must be an even number!"
+                : $"Invalid combination of in_features ({featureCount}), boft_n_butterfly_factor ({factorCount}) and boft_block_size ({blockSize})!", nameof(blockSize));
+        }
         FeatureCount = featureCount;
         FactorCount = factorCount;
         forward = new int[factorCount * featureCount];

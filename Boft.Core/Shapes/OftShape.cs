@@ -78,5 +78,5 @@ public sealed class OftShape : IEquatable<OftShape>
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"OFT(b={BlockSize}, r={BlockCount}{(BlockShare ? ", shared" : "")}, {Orthogonalization}{(Cayley.IsExact ? "" : $" T-coeffs={NeumannCoefficients.Length}")}{(Coft ? $", COFT eps={Eps}" : "")}; d={FeatureCount})";
+        $"OFT(b={BlockSize}, r={BlockCount}{(BlockShare ? ", shared" : "")}, {Orthogonalization}{(Cayley.IsExact ? "" : $" degree {NeumannCoefficients.Length - 1}")}{(Coft ? $", COFT eps={Eps}" : "")}; d={FeatureCount})";
 }

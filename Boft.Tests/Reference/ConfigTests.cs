@@ -114,6 +114,16 @@ public sealed class ConfigTests
     }
 
     [Test]
+    public void BoftConfig_ThrowsForPeftsMutuallyExclusiveSizes_WithPeftsConfigText()
+    {
+        // PEFT's BOFTConfig.__post_init__ (peft/tuners/boft/config.py) texts; config_cases.json records the golden generator's.
+        Assert.That(() => new BoftConfig(16, BlockSize: 0, BlockCount: 0).Resolve(),
+            Throws.ArgumentException.With.Message.Contains("You must specify either boft_block_size or boft_block_num."));
+        Assert.That(() => new BoftConfig(16, BlockSize: 4, BlockCount: 4).Resolve(),
+            Throws.ArgumentException.With.Message.Contains("You can only specify either boft_block_size (4) or boft_block_num (4), but not both simultaneously, because boft_block_size x boft_block_num != in_features."));
+    }
+
+    [Test]
     public void OftConfig_ThrowsForPeftsMutuallyExclusiveSizes()
     {
         Assert.That(() => new OftConfig(16, BlockSize: 0, BlockCount: 0).Resolve(),
@@ -149,7 +159,7 @@ public sealed class ConfigTests
     public void Shapes_ThrowForInconsistentSizes()
     {
         Assert.That(() => new ButterflyPermutations(8, 2, 3), Throws.ArgumentException.With.Message.Contains("must be an even number"));
-        Assert.That(() => new ButterflyPermutations(12, 3, 4), Throws.ArgumentException.With.Message.Contains("Invalid combination of in_features (12)"));
+        Assert.That(() => new ButterflyPermutations(12, 3, 4), Throws.ArgumentException.With.Message.Contains("Invalid combination of in_features (12), boft_n_butterfly_factor (3) and boft_block_size (4)!"));
         Assert.That(() => ButterflyPermutations.Fill(8, 2, 1, new int[7]), Throws.ArgumentException.With.Property("ParamName").EqualTo("destination"));
         Assert.That(() => new ButterflyPermutations(8, 0, 2), Throws.TypeOf<ArgumentOutOfRangeException>());
         var perms = new ButterflyPermutations(8, 2, 2);
