@@ -1,0 +1,56 @@
+// Tuning knobs of BoftKernels. The defaults suit CUDA GPUs; tests lower them to force the multi-pass and
+// global-workspace paths at tiny shapes. Every value is validated when a BoftKernels is created.
+
+namespace Boft.Kernels.Ilgpu;
+
+/// <summary>Launch and memory settings of <see cref="BoftKernels"/>. All values have working defaults.</summary>
+public sealed record BoftKernelOptions
+{
+    /// <summary>CUDA's limit on dynamic shared memory per group in ILGPU 1.5.3 (no opt-in to more): 48 KiB.</summary>
+    public const int DefaultSharedMemoryBytes = 48 * 1024;
+
+    /// <summary>Preferred threads per group (capped by the accelerator's maximum). Default 256.</summary>
+    public int GroupSize { get; init; } = 256;
+
+    /// <summary>
+    /// Shared memory a rotation or Cayley group may use, in bytes (capped by the accelerator). Default 48 KiB. When a row
+    /// tile does not fit, the rotation kernels keep their row buffers in a global workspace instead (docs/03_Kernels/rotation.md).
+    /// </summary>
+    public int SharedMemoryBytes { get; init; } = DefaultSharedMemoryBytes;
+
+    /// <summary>Most rows a rotation group processes per tile. Default 64.</summary>
+    public int MaxRowsPerTile { get; init; } = 64;
+
+    /// <summary>
+    /// Row chunks of the rotation backward's two-stage gradBlocks reduction; 0 = automatic (about 4 groups per multiprocessor,
+    /// limited by <see cref="MaxWorkspaceBytes"/>). A fixed value gives the same chunking, hence bit-identical results, on any device.
+    /// </summary>
+    public int ReductionChunkCount { get; init; }
+
+    /// <summary>Upper bound on the workspace the automatic choices may ask for, in bytes. Default 256 MiB.</summary>
+    public long MaxWorkspaceBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Groups per multiprocessor the grid-stride kernels launch. Default 4.</summary>
+    public int GroupsPerMultiprocessor { get; init; } = 4;
+
+    /// <summary>Use cuBLAS for the frozen-layer GEMMs on CUDA accelerators (else the tiled ILGPU kernel). Default true.</summary>
+    public bool UseCuBlas { get; init; } = true;
+
+    /// <summary>Throws when a value is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
+    public void Validate()
+    {
+        if (GroupSize < 1 || GroupSize > 1024)
+            throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, "GroupSize must be in [1, 1024].");
+        if (SharedMemoryBytes < 1024)
+            throw new ArgumentOutOfRangeException(nameof(SharedMemoryBytes), SharedMemoryBytes, "SharedMemoryBytes must be at least 1024.");
+        if (MaxRowsPerTile < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxRowsPerTile), MaxRowsPerTile, "MaxRowsPerTile must be positive.");
+        if (ReductionChunkCount < 0)
+            throw new ArgumentOutOfRangeException(nameof(ReductionChunkCount), ReductionChunkCount, "ReductionChunkCount must be 0 (automatic) or positive.");
+        if (MaxWorkspaceBytes < 1024 * 1024)
+            throw new ArgumentOutOfRangeException(nameof(MaxWorkspaceBytes), MaxWorkspaceBytes, "MaxWorkspaceBytes must be at least 1 MiB.");
+        if (GroupsPerMultiprocessor < 1)
+            throw new ArgumentOutOfRangeException(nameof(GroupsPerMultiprocessor), GroupsPerMultiprocessor, "GroupsPerMultiprocessor must be positive.");
+    }
+}
