@@ -13,8 +13,9 @@ public sealed record BoftKernelOptions
     public int GroupSize { get; init; } = 256;
 
     /// <summary>
-    /// Shared memory a rotation or Cayley group may use, in bytes (capped by the accelerator). Default 48 KiB. When a row
-    /// tile does not fit, the rotation kernels keep their row buffers in a global workspace instead (docs/03_Kernels/rotation.md).
+    /// Shared memory a rotation group may use, in bytes (capped by the accelerator). Default 48 KiB. When one row of a tile does
+    /// not fit, the rotation kernels keep their row buffers in a global workspace instead (docs/03_Kernels/rotation.md); 0 forces
+    /// that path (tests). The Cayley kernels always use up to min(48 KiB, the accelerator's limit).
     /// </summary>
     public int SharedMemoryBytes { get; init; } = DefaultSharedMemoryBytes;
 
@@ -42,8 +43,8 @@ public sealed record BoftKernelOptions
     {
         if (GroupSize < 1 || GroupSize > 1024)
             throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, "GroupSize must be in [1, 1024].");
-        if (SharedMemoryBytes < 1024)
-            throw new ArgumentOutOfRangeException(nameof(SharedMemoryBytes), SharedMemoryBytes, "SharedMemoryBytes must be at least 1024.");
+        if (SharedMemoryBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(SharedMemoryBytes), SharedMemoryBytes, "SharedMemoryBytes must be non-negative.");
         if (MaxRowsPerTile < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxRowsPerTile), MaxRowsPerTile, "MaxRowsPerTile must be positive.");
         if (ReductionChunkCount < 0)
