@@ -34,7 +34,7 @@ internal struct ReductionParams
     public int Length;
     public int Mode;
     public int WriteGradient;
-    public float GradientScale;
+    public double GradientScale;
 }
 
 /// <summary>Scalars of the cross-entropy kernel.</summary>
@@ -60,7 +60,7 @@ internal static class LossKernels
         double acc = 0;
         for (int i = Grid.IdxX * Group.DimX + tid; i < p.Length; i += stride)
         {
-            float v = x[i];
+            double v = x[i];
             if (p.Mode == (int)ReductionMode.Sum)
             {
                 acc += v;
@@ -69,12 +69,11 @@ internal static class LossKernels
             {
                 if (p.Mode == (int)ReductionMode.SquaredError)
                 {
-                    v -= y[i];
+                    v -= y[i]; // in double: exact for float32 inputs
                     if (p.WriteGradient != 0)
-                        gradient[i] = p.GradientScale * v;
+                        gradient[i] = (float)(p.GradientScale * v);
                 }
-                double dv = v;
-                acc += dv * dv;
+                acc += v * v;
             }
         }
         shared[tid] = acc;
@@ -182,7 +181,7 @@ public sealed partial class BoftKernels
         bool hasGrad = Optional(gradPrediction, nameof(gradPrediction));
         if (hasGrad)
             RequireLength(gradPrediction, nameof(gradPrediction), n, $"prediction ([{n}])");
-        var p = new ReductionParams { Length = n, Mode = (int)ReductionMode.SquaredError, WriteGradient = hasGrad ? 1 : 0, GradientScale = 2f / n };
+        var p = new ReductionParams { Length = n, Mode = (int)ReductionMode.SquaredError, WriteGradient = hasGrad ? 1 : 0, GradientScale = 2.0 / n };
         ReduceInto(prediction, target, hasGrad ? gradPrediction : None, p, 0, s);
         ReadResults(s);
         return hostResult[0] / n;
