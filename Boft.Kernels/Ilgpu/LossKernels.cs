@@ -130,7 +130,7 @@ internal static class LossKernels
             float sum = 0f;
             for (int c = 0; c < classes; c++)
                 sum += XMath.Exp2((logits[baseIndex + c] - max) * Log2E);
-            float logSumExp = max + MathF.Log2(sum) * Ln2;
+            float logSumExp = max + XMath.Log2(sum) * Ln2;
             rowLoss[r] = valid ? logSumExp - logits[baseIndex + index] : 0f;
             invalid[r] = valid ? 0f : 1f;
             if (p.WriteGradient != 0)
