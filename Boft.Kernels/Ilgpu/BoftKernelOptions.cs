@@ -13,9 +13,9 @@ public sealed record BoftKernelOptions
     public int GroupSize { get; init; } = 256;
 
     /// <summary>
-    /// Shared memory a rotation group may use, in bytes (capped by the accelerator). Default 48 KiB. When one row of a tile does
-    /// not fit, the rotation kernels keep their row buffers in a global workspace instead (docs/03_Kernels/rotation.md); 0 forces
-    /// that path (tests). The Cayley kernels always use up to min(48 KiB, the accelerator's limit).
+    /// Shared memory a rotation or Cayley group may use, in bytes (capped by the accelerator). Default 48 KiB. When one row of a
+    /// rotation tile, or one Cayley block's matrices, do not fit, the kernels keep them in a global workspace instead
+    /// (docs/03_Kernels/rotation.md, cayley.md); 0 forces those paths (tests).
     /// </summary>
     public int SharedMemoryBytes { get; init; } = DefaultSharedMemoryBytes;
 

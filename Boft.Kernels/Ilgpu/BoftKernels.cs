@@ -60,7 +60,6 @@ public sealed partial class BoftKernels : IDisposable
         Options = options;
         MaxGroupSize = Math.Min(options.GroupSize, accelerator.MaxNumThreadsPerGroup);
         SharedBudgetFloats = (int)Math.Min(Math.Min((long)options.SharedMemoryBytes, accelerator.MaxSharedMemoryPerGroup), int.MaxValue) / sizeof(float);
-        CayleySharedFloats = (int)Math.Min(BoftKernelOptions.DefaultSharedMemoryBytes, accelerator.MaxSharedMemoryPerGroup) / sizeof(float);
         ReductionGroupSize = LaunchMath.FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         ResidentGroups = Math.Max(1, accelerator.NumMultiprocessors) * options.GroupsPerMultiprocessor;
 
@@ -104,7 +103,7 @@ public sealed partial class BoftKernels : IDisposable
 
     internal int SharedBudgetFloats { get; }
 
-    internal int CayleySharedFloats { get; }
+    internal int CayleySharedFloats => SharedBudgetFloats;
 
     internal int ReductionGroupSize { get; }
 

@@ -7,7 +7,8 @@
 //             Masked blocks contribute nothing; with a shared block the copies' G are summed (fixed order) before the VJP.
 // Launch geometry: a team of min(b, groupSize) threads per b×b block, one matrix row per thread; several teams per group;
 // each team holds 2 (forward exact), 3 (forward Neumann, backward exact) or 6 (backward Neumann) b×(b+1) matrices in shared
-// memory. The exact solve is Gauss–Jordan on [I + S | I − S] WITHOUT pivoting: I + S has symmetric part I, every Schur
+// memory (b ≤ 32 always fits in 48 KiB; larger OFT blocks, e.g. b = 96, use the *GlobalKernel variants, which keep the
+// matrices in a per-group slice of a global workspace instead). The exact solve is Gauss–Jordan on [I + S | I − S] WITHOUT pivoting: I + S has symmetric part I, every Schur
 // complement keeps a symmetric part ⪰ I, so every pivot is ≥ 1 (no growth, no division by small numbers).
 // Docs: docs/03_Kernels/cayley.md
 
@@ -19,6 +20,14 @@ using CayleyBackwardAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayVi
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
 using CayleyBackwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
+using CayleyBackwardGlobalAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
+using CayleyBackwardGlobalLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
+using CayleyForwardGlobalAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
+using CayleyForwardGlobalLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.CayleyParams>;
 using CayleyForwardAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     Boft.Kernels.Ilgpu.CayleyParams>;
 using CayleyForwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -66,6 +75,9 @@ internal struct CayleyParams
     public int SlotsPerTeam;
 }
 
+/// <summary>How a Cayley launch is laid out; WorkspaceFloats &gt; 0 selects the global-workspace kernels.</summary>
+internal readonly record struct CayleyPlan(KernelConfig Config, CayleyParams Params, long WorkspaceFloats);
+
 /// <summary>Scalars of the COFT projection kernel.</summary>
 internal struct CoftParams
 {
@@ -99,13 +111,26 @@ internal static class CayleyKernels
         return 0f;
     }
 
-    /// <summary>Forward: one team per output block, grid-stride over blocks.</summary>
+    /// <summary>Forward: one team per output block, grid-stride over blocks; matrices in dynamic shared memory.</summary>
     internal static void ForwardKernel<TSize>(ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> coefficients,
         ArrayView<float> blocks, CayleyParams p)
+        where TSize : struct, IKernelSize =>
+        Forward<TSize>(parameters, identityMask, coefficients, blocks, SharedMemory.GetDynamic<float>(), p);
+
+    /// <summary>Forward with the team matrices in this group's slice of a global workspace (blocks too large for shared memory).</summary>
+    internal static void ForwardGlobalKernel<TSize>(ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> coefficients,
+        ArrayView<float> blocks, ArrayView<float> workspace, CayleyParams p)
+        where TSize : struct, IKernelSize
+    {
+        int groupFloats = p.TeamsPerGroup * p.SlotsPerTeam * p.SlotStride;
+        Forward<TSize>(parameters, identityMask, coefficients, blocks, workspace.SubView(Grid.IdxX * groupFloats, groupFloats), p);
+    }
+
+    private static void Forward<TSize>(ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> coefficients,
+        ArrayView<float> blocks, ArrayView<float> shared, CayleyParams p)
         where TSize : struct, IKernelSize
     {
         int b = default(TSize).Of(p.BlockSize);
-        ArrayView<float> shared = SharedMemory.GetDynamic<float>();
         int tid = Group.IdxX;
         int team = p.TeamsPerGroup == 1 ? 0 : tid / b;
         int lane = tid - team * p.TeamSize;
@@ -203,13 +228,26 @@ internal static class CayleyKernels
         }
     }
 
-    /// <summary>Backward: one team per parameter block, gradParameters += VJP.</summary>
+    /// <summary>Backward: one team per parameter block, gradParameters += VJP; matrices in dynamic shared memory.</summary>
     internal static void BackwardKernel<TSize>(ArrayView<float> parameters, ArrayView<float> blocks, ArrayView<float> gradBlocks,
         ArrayView<float> identityMask, ArrayView<float> coefficients, ArrayView<float> gradParameters, CayleyParams p)
+        where TSize : struct, IKernelSize =>
+        Backward<TSize>(parameters, blocks, gradBlocks, identityMask, coefficients, gradParameters, SharedMemory.GetDynamic<float>(), p);
+
+    /// <summary>Backward with the team matrices in this group's slice of a global workspace.</summary>
+    internal static void BackwardGlobalKernel<TSize>(ArrayView<float> parameters, ArrayView<float> blocks, ArrayView<float> gradBlocks,
+        ArrayView<float> identityMask, ArrayView<float> coefficients, ArrayView<float> gradParameters, ArrayView<float> workspace, CayleyParams p)
+        where TSize : struct, IKernelSize
+    {
+        int groupFloats = p.TeamsPerGroup * p.SlotsPerTeam * p.SlotStride;
+        Backward<TSize>(parameters, blocks, gradBlocks, identityMask, coefficients, gradParameters, workspace.SubView(Grid.IdxX * groupFloats, groupFloats), p);
+    }
+
+    private static void Backward<TSize>(ArrayView<float> parameters, ArrayView<float> blocks, ArrayView<float> gradBlocks,
+        ArrayView<float> identityMask, ArrayView<float> coefficients, ArrayView<float> gradParameters, ArrayView<float> shared, CayleyParams p)
         where TSize : struct, IKernelSize
     {
         int b = default(TSize).Of(p.BlockSize);
-        ArrayView<float> shared = SharedMemory.GetDynamic<float>();
         int tid = Group.IdxX;
         int team = p.TeamsPerGroup == 1 ? 0 : tid / b;
         int lane = tid - team * p.TeamSize;
@@ -381,19 +419,23 @@ internal static class CayleyKernels
 /// <summary>Launchers of the Cayley op.</summary>
 public sealed partial class BoftKernels
 {
-    /// <summary>Largest block size the kernels support.</summary>
-    public const int MaxBlockSize = 32;
+    /// <summary>Largest block size with its own specialized kernels and shared-memory-resident Cayley matrices; larger b run from a global workspace.</summary>
+    public const int MaxSpecializedBlockSize = 32;
 
-    [MemberNotNull(nameof(cayleyForward), nameof(cayleyBackward), nameof(coftProject))]
+    [MemberNotNull(nameof(cayleyForward), nameof(cayleyBackward), nameof(cayleyForwardGlobal), nameof(cayleyBackwardGlobal), nameof(coftProject))]
     private void InitializeCayley()
     {
         cayleyForward = new SizedKernel<CayleyForwardAction, CayleyForwardLauncher>(this, typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), a => Accelerator.LoadKernel(a));
         cayleyBackward = new SizedKernel<CayleyBackwardAction, CayleyBackwardLauncher>(this, typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), a => Accelerator.LoadKernel(a));
+        cayleyForwardGlobal = new SizedKernel<CayleyForwardGlobalAction, CayleyForwardGlobalLauncher>(this, typeof(CayleyKernels), nameof(CayleyKernels.ForwardGlobalKernel), a => Accelerator.LoadKernel(a));
+        cayleyBackwardGlobal = new SizedKernel<CayleyBackwardGlobalAction, CayleyBackwardGlobalLauncher>(this, typeof(CayleyKernels), nameof(CayleyKernels.BackwardGlobalKernel), a => Accelerator.LoadKernel(a));
         coftProject = Accelerator.LoadKernel<ArrayView<float>, CoftParams>(CayleyKernels.CoftProjectKernel);
     }
 
     private SizedKernel<CayleyForwardAction, CayleyForwardLauncher> cayleyForward;
     private SizedKernel<CayleyBackwardAction, CayleyBackwardLauncher> cayleyBackward;
+    private SizedKernel<CayleyForwardGlobalAction, CayleyForwardGlobalLauncher> cayleyForwardGlobal;
+    private SizedKernel<CayleyBackwardGlobalAction, CayleyBackwardGlobalLauncher> cayleyBackwardGlobal;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, CoftParams> coftProject;
     private readonly Dictionary<CayleyShape, ArrayView<float>> coefficientBuffers = [];
 
@@ -406,22 +448,26 @@ public sealed partial class BoftKernels
     /// <param name="identityMask">Optional (<c>default</c> = none). Shape: [blockCount].</param>
     /// <param name="blocks">Output. Shape: [blockCount, blockSize, blockSize].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
-    /// <exception cref="ArgumentException">A length does not match the shape.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">b is larger than 32.</exception>
+    /// <param name="workspace">Scratch for blocks too large for shared memory (<see cref="CayleyWorkspaceLength"/>; b &gt; 32 only), or null for the internal one.</param>
+    /// <exception cref="ArgumentException">A length does not match the shape, or the workspace is too small.</exception>
     /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
-    public void CayleyForward(CayleyShape shape, ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> blocks, AcceleratorStream? stream = null)
+    public void CayleyForward(CayleyShape shape, ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> blocks, AcceleratorStream? stream = null,
+        BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        CheckBlockSize(shape.BlockSize, shape.ToString());
         RequireLength(parameters, nameof(parameters), shape.ParametersLength, ParameterShape(shape));
         bool hasMask = Optional(identityMask, nameof(identityMask));
         if (hasMask)
             RequireLength(identityMask, nameof(identityMask), shape.BlockCount, MaskShape(shape));
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
-        (KernelConfig config, CayleyParams p) = PlanCayley(shape, forward: true, shape.BlockCount, hasMask);
-        cayleyForward.For(shape.BlockSize)(s, config, parameters, hasMask ? identityMask : None, CoefficientsOf(shape), blocks, p);
+        CayleyPlan plan = PlanCayley(shape, forward: true, shape.BlockCount, hasMask);
+        if (plan.WorkspaceFloats == 0)
+            cayleyForward.For(shape.BlockSize)(s, plan.Config, parameters, hasMask ? identityMask : None, CoefficientsOf(shape), blocks, plan.Params);
+        else
+            cayleyForwardGlobal.For(shape.BlockSize)(s, plan.Config, parameters, hasMask ? identityMask : None, CoefficientsOf(shape), blocks,
+                Scratch(plan.WorkspaceFloats, workspace, "CayleyForward"), plan.Params);
     }
 
     /// <summary>
@@ -436,15 +482,15 @@ public sealed partial class BoftKernels
     /// <param name="identityMask">The forward's mask, or <c>default</c>.</param>
     /// <param name="gradParameters">Accumulated (+=). Shape: [parameterBlockCount, parameterBlockLength].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <param name="workspace">Scratch for blocks too large for shared memory (<see cref="CayleyWorkspaceLength"/>; b &gt; 32 only), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match, or a mask is combined with a shared block and the exact map.</exception>
     /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void CayleyBackward(CayleyShape shape, ArrayView<float> parameters, ArrayView<float> blocks, ArrayView<float> gradBlocks,
-        ArrayView<float> identityMask, ArrayView<float> gradParameters, AcceleratorStream? stream = null)
+        ArrayView<float> identityMask, ArrayView<float> gradParameters, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        CheckBlockSize(shape.BlockSize, shape.ToString());
         RequireLength(parameters, nameof(parameters), shape.ParametersLength, ParameterShape(shape));
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
         RequireLength(gradBlocks, nameof(gradBlocks), shape.BlocksLength, BlockShape(shape));
@@ -456,8 +502,12 @@ public sealed partial class BoftKernels
                 throw new ArgumentException($"identityMask cannot be combined with a shared block and the exact map ({shape}): the shared block's M is taken from block 0.", nameof(identityMask));
         }
         RequireLength(gradParameters, nameof(gradParameters), shape.ParametersLength, ParameterShape(shape));
-        (KernelConfig config, CayleyParams p) = PlanCayley(shape, forward: false, shape.ParameterBlockCount, hasMask);
-        cayleyBackward.For(shape.BlockSize)(s, config, parameters, blocks, gradBlocks, hasMask ? identityMask : None, CoefficientsOf(shape), gradParameters, p);
+        CayleyPlan plan = PlanCayley(shape, forward: false, shape.ParameterBlockCount, hasMask);
+        if (plan.WorkspaceFloats == 0)
+            cayleyBackward.For(shape.BlockSize)(s, plan.Config, parameters, blocks, gradBlocks, hasMask ? identityMask : None, CoefficientsOf(shape), gradParameters, plan.Params);
+        else
+            cayleyBackwardGlobal.For(shape.BlockSize)(s, plan.Config, parameters, blocks, gradBlocks, hasMask ? identityMask : None, CoefficientsOf(shape), gradParameters,
+                Scratch(plan.WorkspaceFloats, workspace, "CayleyBackward"), plan.Params);
     }
 
     /// <summary>
@@ -485,10 +535,14 @@ public sealed partial class BoftKernels
         coftProject(s, ElementwiseConfig(shape.ParameterBlockCount), parameters, p);
     }
 
-    private static void CheckBlockSize(int blockSize, string shape)
+    /// <summary>Floats of workspace <see cref="CayleyForward"/> and <see cref="CayleyBackward"/> need (0 unless the blocks are too large for shared memory).</summary>
+    /// <param name="shape">The Cayley shape.</param>
+    /// <returns>The length to pass to <see cref="CreateWorkspace"/>.</returns>
+    public long CayleyWorkspaceLength(CayleyShape shape)
     {
-        if (blockSize > MaxBlockSize)
-            throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, $"Boft's kernels support block sizes 1 to {MaxBlockSize}, but {shape} has b = {blockSize}.");
+        ArgumentNullException.ThrowIfNull(shape);
+        ThrowIfDisposed();
+        return Math.Max(PlanCayley(shape, true, shape.BlockCount, false).WorkspaceFloats, PlanCayley(shape, false, shape.ParameterBlockCount, false).WorkspaceFloats);
     }
 
     private static string ParameterShape(CayleyShape shape) =>
@@ -517,20 +571,24 @@ public sealed partial class BoftKernels
         return view;
     }
 
-    /// <summary>Teams of min(b, group size) threads, as many per group as threads and shared memory allow.</summary>
-    internal (KernelConfig Config, CayleyParams Params) PlanCayley(CayleyShape shape, bool forward, int teamCount, bool hasMask)
+    /// <summary>
+    /// Teams of min(b, group size) threads, as many per group as threads and shared memory allow; when one team's matrices do
+    /// not fit in shared memory (b ≳ 40), one team per group with its matrices in a global workspace (grid-stride over blocks).
+    /// </summary>
+    internal CayleyPlan PlanCayley(CayleyShape shape, bool forward, int teamCount, bool hasMask)
     {
         int b = shape.BlockSize;
         bool exact = shape.IsExact;
         int slots = forward ? CayleyKernels.ForwardSlots(exact) : CayleyKernels.BackwardSlots(exact);
-        int stride = b * (b + 1);
-        int teamFloats = slots * stride;
-        if (teamFloats > CayleySharedFloats)
-            throw new NotSupportedException($"Accelerator '{Accelerator.Name}' offers {CayleySharedFloats * 4} bytes of shared memory per group; the Cayley kernel for b = {b} needs {teamFloats * 4}.");
+        int stride = checked(b * (b + 1));
+        long teamFloats = (long)slots * stride;
+        bool useShared = teamFloats <= CayleySharedFloats;
         int teamSize = Math.Min(b, MaxGroupSize);
-        int teams = teamSize < b ? 1 : Math.Max(1, Math.Min(MaxGroupSize / b, CayleySharedFloats / teamFloats));
+        int teams = teamSize < b || !useShared ? 1 : Math.Max(1, Math.Min(MaxGroupSize / b, (int)(CayleySharedFloats / teamFloats)));
         teams = Math.Max(1, Math.Min(teams, teamCount));
         int grid = Math.Clamp(LaunchMath.CeilDiv(teamCount, teams), 1, 1 << 20);
+        if (!useShared)
+            grid = (int)Math.Max(1, Math.Min(Math.Min(grid, ResidentGroups), Options.MaxWorkspaceBytes / sizeof(float) / teamFloats));
         var p = new CayleyParams
         {
             BlockCount = shape.BlockCount,
@@ -546,6 +604,9 @@ public sealed partial class BoftKernels
             SlotStride = stride,
             SlotsPerTeam = slots,
         };
-        return (new KernelConfig(grid, teams * teamSize, SharedMemoryConfig.RequestDynamic<float>(teams * teamFloats)), p);
+        KernelConfig config = useShared
+            ? new KernelConfig(grid, teams * teamSize, SharedMemoryConfig.RequestDynamic<float>((int)(teams * teamFloats)))
+            : new KernelConfig(grid, teamSize);
+        return new CayleyPlan(config, p, useShared ? 0 : grid * teamFloats);
     }
 }

@@ -40,6 +40,8 @@ internal static class KernelCatalog
 
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), KernelSizes.AllTypes());
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), KernelSizes.AllTypes());
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardGlobalKernel), [typeof(AnySize)]);
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardGlobalKernel), [typeof(AnySize)]);
         Plain(typeof(CayleyKernels), nameof(CayleyKernels.CoftProjectKernel));
         Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), KernelSizes.AllTypes());
         Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), KernelSizes.AllTypes());

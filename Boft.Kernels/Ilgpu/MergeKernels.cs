@@ -32,7 +32,6 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        CheckBlockSize(shape.BlockSize, shape.ToString());
         int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, $"{shape} has d = {shape.FeatureCount}");
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
         bool hasScale = Optional(scale, nameof(scale));

@@ -357,7 +357,7 @@ public sealed partial class BoftKernels
     /// <c>output = input · R</c> (or <c>input · Rᵀ</c>) without forming R: all m factors fused in one kernel, permutations applied as
     /// composed index tables. <paramref name="output"/> may be the same view as <paramref name="input"/>.
     /// </summary>
-    /// <param name="shape">The rotation shape (b in 1..32).</param>
+    /// <param name="shape">The rotation shape.</param>
     /// <param name="input">Rows. Shape: [rowCount, featureCount].</param>
     /// <param name="blocks">Shape: [factorCount, blockCount, blockSize, blockSize].</param>
     /// <param name="transpose">Apply Rᵀ instead of R.</param>
@@ -372,7 +372,6 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        CheckBlockSize(shape.BlockSize, shape.ToString());
         int rows = RequireRows(input, nameof(input), shape.FeatureCount, $"{shape} has d = {shape.FeatureCount}");
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
         RequireSameRows(output, nameof(output), input, nameof(input), shape.FeatureCount);
@@ -399,7 +398,6 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        CheckBlockSize(shape.BlockSize, shape.ToString());
         int d = shape.FeatureCount;
         int rows = RequireRows(input, nameof(input), d, $"{shape} has d = {d}");
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));

@@ -44,13 +44,6 @@ public sealed class BadInputTests(IlgpuDevice device) : IlgpuKernelTestBase(devi
     }
 
     [Test]
-    public void CayleyForward_ThrowsForBlockSizeAbove32()
-    {
-        var big = new CayleyShape(1, 33, SkewKind.HalfDifference, null, shared: false);
-        Assert.That(() => Kernels.CayleyForward(big, Zeros(33 * 33), default, Zeros(33 * 33)), Throws.InstanceOf<ArgumentOutOfRangeException>());
-    }
-
-    [Test]
     public void Rotate_ThrowsForMismatchedOutput_NamingArgumentAndShapes()
     {
         var e = Assert.Throws<ArgumentException>(() => Kernels.Rotate(Rotation, Zeros(64), Zeros(Rotation.BlocksLength), false, Zeros(48)));

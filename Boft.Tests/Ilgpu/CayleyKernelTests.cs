@@ -192,4 +192,45 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         CoftReference.Project(packed, blockSize, (float)radius, expected);
         Compare.AllClose(Download(parameters), expected, 1e-7, 1e-6, "parameters", $"{shape} radius {radius} on {Device.Name}");
     }
+
+    [TestCase(4, 5, null, 0)]
+    [TestCase(6, 3, new double[] { 1, 2, 2, 2, 1 }, 0)]
+    [TestCase(48, 2, null, 48 * 1024)]
+    [TestCase(48, 2, new double[] { 1, 2, 2, 1 }, 48 * 1024)]
+    public void Cayley_GlobalWorkspacePathAndLargeBlocks_MatchReference(int blockSize, int blockCount, double[]? coefficients, int sharedBytes)
+    {
+        // b = 48 exceeds the specialized sizes; its Neumann backward (6 matrices of 48×49) does not fit 48 KiB and runs from the
+        // global workspace; sharedBytes = 0 forces that path for small b too.
+        var shape = new CayleyShape(blockCount, blockSize, SkewKind.PackedUpper, coefficients, shared: false);
+        var kernels = KernelsWith(new Boft.Kernels.Ilgpu.BoftKernelOptions { SharedMemoryBytes = sharedBytes });
+        double[] packed = Random(shape.ParametersLength, 81 + blockSize, coefficients is null ? 0.2 : 0.03);
+        double[] gradBlocks = Random(shape.BlocksLength, 82 + blockSize);
+        ArrayView<float> parameters = Upload(packed);
+        ArrayView<float> blocks = Zeros(shape.BlocksLength);
+        kernels.CayleyForward(shape, parameters, default, blocks);
+        ArrayView<float> gradParameters = Zeros(shape.ParametersLength);
+        kernels.CayleyBackward(shape, parameters, blocks, Upload(gradBlocks), default, gradParameters);
+
+        var skew = new double[shape.BlocksLength];
+        SkewReference.FromPacked(packed, blockSize, skew);
+        var expectedBlocks = new double[skew.Length];
+        var gradSkew = new double[skew.Length];
+        if (coefficients is null)
+        {
+            CayleyReference.Forward(skew, blockSize, expectedBlocks);
+            CayleyReference.Backward(skew, gradBlocks, blockSize, gradSkew);
+        }
+        else
+        {
+            CayleyNeumannReference.Forward(skew, coefficients, blockSize, expectedBlocks);
+            CayleyNeumannReference.Backward(skew, coefficients, gradBlocks, blockSize, gradSkew);
+        }
+        var expectedGrad = new double[packed.Length];
+        SkewReference.FromPackedBackward(gradSkew, blockSize, expectedGrad);
+        string context = $"{shape} sharedBytes={sharedBytes} workspace={kernels.CayleyWorkspaceLength(shape)} on {Device.Name}";
+        Compare.AllClose(Download(blocks), expectedBlocks, 4e-6 * blockSize, 1e-5, "blocks", context, [blockCount, blockSize, blockSize]);
+        Compare.AllClose(Download(gradParameters), expectedGrad, 1e-5 * blockSize, 1e-5, "gradParameters", context);
+        if (blockSize == 48 && coefficients is not null)
+            Assert.That(kernels.CayleyWorkspaceLength(shape), Is.GreaterThan(0), "the b = 48 Neumann backward should need the global workspace");
+    }
 }

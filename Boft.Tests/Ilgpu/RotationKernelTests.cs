@@ -14,12 +14,12 @@ namespace Boft.Tests.Ilgpu;
 [TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
 public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
 {
-    /// <summary>(d, m, b): OFT (m = 1) with b = 1, 3, 32; BOFT powers of two, non-powers of two (b = 6, d = 24/96), a dense R (d = 64, b = 2, m = 6).</summary>
+    /// <summary>(d, m, b): OFT (m = 1) with b = 1, 3, 32, 48; BOFT powers of two, non-powers of two (b = 6, d = 24/96), a dense R (d = 64, b = 2, m = 6).</summary>
     public static IEnumerable<TestCaseData> Shapes()
     {
         int[][] shapes =
         [
-            [8, 1, 1], [12, 1, 3], [64, 1, 32], [8, 2, 2], [8, 3, 2], [16, 3, 4], [24, 2, 6], [48, 3, 6], [64, 6, 2], [64, 2, 32], [32, 2, 8],
+            [8, 1, 1], [12, 1, 3], [64, 1, 32], [96, 1, 48], [8, 2, 2], [8, 3, 2], [16, 3, 4], [24, 2, 6], [48, 3, 6], [64, 6, 2], [64, 2, 32], [32, 2, 8],
         ];
         foreach (int[] s in shapes)
             yield return new TestCaseData(s[0], s[1], s[2]).SetArgDisplayNames($"d{s[0]}_m{s[1]}_b{s[2]}");
