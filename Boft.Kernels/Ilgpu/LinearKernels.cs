@@ -35,44 +35,96 @@ internal struct GemmParams
 /// <summary>Device code of the tiled GEMM.</summary>
 internal static class LinearKernels
 {
-    /// <summary>Tiled GEMM; TTile is the tile edge TS (group size TS², shared memory 2·TS·(TS + 1) floats).</summary>
+    /// <summary>Outputs per thread along each dimension (a 4×4 register tile).</summary>
+    public const int Micro = 4;
+
+    /// <summary>Depth of the K slice staged in shared memory per pair of barriers.</summary>
+    public const int SliceDepth = 16;
+
+    /// <summary>Shared floats of a TS-thread-wide tile: A (BM × (KS + 1)) and B (KS × (BN + 1)) with BM = BN = 4·TS.</summary>
+    public static int SharedFloats(int threads) => Micro * threads * (SliceDepth + 1) + SliceDepth * (Micro * threads + 1);
+
+    /// <summary>
+    /// Register-blocked tiled GEMM: a group of TS×TS threads computes a (4·TS)×(4·TS) tile of C, each thread a 4×4 micro-tile
+    /// (rows ty + i·TS, columns tx + j·TS: neighbouring threads touch neighbouring columns, so shared reads do not conflict);
+    /// K is consumed in slices of 16 staged in shared memory (A as BM×17, B as 16×(BN + 1)). TTile is TS.
+    /// </summary>
     internal static void GemmKernel<TTile>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
         where TTile : struct, IKernelSize
     {
         int ts = default(TTile).Of(p.Tile);
-        int st = ts + 1;
+        int tileEdge = Micro * ts;
+        int strideA = SliceDepth + 1, strideB = tileEdge + 1;
         ArrayView<float> shared = SharedMemory.GetDynamic<float>();
-        ArrayView<float> tileA = shared.SubView(0, ts * st);
-        ArrayView<float> tileB = shared.SubView(ts * st, ts * st);
+        ArrayView<float> tileA = shared.SubView(0, tileEdge * strideA);
+        ArrayView<float> tileB = shared.SubView(tileEdge * strideA, SliceDepth * strideB);
         int tid = Group.IdxX;
+        int groupSize = ts * ts;
         int ty = tid / ts;
         int tx = tid - ty * ts;
-        int tilesN = (p.N + ts - 1) / ts;
-        int tiles = ((p.M + ts - 1) / ts) * tilesN;
+        int tilesN = (p.N + tileEdge - 1) / tileEdge;
+        int tiles = ((p.M + tileEdge - 1) / tileEdge) * tilesN;
         for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
         {
             int tm = tile / tilesN;
-            int tn = tile - tm * tilesN;
-            int i = tm * ts + ty;
-            int j = tn * ts + tx;
-            float acc = 0f;
-            for (int k0 = 0; k0 < p.K; k0 += ts)
+            int row0 = tm * tileEdge;
+            int column0 = (tile - tm * tilesN) * tileEdge;
+            float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+            float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+            for (int k0 = 0; k0 < p.K; k0 += SliceDepth)
             {
-                int ka = k0 + tx;
-                tileA[ty * st + tx] = i < p.M && ka < p.K ? a[i * p.StrideAi + ka * p.StrideAk] : 0f;
-                int kb = k0 + ty;
-                tileB[ty * st + tx] = kb < p.K && j < p.N ? b[kb * p.StrideBk + j * p.StrideBj] : 0f;
+                for (int e = tid; e < tileEdge * SliceDepth; e += groupSize)
+                {
+                    int r = e / SliceDepth;
+                    int kk = e - r * SliceDepth;
+                    int i = row0 + r, k = k0 + kk;
+                    tileA[r * strideA + kk] = i < p.M && k < p.K ? a[i * p.StrideAi + k * p.StrideAk] : 0f;
+                }
+                for (int e = tid; e < SliceDepth * tileEdge; e += groupSize)
+                {
+                    int kk = e / tileEdge;
+                    int col = e - kk * tileEdge;
+                    int k = k0 + kk, j = column0 + col;
+                    tileB[kk * strideB + col] = k < p.K && j < p.N ? b[k * p.StrideBk + j * p.StrideBj] : 0f;
+                }
                 Group.Barrier();
-                for (int t = 0; t < ts; t++)
-                    acc += tileA[ty * st + t] * tileB[t * st + tx];
+                for (int kk = 0; kk < SliceDepth; kk++)
+                {
+                    float a0 = tileA[ty * strideA + kk], a1 = tileA[(ty + ts) * strideA + kk];
+                    float a2 = tileA[(ty + 2 * ts) * strideA + kk], a3 = tileA[(ty + 3 * ts) * strideA + kk];
+                    int bRow = kk * strideB + tx;
+                    float b0 = tileB[bRow], b1 = tileB[bRow + ts], b2 = tileB[bRow + 2 * ts], b3 = tileB[bRow + 3 * ts];
+                    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                }
                 Group.Barrier();
             }
-            if (i < p.M && j < p.N)
-            {
-                int index = i * p.Ldc + j;
-                c[index] = p.Beta == 0f ? p.Alpha * acc : p.Alpha * acc + p.Beta * c[index];
-            }
+            Store(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
+            Store(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
+            Store(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
+            Store(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
         }
+    }
+
+    /// <summary>Writes one micro-tile row (columns j, j + ts, j + 2ts, j + 3ts) with α and β, skipping out-of-range entries.</summary>
+    private static void Store(ArrayView<float> c, in GemmParams p, int i, int j, int ts, float v0, float v1, float v2, float v3)
+    {
+        if (i >= p.M)
+            return;
+        StoreOne(c, p, i, j, v0);
+        StoreOne(c, p, i, j + ts, v1);
+        StoreOne(c, p, i, j + 2 * ts, v2);
+        StoreOne(c, p, i, j + 3 * ts, v3);
+    }
+
+    private static void StoreOne(ArrayView<float> c, in GemmParams p, int i, int j, float value)
+    {
+        if (j >= p.N)
+            return;
+        int index = i * p.Ldc + j;
+        c[index] = p.Beta == 0f ? p.Alpha * value : p.Alpha * value + p.Beta * c[index];
     }
 }
 
@@ -179,15 +231,16 @@ public sealed partial class BoftKernels
     private static string Matrix(long rows, long columns, string what) =>
         string.Create(CultureInfo.InvariantCulture, $"[{rows}, {columns}] ({what})");
 
-    /// <summary>The tiled kernel: TS = 16 (256 threads) when the accelerator allows, else 8 or 4.</summary>
+    /// <summary>The tiled kernel: TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
     private void LaunchGemm(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
-        int tile = MaxGroupSize >= 256 ? 16 : MaxGroupSize >= 64 ? 8 : 4;
-        p.Tile = tile;
-        long tiles = LaunchMath.CeilDiv((long)p.M, tile) * LaunchMath.CeilDiv((long)p.N, tile);
+        int threads = MaxGroupSize >= 256 ? 16 : MaxGroupSize >= 64 ? 8 : 4;
+        int edge = LinearKernels.Micro * threads;
+        p.Tile = threads;
+        long tiles = LaunchMath.CeilDiv((long)p.M, edge) * LaunchMath.CeilDiv((long)p.N, edge);
         int grid = (int)Math.Clamp(tiles, 1, 1 << 24);
-        var config = new KernelConfig(grid, tile * tile, SharedMemoryConfig.RequestDynamic<float>(2 * tile * (tile + 1)));
-        gemm.For(tile)(stream, config, a, b, c, p);
+        var config = new KernelConfig(grid, threads * threads, SharedMemoryConfig.RequestDynamic<float>(LinearKernels.SharedFloats(threads)));
+        gemm.For(threads)(stream, config, a, b, c, p);
     }
 
     /// <summary>The cuBLAS handle bound to <paramref name="stream"/>.</summary>
