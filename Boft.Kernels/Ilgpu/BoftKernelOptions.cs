@@ -23,12 +23,16 @@ public sealed record BoftKernelOptions
     public int MaxRowsPerTile { get; init; } = 64;
 
     /// <summary>
-    /// Row chunks of the rotation backward's two-stage gradBlocks reduction; 0 = automatic (about 4 groups per multiprocessor,
-    /// limited by <see cref="MaxWorkspaceBytes"/>). A fixed value gives the same chunking, hence bit-identical results, on any device.
+    /// Row chunks of the rotation backward's two-stage gradBlocks reduction; 0 = automatic (about 4 groups per multiprocessor).
+    /// Either way limited by <see cref="MaxWorkspaceBytes"/>. Results are bit-identical on reruns with the same device and options.
     /// </summary>
     public int ReductionChunkCount { get; init; }
 
-    /// <summary>Upper bound on the workspace the automatic choices may ask for, in bytes. Default 256 MiB.</summary>
+    /// <summary>
+    /// Upper bound on the workspace one launch may ask for, in bytes (1 MiB to 8 GiB: kernels index with int). Default 256 MiB.
+    /// It limits the rotation backward's reduction chunks (also a fixed <see cref="ReductionChunkCount"/>) and the number of
+    /// groups of the global-workspace paths.
+    /// </summary>
     public long MaxWorkspaceBytes { get; init; } = 256L * 1024 * 1024;
 
     /// <summary>Groups per multiprocessor the grid-stride kernels launch. Default 4.</summary>
@@ -49,8 +53,8 @@ public sealed record BoftKernelOptions
             throw new ArgumentOutOfRangeException(nameof(MaxRowsPerTile), MaxRowsPerTile, "MaxRowsPerTile must be positive.");
         if (ReductionChunkCount < 0)
             throw new ArgumentOutOfRangeException(nameof(ReductionChunkCount), ReductionChunkCount, "ReductionChunkCount must be 0 (automatic) or positive.");
-        if (MaxWorkspaceBytes < 1024 * 1024)
-            throw new ArgumentOutOfRangeException(nameof(MaxWorkspaceBytes), MaxWorkspaceBytes, "MaxWorkspaceBytes must be at least 1 MiB.");
+        if (MaxWorkspaceBytes < 1024 * 1024 || MaxWorkspaceBytes > 4L * int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(MaxWorkspaceBytes), MaxWorkspaceBytes, "MaxWorkspaceBytes must be between 1 MiB and 8 GiB.");
         if (GroupsPerMultiprocessor < 1)
             throw new ArgumentOutOfRangeException(nameof(GroupsPerMultiprocessor), GroupsPerMultiprocessor, "GroupsPerMultiprocessor must be positive.");
     }

@@ -571,16 +571,11 @@ public sealed partial class BoftKernels
         if (backward)
         {
             long length = shape.BlocksLength;
-            if (Options.ReductionChunkCount > 0)
-            {
-                chunks = Math.Min(Options.ReductionChunkCount, rows);
-            }
-            else
-            {
-                chunks = Math.Clamp(LaunchMath.CeilDiv(ResidentGroups, columns), 1, tiles);
-                long perChunk = length + (useShared ? 0 : columns * groupWorkspace);
-                chunks = (int)Math.Max(1, Math.Min(chunks, maxWorkspaceFloats / perChunk));
-            }
+            chunks = Options.ReductionChunkCount > 0
+                ? Math.Min(Options.ReductionChunkCount, rows)
+                : Math.Clamp(LaunchMath.CeilDiv(ResidentGroups, columns), 1, tiles);
+            long perChunk = length + (useShared ? 0 : columns * groupWorkspace);
+            chunks = (int)Math.Max(1, Math.Min(chunks, maxWorkspaceFloats / perChunk));
             p.ChunkRows = LaunchMath.CeilDiv(rows, chunks);
             chunks = LaunchMath.CeilDiv(rows, p.ChunkRows);
             p.RowTiles = chunks;
