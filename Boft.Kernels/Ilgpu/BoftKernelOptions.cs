@@ -38,8 +38,8 @@ public sealed record BoftKernelOptions
     /// <summary>Groups per multiprocessor the grid-stride kernels launch. Default 4.</summary>
     public int GroupsPerMultiprocessor { get; init; } = 4;
 
-    /// <summary>Use cuBLAS for the frozen-layer GEMMs on CUDA accelerators (else the tiled ILGPU kernel). Default true.</summary>
-    public bool UseCuBlas { get; init; } = true;
+    /// <summary>Which implementation runs the frozen-layer GEMMs. Default <see cref="BoftGemm.Auto"/>.</summary>
+    public BoftGemm Gemm { get; init; } = BoftGemm.Auto;
 
     /// <summary>Throws when a value is out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
@@ -55,7 +55,26 @@ public sealed record BoftKernelOptions
             throw new ArgumentOutOfRangeException(nameof(ReductionChunkCount), ReductionChunkCount, "ReductionChunkCount must be 0 (automatic) or positive.");
         if (MaxWorkspaceBytes < 1024 * 1024 || MaxWorkspaceBytes > 4L * int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(MaxWorkspaceBytes), MaxWorkspaceBytes, "MaxWorkspaceBytes must be between 1 MiB and 8 GiB.");
+        if (!Enum.IsDefined(Gemm))
+            throw new ArgumentOutOfRangeException(nameof(Gemm), Gemm, "Unknown GEMM implementation.");
         if (GroupsPerMultiprocessor < 1)
             throw new ArgumentOutOfRangeException(nameof(GroupsPerMultiprocessor), GroupsPerMultiprocessor, "GroupsPerMultiprocessor must be positive.");
     }
+}
+
+/// <summary>The implementation of the frozen-layer GEMMs (<see cref="BoftKernels.Linear"/> and its two gradients).</summary>
+public enum BoftGemm
+{
+    /// <summary>cuBLAS on CUDA when it loads (else the tiled kernel, and <see cref="BoftKernels.GemmImplementation"/> says why); the
+    /// barrier-free direct kernel on ILGPU's CPU accelerator (where barriers are OS-thread rendezvous); the tiled kernel elsewhere.</summary>
+    Auto,
+
+    /// <summary>cuBLAS; creating the kernels throws <see cref="NotSupportedException"/> when the accelerator is not CUDA or cuBLAS does not load.</summary>
+    CuBlas,
+
+    /// <summary>The register-blocked tiled shared-memory ILGPU kernel.</summary>
+    Tiled,
+
+    /// <summary>One thread per output element, no shared memory or barriers (for the CPU simulator).</summary>
+    Direct,
 }

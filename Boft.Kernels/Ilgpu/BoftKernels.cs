@@ -62,6 +62,9 @@ public sealed partial class BoftKernels : IDisposable
         SharedBudgetFloats = (int)Math.Min(Math.Min((long)options.SharedMemoryBytes, accelerator.MaxSharedMemoryPerGroup), int.MaxValue) / sizeof(float);
         ReductionGroupSize = LaunchMath.FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         ResidentGroups = Math.Max(1, accelerator.NumMultiprocessors) * options.GroupsPerMultiprocessor;
+        // Grid-stride kernels: plenty of groups on a GPU; on ILGPU's CPU accelerator every group costs a dispatch and every barrier
+        // an OS-thread rendezvous, so one group per simulated multiprocessor is fastest.
+        GridStrideGroups = accelerator.AcceleratorType == AcceleratorType.CPU ? Math.Max(1, accelerator.NumMultiprocessors) : ResidentGroups * 8;
 
         dummyFloat = accelerator.Allocate1D<float>(1);
         dummyInt = accelerator.Allocate1D<int>(1);
@@ -76,9 +79,7 @@ public sealed partial class BoftKernels : IDisposable
         InitializeOptimizers();
         InitializeElementwise();
 
-        GemmImplementation = "ILGPU tiled shared-memory GEMM";
-        if (options.UseCuBlas && accelerator is CudaAccelerator cuda)
-            InitializeCuBlas(cuda);
+        InitializeGemm(options.Gemm);
     }
 
     /// <summary>The accelerator the kernels are loaded on (owned by the caller).</summary>
@@ -88,7 +89,7 @@ public sealed partial class BoftKernels : IDisposable
     public BoftKernelOptions Options { get; }
 
     /// <summary>Which implementation runs the frozen-layer GEMMs: cuBLAS, or the tiled ILGPU kernel (with the reason when cuBLAS could not be loaded).</summary>
-    public string GemmImplementation { get; private set; }
+    public string GemmImplementation { get; private set; } = "";
 
     /// <summary>Whether <see cref="Dispose"/> has been called.</summary>
     public bool IsDisposed => disposed;
@@ -108,6 +109,8 @@ public sealed partial class BoftKernels : IDisposable
     internal int ReductionGroupSize { get; }
 
     internal int ResidentGroups { get; }
+
+    internal int GridStrideGroups { get; }
 
     /// <summary>Creates a workspace of <paramref name="length"/> floats on this accelerator (see the <c>*WorkspaceLength</c> methods).</summary>
     /// <param name="length">Number of floats (≥ 0).</param>
@@ -292,7 +295,7 @@ public sealed partial class BoftKernels : IDisposable
     private KernelConfig ElementwiseConfig(long length)
     {
         int group = MaxGroupSize;
-        int grid = (int)Math.Clamp(LaunchMath.CeilDiv(length, group), 1, ResidentGroups * 8L);
+        int grid = (int)Math.Clamp(LaunchMath.CeilDiv(length, group), 1, GridStrideGroups);
         return new KernelConfig(grid, group);
     }
 

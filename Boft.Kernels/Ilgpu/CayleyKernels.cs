@@ -5,7 +5,8 @@
 //             forward's blocks (nothing else is saved); Neumann ∂L/∂S = Σ_j (Sᵀ)ʲ G H_j with H_j = Σ_{p>j} c_p (Sᵀ)^{p−1−j},
 //             both recurrences run as Horner from j = deg−1 down, so no powers are stored; then the skew adjoint.
 //             Masked blocks contribute nothing; with a shared block the copies' G are summed (fixed order) before the VJP.
-// Launch geometry: a team of min(b, groupSize) threads per b×b block, one matrix row per thread; several teams per group;
+// Launch geometry: a team of min(b, groupSize) threads per b×b block (one thread for b ≤ 4), one matrix row per thread;
+// several teams per group;
 // each team holds 2 (forward exact), 3 (forward Neumann, backward exact) or 6 (backward Neumann) b×(b+1) matrices in shared
 // memory (b ≤ 32 always fits in 48 KiB; larger OFT blocks, e.g. b = 96, use the *GlobalKernel variants, which keep the
 // matrices in a per-group slice of a global workspace instead). The exact solve is Gauss–Jordan on [I + S | I − S] WITHOUT pivoting: I + S has symmetric part I, every Schur
@@ -44,10 +45,10 @@ internal struct CayleyParams
     /// <summary>b (runtime value; a fixed-size instantiation ignores it).</summary>
     public int BlockSize;
 
-    /// <summary>Threads per team (min(b, group size)); a thread handles rows lane, lane + TeamSize, ...</summary>
+    /// <summary>Threads per team: 1 for b ≤ 4, else min(b, group size); a thread handles rows lane, lane + TeamSize, ...</summary>
     public int TeamSize;
 
-    /// <summary>Teams per group; when &gt; 1, TeamSize == b.</summary>
+    /// <summary>Teams per group; when &gt; 1, TeamSize is 1 or b.</summary>
     public int TeamsPerGroup;
 
     /// <summary>Number of team work items: output blocks (forward) or parameter blocks (backward).</summary>
@@ -95,6 +96,13 @@ internal static class CayleyKernels
     /// <summary>Shared matrix slots per team of the backward kernel.</summary>
     public static int BackwardSlots(bool exact) => exact ? 3 : 6;
 
+    /// <summary>Synchronizes a team; a one-thread team (b ≤ 4) needs none. p.TeamSize is uniform, so every thread takes the same branch.</summary>
+    private static void TeamBarrier(in CayleyParams p)
+    {
+        if (p.TeamSize > 1)
+            Group.Barrier();
+    }
+
     /// <summary>Index of (r, c), r &lt; c, in the packed strict upper triangle (row-major triu_indices(b, b, 1)).</summary>
     private static int PackedIndex(int r, int c, int b) => r * b - r * (r + 1) / 2 + (c - r - 1);
 
@@ -132,7 +140,7 @@ internal static class CayleyKernels
     {
         int b = default(TSize).Of(p.BlockSize);
         int tid = Group.IdxX;
-        int team = p.TeamsPerGroup == 1 ? 0 : tid / b;
+        int team = p.TeamSize == 1 ? tid : p.TeamsPerGroup == 1 ? 0 : tid / b;
         int lane = tid - team * p.TeamSize;
         int st = b + 1;
         int teamBase = team * p.SlotsPerTeam * p.SlotStride;
@@ -159,7 +167,7 @@ internal static class CayleyKernels
                         slot1[r * st + c] = identity - s;
                     }
                 }
-                Group.Barrier();
+                TeamBarrier(p);
                 for (int pivot = 0; pivot < b; pivot++)
                 {
                     for (int r = lane; r < b; r += p.TeamSize)
@@ -172,7 +180,7 @@ internal static class CayleyKernels
                         for (int c = 0; c < b; c++)
                             slot1[r * st + c] -= f * slot1[pivot * st + c];
                     }
-                    Group.Barrier();
+                    TeamBarrier(p);
                 }
                 for (int r = lane; r < b; r += p.TeamSize)
                 {
@@ -195,7 +203,7 @@ internal static class CayleyKernels
                         slot1[r * st + c] = r == c ? top : 0f;
                     }
                 }
-                Group.Barrier();
+                TeamBarrier(p);
                 for (int j = degree - 1; j >= 0; j--)
                 {
                     bool even = ((degree - 1 - j) & 1) == 0;
@@ -212,7 +220,7 @@ internal static class CayleyKernels
                             target[r * st + c] = acc;
                         }
                     }
-                    Group.Barrier();
+                    TeamBarrier(p);
                 }
                 result = (degree & 1) == 0 ? slot1 : slot2;
             }
@@ -224,7 +232,7 @@ internal static class CayleyKernels
                     for (int c = 0; c < b; c++)
                         blocks[outBase + r * b + c] = masked ? (r == c ? 1f : 0f) : result[r * st + c];
             }
-            Group.Barrier();
+            TeamBarrier(p);
         }
     }
 
@@ -249,7 +257,7 @@ internal static class CayleyKernels
     {
         int b = default(TSize).Of(p.BlockSize);
         int tid = Group.IdxX;
-        int team = p.TeamsPerGroup == 1 ? 0 : tid / b;
+        int team = p.TeamSize == 1 ? tid : p.TeamsPerGroup == 1 ? 0 : tid / b;
         int lane = tid - team * p.TeamSize;
         int st = b + 1;
         int bb = b * b;
@@ -294,7 +302,7 @@ internal static class CayleyKernels
                     }
                 }
             }
-            Group.Barrier();
+            TeamBarrier(p);
             ArrayView<float> result;
             if (exact)
             {
@@ -309,7 +317,7 @@ internal static class CayleyKernels
                         slot2[r * st + c] = acc;
                     }
                 }
-                Group.Barrier();
+                TeamBarrier(p);
                 for (int r = lane; r < b; r += p.TeamSize)
                 {
                     for (int c = 0; c < b; c++)
@@ -320,7 +328,7 @@ internal static class CayleyKernels
                         slot1[r * st + c] = -2f * acc;
                     }
                 }
-                Group.Barrier();
+                TeamBarrier(p);
                 result = slot1;
             }
             else
@@ -336,7 +344,7 @@ internal static class CayleyKernels
                         slot4[r * st + c] = top * slot1[r * st + c]; // A_{deg−1} = G H_{deg−1}
                     }
                 }
-                Group.Barrier();
+                TeamBarrier(p);
                 for (int j = degree - 2; j >= 0; j--)
                 {
                     bool even = ((degree - 2 - j) & 1) == 0;
@@ -355,7 +363,7 @@ internal static class CayleyKernels
                             hNext[r * st + c] = acc;
                         }
                     }
-                    Group.Barrier();
+                    TeamBarrier(p);
                     for (int r = lane; r < b; r += p.TeamSize)
                     {
                         for (int c = 0; c < b; c++)
@@ -366,7 +374,7 @@ internal static class CayleyKernels
                             aNext[r * st + c] = acc;
                         }
                     }
-                    Group.Barrier();
+                    TeamBarrier(p);
                 }
                 int steps = degree > 1 ? degree - 1 : 0;
                 result = (steps & 1) == 0 ? slot4 : slot5;
@@ -389,7 +397,7 @@ internal static class CayleyKernels
                     }
                 }
             }
-            Group.Barrier();
+            TeamBarrier(p);
         }
     }
 
@@ -571,8 +579,11 @@ public sealed partial class BoftKernels
         return view;
     }
 
+    /// <summary>Blocks up to this size are solved by one thread each (b³ ≤ 64 multiply-adds per elimination: no team barriers pay off).</summary>
+    internal const int SingleThreadBlockSize = 4;
+
     /// <summary>
-    /// Teams of min(b, group size) threads, as many per group as threads and shared memory allow; when one team's matrices do
+    /// Teams of min(b, group size) threads (one thread for b ≤ 4), as many per group as threads and shared memory allow; when one team's matrices do
     /// not fit in shared memory (b ≳ 40), one team per group with its matrices in a global workspace (grid-stride over blocks).
     /// </summary>
     internal CayleyPlan PlanCayley(CayleyShape shape, bool forward, int teamCount, bool hasMask)
@@ -583,10 +594,10 @@ public sealed partial class BoftKernels
         int stride = checked(b * (b + 1));
         long teamFloats = (long)slots * stride;
         bool useShared = teamFloats <= CayleySharedFloats;
-        int teamSize = Math.Min(b, MaxGroupSize);
-        int teams = teamSize < b || !useShared ? 1 : Math.Max(1, Math.Min(MaxGroupSize / b, (int)(CayleySharedFloats / teamFloats)));
+        int teamSize = b <= SingleThreadBlockSize ? 1 : Math.Min(b, MaxGroupSize);
+        int teams = (teamSize < b && teamSize > 1) || !useShared ? 1 : Math.Max(1, Math.Min(MaxGroupSize / teamSize, (int)(CayleySharedFloats / teamFloats)));
         teams = Math.Max(1, Math.Min(teams, teamCount));
-        int grid = Math.Clamp(LaunchMath.CeilDiv(teamCount, teams), 1, 1 << 20);
+        int grid = Math.Clamp(LaunchMath.CeilDiv(teamCount, teams), 1, GridStrideGroups);
         if (!useShared)
             grid = (int)Math.Max(1, Math.Min(Math.Min(grid, ResidentGroups), Options.MaxWorkspaceBytes / sizeof(float) / teamFloats));
         var p = new CayleyParams

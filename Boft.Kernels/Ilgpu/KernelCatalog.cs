@@ -53,6 +53,7 @@ internal static class KernelCatalog
         Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel));
         Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnReduceKernel));
         Sized(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
+        Plain(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.ReduceKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.SumPartialsKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.CrossEntropyRowsKernel));

@@ -1,6 +1,6 @@
 // The frozen layer's GEMMs: output = input·Wᵀ, gradInput = gradOutput·W (OVERWRITTEN), gradWeight += gradOutputᵀ·input
 // (ACCUMULATED). On CUDA they go to cuBLAS (ILGPU.Algorithms CuBlas; row-major C = A·Bᵀ is column-major Cᵀ = B·Aᵀ, see
-// BoftKernels.Linear*); elsewhere to this tiled shared-memory kernel: one TS×TS output tile per group, one output per
+// BoftKernels.Linear*); on ILGPU's CPU accelerator to a barrier-free direct kernel; elsewhere to this tiled shared-memory kernel: one TS×TS output tile per group, one output per
 // thread, K consumed in TS-wide slices staged in shared memory, accumulated in a fixed order (deterministic).
 // Operands are addressed through strides so one kernel serves all three products.
 // Docs: docs/03_Kernels/linear.md
@@ -38,26 +38,28 @@ internal static class LinearKernels
     /// <summary>Outputs per thread along each dimension (a 4×4 register tile).</summary>
     public const int Micro = 4;
 
-    /// <summary>Depth of the K slice staged in shared memory per pair of barriers.</summary>
-    public const int SliceDepth = 16;
+    /// <summary>Depth KS of the K slice staged in shared memory per pair of barriers: 256/TS (16, 32 or 64), so every tile size uses
+    /// ~8 KB of shared memory and small groups (CPU simulator) need few barriers.</summary>
+    public static int SliceDepth(int threads) => 256 / threads;
 
     /// <summary>Shared floats of a TS-thread-wide tile: A (BM × (KS + 1)) and B (KS × (BN + 1)) with BM = BN = 4·TS.</summary>
-    public static int SharedFloats(int threads) => Micro * threads * (SliceDepth + 1) + SliceDepth * (Micro * threads + 1);
+    public static int SharedFloats(int threads) => Micro * threads * (SliceDepth(threads) + 1) + SliceDepth(threads) * (Micro * threads + 1);
 
     /// <summary>
     /// Register-blocked tiled GEMM: a group of TS×TS threads computes a (4·TS)×(4·TS) tile of C, each thread a 4×4 micro-tile
     /// (rows ty + i·TS, columns tx + j·TS: neighbouring threads touch neighbouring columns, so shared reads do not conflict);
-    /// K is consumed in slices of 16 staged in shared memory (A as BM×17, B as 16×(BN + 1)). TTile is TS.
+    /// K is consumed in slices of KS = 256/TS staged in shared memory (A as BM×(KS + 1), B as KS×(BN + 1)). TTile is TS.
     /// </summary>
     internal static void GemmKernel<TTile>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
         where TTile : struct, IKernelSize
     {
         int ts = default(TTile).Of(p.Tile);
         int tileEdge = Micro * ts;
-        int strideA = SliceDepth + 1, strideB = tileEdge + 1;
+        int depth = 256 / ts;
+        int strideA = depth + 1, strideB = tileEdge + 1;
         ArrayView<float> shared = SharedMemory.GetDynamic<float>();
         ArrayView<float> tileA = shared.SubView(0, tileEdge * strideA);
-        ArrayView<float> tileB = shared.SubView(tileEdge * strideA, SliceDepth * strideB);
+        ArrayView<float> tileB = shared.SubView(tileEdge * strideA, depth * strideB);
         int tid = Group.IdxX;
         int groupSize = ts * ts;
         int ty = tid / ts;
@@ -71,16 +73,16 @@ internal static class LinearKernels
             int column0 = (tile - tm * tilesN) * tileEdge;
             float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
             float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
-            for (int k0 = 0; k0 < p.K; k0 += SliceDepth)
+            for (int k0 = 0; k0 < p.K; k0 += depth)
             {
-                for (int e = tid; e < tileEdge * SliceDepth; e += groupSize)
+                for (int e = tid; e < tileEdge * depth; e += groupSize)
                 {
-                    int r = e / SliceDepth;
-                    int kk = e - r * SliceDepth;
+                    int r = e / depth;
+                    int kk = e - r * depth;
                     int i = row0 + r, k = k0 + kk;
                     tileA[r * strideA + kk] = i < p.M && k < p.K ? a[i * p.StrideAi + k * p.StrideAk] : 0f;
                 }
-                for (int e = tid; e < SliceDepth * tileEdge; e += groupSize)
+                for (int e = tid; e < depth * tileEdge; e += groupSize)
                 {
                     int kk = e / tileEdge;
                     int col = e - kk * tileEdge;
@@ -88,7 +90,7 @@ internal static class LinearKernels
                     tileB[kk * strideB + col] = k < p.K && j < p.N ? b[k * p.StrideBk + j * p.StrideBj] : 0f;
                 }
                 Group.Barrier();
-                for (int kk = 0; kk < SliceDepth; kk++)
+                for (int kk = 0; kk < depth; kk++)
                 {
                     float a0 = tileA[ty * strideA + kk], a1 = tileA[(ty + ts) * strideA + kk];
                     float a2 = tileA[(ty + 2 * ts) * strideA + kk], a3 = tileA[(ty + 3 * ts) * strideA + kk];
@@ -105,6 +107,22 @@ internal static class LinearKernels
             Store(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
             Store(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
             Store(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
+        }
+    }
+
+    /// <summary>One thread per output element (grid-stride), K summed in order from global memory: no shared memory, no barriers.</summary>
+    internal static void GemmDirectKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    {
+        int total = p.M * p.N;
+        int stride = Grid.DimX * Group.DimX;
+        for (int index = Grid.IdxX * Group.DimX + Group.IdxX; index < total; index += stride)
+        {
+            int i = index / p.N;
+            int j = index - i * p.N;
+            float acc = 0f;
+            for (int k = 0; k < p.K; k++)
+                acc += a[i * p.StrideAi + k * p.StrideAk] * b[k * p.StrideBk + j * p.StrideBj];
+            StoreOne(c, p, i, j, acc);
         }
     }
 
@@ -132,12 +150,15 @@ internal static class LinearKernels
 public sealed partial class BoftKernels
 {
     private SizedKernel<GemmAction, GemmLauncher> gemm;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> gemmDirect;
+    private BoftGemm gemmChoice;
     private CuBlas? cuBlas;
 
-    [MemberNotNull(nameof(gemm))]
+    [MemberNotNull(nameof(gemm), nameof(gemmDirect))]
     private void InitializeLinear()
     {
         gemm = new SizedKernel<GemmAction, GemmLauncher>(this, typeof(LinearKernels), nameof(LinearKernels.GemmKernel), a => Accelerator.LoadKernel(a));
+        gemmDirect = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectKernel);
     }
 
     /// <summary><c>output = input · weightᵀ</c> (a linear layer without bias).</summary>
@@ -231,9 +252,14 @@ public sealed partial class BoftKernels
     private static string Matrix(long rows, long columns, string what) =>
         string.Create(CultureInfo.InvariantCulture, $"[{rows}, {columns}] ({what})");
 
-    /// <summary>The tiled kernel: TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
+    /// <summary>The ILGPU GEMM: the direct kernel, or the tiled one with TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
     private void LaunchGemm(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
+        if (gemmChoice == BoftGemm.Direct)
+        {
+            gemmDirect(stream, ElementwiseConfig((long)p.M * p.N), a, b, c, p);
+            return;
+        }
         int threads = MaxGroupSize >= 256 ? 16 : MaxGroupSize >= 64 ? 8 : 4;
         int edge = LinearKernels.Micro * threads;
         p.Tile = threads;
@@ -253,17 +279,31 @@ public sealed partial class BoftKernels
         return blas;
     }
 
-    /// <summary>Creates the cuBLAS handle; when the library cannot be loaded, the tiled kernel is used and <see cref="GemmImplementation"/> says why.</summary>
-    private void InitializeCuBlas(CudaAccelerator accelerator)
+    /// <summary>Chooses the GEMM implementation (see <see cref="BoftGemm"/>) and creates the cuBLAS handle when it is used.</summary>
+    private void InitializeGemm(BoftGemm requested)
     {
+        bool isCpu = Accelerator.AcceleratorType == AcceleratorType.CPU;
+        gemmChoice = requested == BoftGemm.Auto ? (isCpu ? BoftGemm.Direct : BoftGemm.Tiled) : requested;
+        GemmImplementation = gemmChoice == BoftGemm.Direct ? "ILGPU direct GEMM (one thread per output)" : "ILGPU tiled shared-memory GEMM";
+        if (requested is not (BoftGemm.Auto or BoftGemm.CuBlas))
+            return;
+        if (Accelerator is not CudaAccelerator cuda)
+        {
+            if (requested == BoftGemm.CuBlas)
+                throw new NotSupportedException($"cuBLAS needs a CUDA accelerator, but '{Accelerator.Name}' is {Accelerator.AcceleratorType}.");
+            return;
+        }
         try
         {
-            cuBlas = new CuBlas(accelerator);
+            cuBlas = new CuBlas(cuda);
+            gemmChoice = BoftGemm.CuBlas;
             GemmImplementation = string.Create(CultureInfo.InvariantCulture, $"cuBLAS {cuBlas.Version} (FP32, default math mode)");
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CuBlasException or TypeInitializationException or BadImageFormatException)
         {
             cuBlas = null;
+            if (requested == BoftGemm.CuBlas)
+                throw new NotSupportedException($"cuBLAS could not be loaded: {e.Message}", e);
             GemmImplementation = $"ILGPU tiled shared-memory GEMM (cuBLAS unavailable: {e.GetType().Name}: {e.Message})";
         }
     }

@@ -246,7 +246,7 @@ public sealed partial class BoftKernels
     private void ReduceInto(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gradient, ReductionParams p, int slot, AcceleratorStream stream)
     {
         int group = ReductionGroupSize;
-        int grid = (int)Math.Clamp(LaunchMath.CeilDiv((long)p.Length, group), 1, Math.Min(MaxReductionPartials, ResidentGroups * 2L));
+        int grid = (int)Math.Clamp(LaunchMath.CeilDiv((long)p.Length, group), 1, Math.Min(MaxReductionPartials, Math.Min(ResidentGroups * 2L, GridStrideGroups)));
         reduce(stream, new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<double>(group)), x, y, gradient, reductionPartials.View, p);
         sumPartials(stream, new KernelConfig(1, group, SharedMemoryConfig.RequestDynamic<double>(group)), reductionPartials.View, reductionResult.View, grid, slot);
     }
