@@ -131,7 +131,7 @@ public sealed class BadInputTests(IlgpuDevice device) : IlgpuKernelTestBase(devi
     [Test]
     public void AnyOp_ThrowsAfterDispose()
     {
-        var kernels = new BoftKernels(Accelerator);
+        var kernels = Accelerator.CreateBoftKernels();
         kernels.Dispose();
         kernels.Dispose(); // idempotent
         Assert.That(kernels.IsDisposed, Is.True);
