@@ -34,7 +34,6 @@ namespace Boft.Kernels.Ilgpu;
 public sealed partial class BoftKernels : IDisposable
 {
     private readonly MemoryBuffer1D<float, Stride1D.Dense> dummyFloat;
-    private readonly MemoryBuffer1D<int, Stride1D.Dense> dummyInt;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> reductionPartials;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> reductionResult;
     private readonly double[] hostResult = new double[2];
@@ -67,7 +66,6 @@ public sealed partial class BoftKernels : IDisposable
         GridStrideGroups = accelerator.AcceleratorType == AcceleratorType.CPU ? Math.Max(1, accelerator.NumMultiprocessors) : ResidentGroups * 8;
 
         dummyFloat = accelerator.Allocate1D<float>(1);
-        dummyInt = accelerator.Allocate1D<int>(1);
         reductionPartials = accelerator.Allocate1D<double>(MaxReductionPartials);
         reductionResult = accelerator.Allocate1D<double>(2);
 
@@ -144,7 +142,6 @@ public sealed partial class BoftKernels : IDisposable
         coefficientBuffers.Clear();
         reductionResult.Dispose();
         reductionPartials.Dispose();
-        dummyInt.Dispose();
         dummyFloat.Dispose();
     }
 

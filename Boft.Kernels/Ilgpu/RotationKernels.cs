@@ -1,13 +1,13 @@
 // Fused butterfly rotation u = x·R (or x·Rᵀ) with all m factors in one kernel, and its handwritten backward.
 //   R = F_{m−1} … F_0, F_i = P_i D_i P_iᵀ; a row meets F_{m−1} first (boft-spec §2.5). OFT is m = 1 (identity tables).
 //   Permutations never become matrices: consecutive gathers are composed on the host into one scatter table per factor
-//   boundary (RotationTables), so each stage reads a contiguous b-block of w, multiplies it by C (or Cᵀ) and writes every
+//   boundary (BoftKernels.FillTables), so each stage reads a contiguous b-block of w, multiplies it by C (or Cᵀ) and writes every
 //   output straight to its place in the next stage's w. One barrier per factor.
 // Row tiles: R is block-diagonal with dense blocks of g = b·2^(m−1) features, so a group works on a tile of W features
 // (W = a multiple of g, ≥ 32 when d allows) of R rows; both ping-pong buffers live in shared memory when 2·R·W floats fit
 // (shared path), else in a per-group slice of a global workspace (global path, R = 1; only for W·8 bytes > the budget).
-// Backward (activation gradients OVERWRITE): per tile the forward is recomputed into m saved buffers w_0..w_{m−1} (kept in
-// shared memory, never written to global memory), then the gradient flows through the factors in reverse exactly like
+// Backward (activation gradients OVERWRITE): per tile the forward is recomputed into m buffers w_0..w_{m−1} (in shared memory,
+// or in the group's workspace slice on the global path; nothing is saved between forward and backward but the blocks), then the gradient flows through the factors in reverse exactly like
 // x·Rᵀ, and at factor i the group adds Σ_rows w_iᵀ·g_v (per b×b block) into its own slice of a partial-gradient buffer.
 // gradBlocks = Σ over P row chunks of those partials, summed in chunk order by a second kernel: deterministic, no atomics.
 // Docs: docs/03_Kernels/rotation.md
