@@ -19,7 +19,7 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
     {
         int[][] shapes =
         [
-            [8, 1, 1], [12, 1, 3], [64, 1, 32], [96, 1, 48], [8, 2, 2], [8, 3, 2], [16, 3, 4], [24, 2, 6], [48, 3, 6], [64, 6, 2], [64, 2, 32], [32, 2, 8],
+            [8, 1, 1], [12, 1, 3], [64, 1, 32], [96, 1, 48], [8, 2, 2], [32, 2, 16], [24, 2, 12], [8, 3, 2], [16, 3, 4], [24, 2, 6], [48, 3, 6], [64, 6, 2], [64, 2, 32], [32, 2, 8],
         ];
         foreach (int[] s in shapes)
             yield return new TestCaseData(s[0], s[1], s[2]).SetArgDisplayNames($"d{s[0]}_m{s[1]}_b{s[2]}");
