@@ -27,6 +27,9 @@ public static class TestBackends
     public static readonly IReadOnlyList<BackendCase> Registered =
     [
         new BackendCase("Reference", () => new ReferenceBackend()),
+        new BackendCase("IlgpuCpuWarp4", () => Boft.Kernels.Ilgpu.IlgpuBackend.CreateCpuSimulator(4), IsSimulator: true),
+        new BackendCase("IlgpuCpuWarp32", () => Boft.Kernels.Ilgpu.IlgpuBackend.CreateCpuSimulator(32), IsSimulator: true),
+        new BackendCase("Cuda", () => Boft.Kernels.Ilgpu.IlgpuBackend.IsCudaAvailable ? Boft.Kernels.Ilgpu.IlgpuBackend.CreateCuda() : throw new BackendUnavailableException("no CUDA device is visible to ILGPU"), false, "Cuda"),
     ];
 
     /// <summary>Fixture data for <c>TestFixtureSource</c>.</summary>

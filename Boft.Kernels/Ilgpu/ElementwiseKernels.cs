@@ -1,0 +1,145 @@
+// Element-wise utilities: fill, in-place scale, ReLU forward and backward (gradInput OVERWRITTEN; may alias gradOutput).
+// Grid-stride loops over explicitly grouped launches: one kernel shape for every accelerator, coalesced on GPUs.
+// Docs: docs/03_Kernels/elementwise.md
+
+using System.Diagnostics.CodeAnalysis;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Boft.Kernels.Ilgpu;
+
+/// <summary>Device code of the element-wise ops.</summary>
+internal static class ElementwiseKernels
+{
+    /// <summary>x[i] = value.</summary>
+    internal static void FillKernel(ArrayView<float> x, int length, float value)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+            x[i] = value;
+    }
+
+    /// <summary>x[i] *= factor.</summary>
+    internal static void ScaleKernel(ArrayView<float> x, int length, float factor)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+            x[i] *= factor;
+    }
+
+    /// <summary>output[i] = max(input[i], 0).</summary>
+    internal static void ReluKernel(ArrayView<float> input, ArrayView<float> output, int length)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+        {
+            float v = input[i];
+            output[i] = v > 0f ? v : 0f;
+        }
+    }
+
+    /// <summary>gradInput[i] = input[i] &gt; 0 ? gradOutput[i] : 0.</summary>
+    internal static void ReluBackwardKernel(ArrayView<float> input, ArrayView<float> gradOutput, ArrayView<float> gradInput, int length)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+            gradInput[i] = input[i] > 0f ? gradOutput[i] : 0f;
+    }
+}
+
+/// <summary>Launchers of the element-wise ops.</summary>
+public sealed partial class BoftKernels
+{
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, float> fill;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, float> scale;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> relu;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> reluBackward;
+
+    [MemberNotNull(nameof(fill), nameof(scale), nameof(relu), nameof(reluBackward))]
+    private void InitializeElementwise()
+    {
+        fill = Accelerator.LoadKernel<ArrayView<float>, int, float>(ElementwiseKernels.FillKernel);
+        scale = Accelerator.LoadKernel<ArrayView<float>, int, float>(ElementwiseKernels.ScaleKernel);
+        relu = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.ReluKernel);
+        reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.ReluBackwardKernel);
+    }
+
+    /// <summary>Sets every element of <paramref name="values"/> to <paramref name="value"/>.</summary>
+    /// <param name="values">Any view of this accelerator.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="AcceleratorMismatchException">The view or the stream belongs to another accelerator.</exception>
+    public void Fill(ArrayView<float> values, float value, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        Owned(values, nameof(values));
+        FillCore(values, value, s);
+    }
+
+    /// <summary>Multiplies every element of <paramref name="values"/> by <paramref name="factor"/> in place.</summary>
+    /// <param name="values">Any view of this accelerator.</param>
+    /// <param name="factor">The factor.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="AcceleratorMismatchException">The view or the stream belongs to another accelerator.</exception>
+    public void Scale(ArrayView<float> values, float factor, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(values, nameof(values));
+        if (n > 0)
+            scale(s, ElementwiseConfig(n), values, n, factor);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> (same length) on the stream.</summary>
+    /// <param name="source">The source.</param>
+    /// <param name="destination">The destination.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Copy(ArrayView<float> source, ArrayView<float> destination, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(source, nameof(source));
+        RequireLength(destination, nameof(destination), n, $"source ([{n}])");
+        if (n > 0)
+            source.CopyTo(s, destination);
+    }
+
+    /// <summary><c>output = max(input, 0)</c>; <paramref name="output"/> may alias <paramref name="input"/>.</summary>
+    /// <param name="input">Any length.</param>
+    /// <param name="output">Same length.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Relu(ArrayView<float> input, ArrayView<float> output, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(input, nameof(input));
+        RequireLength(output, nameof(output), n, $"input ([{n}])");
+        if (n > 0)
+            relu(s, ElementwiseConfig(n), input, output, n);
+    }
+
+    /// <summary><c>gradInput = gradOutput ⊙ [input &gt; 0]</c> (overwritten); may alias <paramref name="gradOutput"/>.</summary>
+    /// <param name="input">The forward's input (or output).</param>
+    /// <param name="gradOutput">Same length.</param>
+    /// <param name="gradInput">Same length.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void ReluBackward(ArrayView<float> input, ArrayView<float> gradOutput, ArrayView<float> gradInput, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(input, nameof(input));
+        RequireLength(gradOutput, nameof(gradOutput), n, $"input ([{n}])");
+        RequireLength(gradInput, nameof(gradInput), n, $"input ([{n}])");
+        if (n > 0)
+            reluBackward(s, ElementwiseConfig(n), input, gradOutput, gradInput, n);
+    }
+
+    private void FillCore(ArrayView<float> values, float value, AcceleratorStream stream)
+    {
+        int n = (int)values.Length;
+        if (n > 0)
+            fill(stream, ElementwiseConfig(n), values, n, value);
+    }
+}

@@ -1,0 +1,114 @@
+// Every kernel entry point Boft launches, with every instantiation it uses (the block-size structs of the Cayley and rotation
+// kernels, the tile sizes of the GEMM), for compile checks and PTX export without a GPU: PTXBackend compiles them for any
+// CUDA architecture from a CPU-only ILGPU context. Used by PtxCompileTests and scripts/ptxas-check.sh; the benchmark app
+// can call WritePtx for a `ptx` subcommand.
+
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace Boft.Kernels.Ilgpu;
+
+/// <summary>One compiled-kernel entry: a display name such as <c>Rotation.ForwardSharedKernel&lt;Size8&gt;</c> and its method.</summary>
+/// <param name="Name">Display name (file-name safe after <see cref="KernelEntry.FileName"/>).</param>
+/// <param name="Method">The (closed) kernel method.</param>
+internal sealed record KernelEntry(string Name, MethodInfo Method)
+{
+    /// <summary>The name with generic brackets replaced, for file names.</summary>
+    public string FileName => Name.Replace('<', '_').Replace(">", "", StringComparison.Ordinal);
+}
+
+/// <summary>The list of Boft's kernels and a PTX compiler for them.</summary>
+internal static class KernelCatalog
+{
+    /// <summary>Every kernel and instantiation Boft can launch.</summary>
+    public static IReadOnlyList<KernelEntry> All()
+    {
+        var entries = new List<KernelEntry>();
+        void Sized(Type type, string method, IEnumerable<Type> sizes)
+        {
+            MethodInfo definition = Find(type, method);
+            foreach (Type size in sizes)
+                entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name}>", definition.MakeGenericMethod(size)));
+        }
+        void Plain(Type type, string method) => entries.Add(new KernelEntry($"{Short(type)}.{method}", Find(type, method)));
+
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), KernelSizes.AllTypes());
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), KernelSizes.AllTypes());
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardGlobalKernel), [typeof(AnySize)]);
+        Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardGlobalKernel), [typeof(AnySize)]);
+        Plain(typeof(CayleyKernels), nameof(CayleyKernels.CoftProjectKernel));
+        Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), KernelSizes.AllTypes());
+        Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), KernelSizes.AllTypes());
+        Sized(typeof(RotationKernels), nameof(RotationKernels.BackwardSharedKernel), KernelSizes.AllTypes());
+        Sized(typeof(RotationKernels), nameof(RotationKernels.BackwardGlobalKernel), KernelSizes.AllTypes());
+        Plain(typeof(RotationKernels), nameof(RotationKernels.ReducePartialsKernel));
+        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardKernel));
+        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.GradInputKernel));
+        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel));
+        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnReduceKernel));
+        Sized(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
+        Plain(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel));
+        Plain(typeof(LossKernels), nameof(LossKernels.ReduceKernel));
+        Plain(typeof(LossKernels), nameof(LossKernels.SumPartialsKernel));
+        Plain(typeof(LossKernels), nameof(LossKernels.CrossEntropyRowsKernel));
+        Plain(typeof(OptimizerKernels), nameof(OptimizerKernels.SgdKernel));
+        Plain(typeof(OptimizerKernels), nameof(OptimizerKernels.AdamKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.FillKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ScaleKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
+        return entries;
+    }
+
+    /// <summary>Compiles one kernel to PTX (all Boft kernels are explicitly grouped).</summary>
+    /// <param name="backend">A PTX backend for the target architecture and ISA.</param>
+    /// <param name="entry">The kernel.</param>
+    /// <returns>The PTX assembly.</returns>
+    public static string CompilePtx(PTXBackend backend, KernelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(entry);
+        var description = EntryPointDescription.FromExplicitlyGroupedKernel(entry.Method);
+        return ((PTXCompiledKernel)backend.Compile(description, KernelSpecialization.Empty)).PTXAssembly;
+    }
+
+    /// <summary>
+    /// Writes <c>{name}.{arch}.ptx</c> for every kernel into <paramref name="directory"/>, compiled in a plain CPU context (no
+    /// ILGPU.Algorithms intrinsics, as in an arbitrary user context). Returns the files written.
+    /// </summary>
+    /// <param name="directory">Output folder (created).</param>
+    /// <param name="architectures">Targets, e.g. SM_80 and SM_90.</param>
+    /// <param name="instructionSet">PTX ISA, e.g. ISA_78 (the newest that Debian's ptxas 11.8 accepts).</param>
+    /// <returns>The paths written.</returns>
+    public static IReadOnlyList<string> WritePtx(string directory, IEnumerable<CudaArchitecture> architectures, CudaInstructionSet instructionSet)
+    {
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        using Context context = Context.Create(b => b.CPU());
+        foreach (CudaArchitecture architecture in architectures)
+        {
+            using var backend = new PTXBackend(context, architecture, instructionSet, nvvmAPI: null!);
+            foreach (KernelEntry entry in All())
+            {
+                string path = Path.Combine(directory, $"{entry.FileName}.{ArchitectureName(architecture)}.ptx");
+                File.WriteAllText(path, CompilePtx(backend, entry));
+                written.Add(path);
+            }
+        }
+        return written;
+    }
+
+    /// <summary>sm_XY for a CUDA architecture.</summary>
+    public static string ArchitectureName(CudaArchitecture architecture) => $"sm_{architecture.Major}{architecture.Minor}";
+
+    private static MethodInfo Find(Type type, string name) =>
+        type.GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public) ?? throw new MissingMethodException(type.FullName, name);
+
+    private static string Short(Type type) => type.Name.Replace("Kernels", "", StringComparison.Ordinal);
+}

@@ -1,0 +1,310 @@
+// The frozen layer's GEMMs: output = input·Wᵀ, gradInput = gradOutput·W (OVERWRITTEN), gradWeight += gradOutputᵀ·input
+// (ACCUMULATED). On CUDA they go to cuBLAS (ILGPU.Algorithms CuBlas; row-major C = A·Bᵀ is column-major Cᵀ = B·Aᵀ, see
+// BoftKernels.Linear*); on ILGPU's CPU accelerator to a barrier-free direct kernel; elsewhere to this tiled shared-memory kernel: one TS×TS output tile per group, one output per
+// thread, K consumed in TS-wide slices staged in shared memory, accumulated in a fixed order (deterministic).
+// Operands are addressed through strides so one kernel serves all three products.
+// Docs: docs/03_Kernels/linear.md
+
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using GemmAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.GemmParams>;
+using GemmLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.GemmParams>;
+
+namespace Boft.Kernels.Ilgpu;
+
+/// <summary>C[i, j] = α Σ_k A(i, k)·B(k, j) + β C[i, j] with A(i, k) = a[i·StrideAi + k·StrideAk], B(k, j) = b[k·StrideBk + j·StrideBj].</summary>
+internal struct GemmParams
+{
+    public int M;
+    public int N;
+    public int K;
+    public int StrideAi;
+    public int StrideAk;
+    public int StrideBk;
+    public int StrideBj;
+    public int Ldc;
+    public float Alpha;
+    public float Beta;
+    public int Tile;
+}
+
+/// <summary>Device code of the tiled GEMM.</summary>
+internal static class LinearKernels
+{
+    /// <summary>Outputs per thread along each dimension (a 4×4 register tile).</summary>
+    public const int Micro = 4;
+
+    /// <summary>Depth KS of the K slice staged in shared memory per pair of barriers: 256/TS (16, 32 or 64), so every tile size uses
+    /// ~8 KB of shared memory and small groups (CPU simulator) need few barriers.</summary>
+    public static int SliceDepth(int threads) => 256 / threads;
+
+    /// <summary>Shared floats of a TS-thread-wide tile: A (BM × (KS + 1)) and B (KS × (BN + 1)) with BM = BN = 4·TS.</summary>
+    public static int SharedFloats(int threads) => Micro * threads * (SliceDepth(threads) + 1) + SliceDepth(threads) * (Micro * threads + 1);
+
+    /// <summary>
+    /// Register-blocked tiled GEMM: a group of TS×TS threads computes a (4·TS)×(4·TS) tile of C, each thread a 4×4 micro-tile
+    /// (rows ty + i·TS, columns tx + j·TS: neighbouring threads touch neighbouring columns, so shared reads do not conflict);
+    /// K is consumed in slices of KS = 256/TS staged in shared memory (A as BM×(KS + 1), B as KS×(BN + 1)). TTile is TS.
+    /// </summary>
+    internal static void GemmKernel<TTile>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+        where TTile : struct, IKernelSize
+    {
+        int ts = default(TTile).Of(p.Tile);
+        int tileEdge = Micro * ts;
+        int depth = 256 / ts;
+        int strideA = depth + 1, strideB = tileEdge + 1;
+        ArrayView<float> shared = SharedMemory.GetDynamic<float>();
+        ArrayView<float> tileA = shared.SubView(0, tileEdge * strideA);
+        ArrayView<float> tileB = shared.SubView(tileEdge * strideA, depth * strideB);
+        int tid = Group.IdxX;
+        int groupSize = ts * ts;
+        int ty = tid / ts;
+        int tx = tid - ty * ts;
+        int tilesN = (p.N + tileEdge - 1) / tileEdge;
+        int tiles = ((p.M + tileEdge - 1) / tileEdge) * tilesN;
+        for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
+        {
+            int tm = tile / tilesN;
+            int row0 = tm * tileEdge;
+            int column0 = (tile - tm * tilesN) * tileEdge;
+            float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+            float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+            for (int k0 = 0; k0 < p.K; k0 += depth)
+            {
+                for (int e = tid; e < tileEdge * depth; e += groupSize)
+                {
+                    int r = e / depth;
+                    int kk = e - r * depth;
+                    int i = row0 + r, k = k0 + kk;
+                    tileA[r * strideA + kk] = i < p.M && k < p.K ? a[i * p.StrideAi + k * p.StrideAk] : 0f;
+                }
+                for (int e = tid; e < depth * tileEdge; e += groupSize)
+                {
+                    int kk = e / tileEdge;
+                    int col = e - kk * tileEdge;
+                    int k = k0 + kk, j = column0 + col;
+                    tileB[kk * strideB + col] = k < p.K && j < p.N ? b[k * p.StrideBk + j * p.StrideBj] : 0f;
+                }
+                Group.Barrier();
+                for (int kk = 0; kk < depth; kk++)
+                {
+                    float a0 = tileA[ty * strideA + kk], a1 = tileA[(ty + ts) * strideA + kk];
+                    float a2 = tileA[(ty + 2 * ts) * strideA + kk], a3 = tileA[(ty + 3 * ts) * strideA + kk];
+                    int bRow = kk * strideB + tx;
+                    float b0 = tileB[bRow], b1 = tileB[bRow + ts], b2 = tileB[bRow + 2 * ts], b3 = tileB[bRow + 3 * ts];
+                    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                }
+                Group.Barrier();
+            }
+            Store(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
+            Store(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
+            Store(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
+            Store(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
+        }
+    }
+
+    /// <summary>One thread per output element (grid-stride), K summed in order from global memory: no shared memory, no barriers.</summary>
+    internal static void GemmDirectKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    {
+        int total = p.M * p.N;
+        int stride = Grid.DimX * Group.DimX;
+        for (int index = Grid.IdxX * Group.DimX + Group.IdxX; index < total; index += stride)
+        {
+            int i = index / p.N;
+            int j = index - i * p.N;
+            float acc = 0f;
+            for (int k = 0; k < p.K; k++)
+                acc += a[i * p.StrideAi + k * p.StrideAk] * b[k * p.StrideBk + j * p.StrideBj];
+            StoreOne(c, p, i, j, acc);
+        }
+    }
+
+    /// <summary>Writes one micro-tile row (columns j, j + ts, j + 2ts, j + 3ts) with α and β, skipping out-of-range entries.</summary>
+    private static void Store(ArrayView<float> c, in GemmParams p, int i, int j, int ts, float v0, float v1, float v2, float v3)
+    {
+        if (i >= p.M)
+            return;
+        StoreOne(c, p, i, j, v0);
+        StoreOne(c, p, i, j + ts, v1);
+        StoreOne(c, p, i, j + 2 * ts, v2);
+        StoreOne(c, p, i, j + 3 * ts, v3);
+    }
+
+    private static void StoreOne(ArrayView<float> c, in GemmParams p, int i, int j, float value)
+    {
+        if (j >= p.N)
+            return;
+        int index = i * p.Ldc + j;
+        c[index] = p.Beta == 0f ? p.Alpha * value : p.Alpha * value + p.Beta * c[index];
+    }
+}
+
+/// <summary>Launchers of the frozen-layer GEMMs.</summary>
+public sealed partial class BoftKernels
+{
+    private SizedKernel<GemmAction, GemmLauncher> gemm;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> gemmDirect;
+    private BoftGemm gemmChoice;
+    private CuBlas? cuBlas;
+
+    [MemberNotNull(nameof(gemm), nameof(gemmDirect))]
+    private void InitializeLinear()
+    {
+        gemm = new SizedKernel<GemmAction, GemmLauncher>(this, typeof(LinearKernels), nameof(LinearKernels.GemmKernel), a => Accelerator.LoadKernel(a));
+        gemmDirect = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectKernel);
+    }
+
+    /// <summary><c>output = input · weightᵀ</c> (a linear layer without bias).</summary>
+    /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="weight">Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="output">Overwritten. Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Linear(ArrayView<float> input, ArrayView<float> weight, int inFeatureCount, int outFeatureCount, ArrayView<float> output, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(input, nameof(input), d, $"weight is [{n}, {d}]");
+        RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null)
+        {
+            // Column-major view: outputᵀ (n×rows) = W (op T of W's d×n column-major storage) · inputᵀ (d×rows).
+            Blas(s).Gemm(CuBlasOperation.Transpose, CuBlasOperation.NonTranspose, n, rows, d, 1f, weight, d, input, d, 0f, output, n);
+            return;
+        }
+        LaunchGemm(s, input, weight, output, new GemmParams { M = rows, N = n, K = d, StrideAi = d, StrideAk = 1, StrideBk = 1, StrideBj = d, Ldc = n, Alpha = 1f, Beta = 0f });
+    }
+
+    /// <summary><c>gradInput = gradOutput · weight</c> (overwritten): the input gradient of <see cref="Linear"/>.</summary>
+    /// <param name="gradOutput">Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="weight">Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="gradInput">Overwritten. Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void LinearBackwardInput(ArrayView<float> gradOutput, ArrayView<float> weight, int inFeatureCount, int outFeatureCount, ArrayView<float> gradInput,
+        AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, $"weight is [{n}, {d}]");
+        RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null)
+        {
+            // gradInputᵀ (d×rows) = Wᵀ (W's storage read as d×n column-major) · gradOutputᵀ (n×rows).
+            Blas(s).Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, d, rows, n, 1f, weight, d, gradOutput, n, 0f, gradInput, d);
+            return;
+        }
+        LaunchGemm(s, gradOutput, weight, gradInput, new GemmParams { M = rows, N = d, K = n, StrideAi = n, StrideAk = 1, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 0f });
+    }
+
+    /// <summary><c>gradWeight += gradOutputᵀ · input</c>: the weight gradient of <see cref="Linear"/>, accumulated, reduced in a fixed order.</summary>
+    /// <param name="gradOutput">Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="gradWeight">Accumulated. Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void LinearBackwardWeight(ArrayView<float> gradOutput, ArrayView<float> input, int inFeatureCount, int outFeatureCount, ArrayView<float> gradWeight,
+        AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        (int d, int n) = CheckWeight(gradWeight, nameof(gradWeight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, $"gradWeight is [{n}, {d}]");
+        RequireLength(input, nameof(input), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null)
+        {
+            // gradWeightᵀ (d×n) += inputᵀ (d×rows) · gradOutput (op T of gradOutput's n×rows column-major storage).
+            Blas(s).Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.Transpose, d, n, rows, 1f, input, d, gradOutput, n, 1f, gradWeight, d);
+            return;
+        }
+        LaunchGemm(s, gradOutput, input, gradWeight, new GemmParams { M = n, N = d, K = rows, StrideAi = 1, StrideAk = n, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 1f });
+    }
+
+    private (int D, int N) CheckWeight(ArrayView<float> weight, string name, int inFeatureCount, int outFeatureCount)
+    {
+        RequirePositive(inFeatureCount, nameof(inFeatureCount));
+        RequirePositive(outFeatureCount, nameof(outFeatureCount));
+        RequireLength(weight, name, (long)inFeatureCount * outFeatureCount, Matrix(outFeatureCount, inFeatureCount, "[outFeatureCount, inFeatureCount]"));
+        return (inFeatureCount, outFeatureCount);
+    }
+
+    private static string Matrix(long rows, long columns, string what) =>
+        string.Create(CultureInfo.InvariantCulture, $"[{rows}, {columns}] ({what})");
+
+    /// <summary>The ILGPU GEMM: the direct kernel, or the tiled one with TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
+    private void LaunchGemm(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    {
+        if (gemmChoice == BoftGemm.Direct)
+        {
+            gemmDirect(stream, ElementwiseConfig((long)p.M * p.N), a, b, c, p);
+            return;
+        }
+        int threads = MaxGroupSize >= 256 ? 16 : MaxGroupSize >= 64 ? 8 : 4;
+        int edge = LinearKernels.Micro * threads;
+        p.Tile = threads;
+        long tiles = LaunchMath.CeilDiv((long)p.M, edge) * LaunchMath.CeilDiv((long)p.N, edge);
+        int grid = (int)Math.Clamp(tiles, 1, 1 << 24);
+        var config = new KernelConfig(grid, threads * threads, SharedMemoryConfig.RequestDynamic<float>(LinearKernels.SharedFloats(threads)));
+        gemm.For(threads)(stream, config, a, b, c, p);
+    }
+
+    /// <summary>The cuBLAS handle bound to <paramref name="stream"/>.</summary>
+    private CuBlas Blas(AcceleratorStream stream)
+    {
+        CuBlas blas = cuBlas!;
+        var cudaStream = (CudaStream)stream;
+        if (!ReferenceEquals(blas.Stream, cudaStream))
+            blas.Stream = cudaStream;
+        return blas;
+    }
+
+    /// <summary>Chooses the GEMM implementation (see <see cref="BoftGemm"/>) and creates the cuBLAS handle when it is used.</summary>
+    private void InitializeGemm(BoftGemm requested)
+    {
+        bool isCpu = Accelerator.AcceleratorType == AcceleratorType.CPU;
+        gemmChoice = requested == BoftGemm.Auto ? (isCpu ? BoftGemm.Direct : BoftGemm.Tiled) : requested;
+        GemmImplementation = gemmChoice == BoftGemm.Direct ? "ILGPU direct GEMM (one thread per output)" : "ILGPU tiled shared-memory GEMM";
+        if (requested is not (BoftGemm.Auto or BoftGemm.CuBlas))
+            return;
+        if (Accelerator is not CudaAccelerator cuda)
+        {
+            if (requested == BoftGemm.CuBlas)
+                throw new NotSupportedException($"cuBLAS needs a CUDA accelerator, but '{Accelerator.Name}' is {Accelerator.AcceleratorType}.");
+            return;
+        }
+        try
+        {
+            cuBlas = new CuBlas(cuda);
+            gemmChoice = BoftGemm.CuBlas;
+            GemmImplementation = string.Create(CultureInfo.InvariantCulture, $"cuBLAS {cuBlas.Version} (FP32, default math mode)");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CuBlasException or TypeInitializationException or BadImageFormatException)
+        {
+            cuBlas = null;
+            if (requested == BoftGemm.CuBlas)
+                throw new NotSupportedException($"cuBLAS could not be loaded: {e.Message}", e);
+            GemmImplementation = $"ILGPU tiled shared-memory GEMM (cuBLAS unavailable: {e.GetType().Name}: {e.Message})";
+        }
+    }
+}

@@ -1,0 +1,43 @@
+// Merge: W' = diag(s) · W0 · Rᵀ, by applying the factors to the rows of W0 (row o of W' is s_o · (W0[o, :] · Rᵀ)); R is never
+// formed. The device code is the fused rotation kernel (RotationKernels.ApplyTiles) run in the transposed direction with its
+// per-row scale enabled, so a merge costs one rotation pass over n rows of d plus nothing else. Merging is an inference-time
+// operation; it has no backward. Output may alias the weight (each group reads its tile before writing it).
+// Docs: docs/03_Kernels/merge.md
+
+using System.Globalization;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Boft.Kernels.Ilgpu;
+
+/// <summary>Launcher of the merge op.</summary>
+public sealed partial class BoftKernels
+{
+    /// <summary>
+    /// Merges the adapter into a weight: <c>output = diag(scale) · weight · Rᵀ</c>, by rotating the rows of <paramref name="weight"/>.
+    /// <paramref name="output"/> may be the same view as <paramref name="weight"/>.
+    /// </summary>
+    /// <param name="shape">The rotation shape.</param>
+    /// <param name="weight">Base weight W0. Shape: [outFeatureCount, featureCount].</param>
+    /// <param name="blocks">Shape: [factorCount, blockCount, blockSize, blockSize].</param>
+    /// <param name="scale">Optional per-output scale (<c>default</c> = none). Shape: [outFeatureCount].</param>
+    /// <param name="output">Merged weight. Shape: [outFeatureCount, featureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <param name="workspace">Scratch (<see cref="RotateWorkspaceLength"/> with outFeatureCount rows), or null for the internal one.</param>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
+    public void Merge(RotationShape shape, ArrayView<float> weight, ArrayView<float> blocks, ArrayView<float> scale, ArrayView<float> output,
+        AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        AcceleratorStream s = StreamOf(stream);
+        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, $"{shape} has d = {shape.FeatureCount}");
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
+        bool hasScale = Optional(scale, nameof(scale));
+        if (hasScale)
+            RequireLength(scale, nameof(scale), outFeatures, string.Create(CultureInfo.InvariantCulture, $"[{outFeatures}] (one per row of weight [{outFeatures}, {shape.FeatureCount}])"));
+        RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
+        LaunchRotation(shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
+    }
+}
