@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Validates the PTX of every Boft kernel with NVIDIA's ptxas and prints registers, spills and shared memory per kernel.
 # No GPU needed. Steps:
-#   1. ptxas: if .tools/cuda/usr/bin/ptxas is missing, download Debian's nvidia-cuda-toolkit (non-free, 11.8; ~84 MB) with
-#      `apt-get download` through a TEMPORARY deb822 source (Components: contrib non-free) kept in a temp folder with its own
-#      package lists — /etc/apt is not touched and the temp folder is removed afterwards — and unpack it with `dpkg-deb -x`
-#      into the git-ignored .tools/ (no install, none of the 96 dependencies). Set PTXAS=/path/to/ptxas to skip this.
+#   1. ptxas: scripts/fetch-ptxas.sh (Debian's non-free nvidia-cuda-toolkit unpacked into the git-ignored .tools/ without
+#      installing it; set PTXAS=/path/to/ptxas to skip the download).
 #   2. PTX: `dotnet test --filter TestCategory=Ptx` with BOFT_PTX_DIR set writes <kernel>.<sm_80|sm_90>.ptx (ISA 7.8) for
 #      every kernel instantiation, and with PTXAS set also assembles each one (the test fails on a ptxas error).
 #   3. Table: `ptxas -arch=sm_90 -v` on each sm_90 file; one line per kernel with registers, spill stores/loads, stack frame,
@@ -17,31 +15,7 @@ if [[ "${1:-}" == "--arch" ]]; then ARCH="$2"; fi
 OUT="${OUT:-results/ptxas}"
 START=$(date +%s)
 
-if [[ -z "${PTXAS:-}" ]]; then
-  PTXAS="$PWD/.tools/cuda/usr/bin/ptxas"
-  if [[ ! -x "$PTXAS" ]]; then
-    echo "== fetching ptxas (Debian non-free nvidia-cuda-toolkit) into .tools/cuda"
-    TMP=$(mktemp -d)
-    trap 'rm -rf "$TMP"' EXIT
-    mkdir -p "$TMP/sources.list.d" "$TMP/lists/partial" "$TMP/archives/partial"
-    CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-    cat > "$TMP/sources.list.d/boft-nonfree.sources" <<SRC
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: $CODENAME
-Components: contrib non-free
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    APT=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$TMP/sources.list.d" -o "Dir::State::Lists=$TMP/lists"
-         -o "Dir::Cache::Archives=$TMP/archives" -o "Debug::NoLocking=1")
-    apt-get "${APT[@]}" update -qq
-    (cd "$TMP" && apt-get "${APT[@]}" download -qq nvidia-cuda-toolkit)
-    mkdir -p .tools/cuda
-    dpkg-deb -x "$TMP"/nvidia-cuda-toolkit_*.deb .tools/cuda
-    rm -rf "$TMP"
-    trap - EXIT
-  fi
-fi
+PTXAS=$(scripts/fetch-ptxas.sh)
 echo "== ptxas: $PTXAS ($("$PTXAS" --version | tail -1))"
 
 rm -rf "$OUT/ptx"
