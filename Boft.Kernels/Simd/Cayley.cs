@@ -1,0 +1,629 @@
+// Batched Cayley map on the CPU: forward and backward side by side, plus the COFT projection. docs/02_Ops/simd-backend.md.
+//
+// Shapes: parameters [parameterBlockCount, b²] (BOFT, S = (A − Aᵀ)/2) or [parameterBlockCount, b(b−1)/2] (OFT, Q = U − Uᵀ);
+//         blocks and gradBlocks [blockCount, b, b]; identityMask [blockCount] (non-zero = identity block).
+// Gradient semantics: CayleyBackward ACCUMULATES into gradParameters (+=). Masked blocks contribute nothing; with a
+// shared block the copies' gradients are summed (in block order) before the one VJP.
+//
+// Exact map C = (I − S)(I + S)⁻¹ = (I + S)⁻¹(I − S) (the factors commute): Gauss–Jordan on [I + S | I − S] WITHOUT
+// pivoting. That is stable here: xᵀ(I + S)x = ‖x‖² for every x because S is skew, and this property is inherited by every
+// Schur complement of the elimination (xᵀ(A22 − A21 A11⁻¹ A12)x = ‖x‖² + ‖…‖-type identity for matrices whose symmetric
+// part is I), so every pivot is ≥ 1 and no multiplier can blow up (growth is bounded by 1 + ‖S‖). Without pivoting
+// there is no data-dependent control flow, so 16 blocks run in the 16 lanes of a vector in lock-step.
+// Backward: ∂L/∂S = −2 Mᵀ G Mᵀ with M = (I + S)⁻¹ = (C + I)/2 read from the forward's blocks.
+// Cayley–Neumann C = Σ_p c_p Q^p: powers by block products; backward by two Horner recursions:
+//   B_{P−1} = c_P I, B_j = c_{j+1} I + Qᵀ B_{j+1};   ∂L/∂Q = Σ_j (Qᵀ)^j G B_j = G B_0 + Qᵀ(G B_1 + Qᵀ(…)).
+// Layouts: b ≤ 32: "blocks in lanes" (element (r, c) of 16 blocks is one Vector512); b > 32: one block at a time with
+// rows vectorised along columns (few blocks, each large enough to fill vectors).
+
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Boft.Kernels.Simd;
+
+/// <summary>The Cayley kernels (see the file header).</summary>
+internal static class Cayley
+{
+    /// <summary>Largest block size computed with blocks in lanes.</summary>
+    public const int LanesMaxBlockSize = 32;
+
+    public static void Forward<TS, TV>(CayleyShape shape, SimdTensor parameters, SimdTensor? identityMask, SimdTensor blocks, int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b;
+        float[] coefficients = Coefficients(shape);
+        if (shape.Shared)
+        {
+            var single = new float[bb];
+            ForwardBatch<TS, TV>(shape, coefficients, parameters.Array, parameters.Offset, single, 0, 1, maxDegreeOfParallelism);
+            for (int j = 0; j < shape.BlockCount; j++)
+                single.CopyTo(blocks.Span.Slice(j * bb, bb));
+        }
+        else
+        {
+            ForwardBatch<TS, TV>(shape, coefficients, parameters.Array, parameters.Offset, blocks.Array, blocks.Offset, shape.BlockCount, maxDegreeOfParallelism);
+        }
+        if (identityMask is not null)
+        {
+            ReadOnlySpan<float> mask = identityMask.Span;
+            for (int j = 0; j < shape.BlockCount; j++)
+            {
+                if (mask[j] == 0)
+                    continue;
+                Span<float> block = blocks.Span.Slice(j * bb, bb);
+                block.Clear();
+                for (int r = 0; r < b; r++)
+                    block[r * b + r] = 1;
+            }
+        }
+    }
+
+    public static void Backward<TS, TV>(CayleyShape shape, SimdTensor parameters, SimdTensor blocks, SimdTensor gradBlocks, SimdTensor? identityMask, SimdTensor gradParameters, int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b;
+        float[] coefficients = Coefficients(shape);
+        bool[]? skip = null;
+        if (identityMask is not null)
+        {
+            ReadOnlySpan<float> mask = identityMask.Span;
+            skip = new bool[shape.BlockCount];
+            for (int j = 0; j < skip.Length; j++)
+                skip[j] = mask[j] != 0;
+        }
+        if (shape.Shared)
+        {
+            // Sum the copies' gradients in block order, then one VJP (M from block 0: a mask is rejected with the exact map).
+            var summed = new float[bb];
+            bool any = false;
+            for (int j = 0; j < shape.BlockCount; j++)
+            {
+                if (skip is not null && skip[j])
+                    continue;
+                any = true;
+                Elementwise.AddInPlace<TS, TV>(ref gradBlocks.Span[j * bb], ref summed[0], bb);
+            }
+            if (any)
+                BackwardBatch<TS, TV>(shape, coefficients, parameters.Array, parameters.Offset, blocks.Array, blocks.Offset, summed, 0, null,
+                    gradParameters.Array, gradParameters.Offset, 1, maxDegreeOfParallelism);
+            return;
+        }
+        BackwardBatch<TS, TV>(shape, coefficients, parameters.Array, parameters.Offset, blocks.Array, blocks.Offset, gradBlocks.Array, gradBlocks.Offset, skip,
+            gradParameters.Array, gradParameters.Offset, shape.BlockCount, maxDegreeOfParallelism);
+    }
+
+    /// <summary>COFT: per packed block, if ‖Q‖_F = sqrt(2 Σ w²) &gt; radius then w := radius · w / ‖Q‖_F (norms in double).</summary>
+    public static void CoftProject(CayleyShape shape, double radius, SimdTensor parameters, int maxDegreeOfParallelism)
+    {
+        int length = shape.ParameterBlockLength;
+        if (length == 0)
+            return;
+        SimdParallel.For(shape.ParameterBlockCount, (long)shape.ParametersLength * 4, maxDegreeOfParallelism, blk =>
+        {
+            Span<float> w = parameters.Span.Slice(blk * length, length);
+            double sum = 0;
+            foreach (float value in w)
+                sum += (double)value * value;
+            double norm = Math.Sqrt(2 * sum);
+            if (norm <= radius)
+                return;
+            for (int t = 0; t < length; t++)
+                w[t] = (float)(radius * (w[t] / norm));
+        });
+    }
+
+    private static float[] Coefficients(CayleyShape shape)
+    {
+        ReadOnlySpan<double> c = shape.NeumannCoefficients;
+        var result = new float[c.Length];
+        for (int i = 0; i < c.Length; i++)
+            result[i] = (float)c[i];
+        return result;
+    }
+
+    /// <summary>C for parameter blocks 0 … count−1 into output blocks 0 … count−1.</summary>
+    private static void ForwardBatch<TS, TV>(CayleyShape shape, float[] coefficients, float[] parameters, int parametersOffset, float[] blocks, int blocksOffset,
+        int count, int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, v = TS.Count;
+        long workPerBlock = 2L * b * b * b * Math.Max(1, coefficients.Length);
+        if (b <= LanesMaxBlockSize)
+        {
+            int groups = (count + v - 1) / v;
+            SimdParallel.For(groups, workPerBlock * count, maxDegreeOfParallelism, group =>
+            {
+                int first = group * v, lanes = Math.Min(v, count - first);
+                LanesForward<TS, TV>(shape, coefficients, ref parameters[parametersOffset], ref blocks[blocksOffset], first, lanes);
+            });
+        }
+        else
+        {
+            SimdParallel.For(count, workPerBlock * count, maxDegreeOfParallelism, blk =>
+                RowsForward<TS, TV>(shape, coefficients, ref parameters[parametersOffset], ref blocks[blocksOffset], blk));
+        }
+    }
+
+    /// <summary>gradParameters[blk] += VJP for blocks 0 … count−1 (skipping masked ones).</summary>
+    private static void BackwardBatch<TS, TV>(CayleyShape shape, float[] coefficients, float[] parameters, int parametersOffset, float[] blocks, int blocksOffset,
+        float[] gradBlocks, int gradBlocksOffset, bool[]? skip, float[] gradParameters, int gradParametersOffset, int count, int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, v = TS.Count;
+        if (!shape.IsExact && coefficients.Length <= 1)
+            return; // C = c_0·I does not depend on the parameters
+        long workPerBlock = 4L * b * b * b * Math.Max(1, coefficients.Length);
+        if (b <= LanesMaxBlockSize)
+        {
+            int groups = (count + v - 1) / v;
+            SimdParallel.For(groups, workPerBlock * count, maxDegreeOfParallelism, group =>
+            {
+                int first = group * v, lanes = Math.Min(v, count - first);
+                LanesBackward<TS, TV>(shape, coefficients, ref parameters[parametersOffset], ref blocks[blocksOffset], ref gradBlocks[gradBlocksOffset], skip,
+                    ref gradParameters[gradParametersOffset], first, lanes);
+            });
+        }
+        else
+        {
+            SimdParallel.For(count, workPerBlock * count, maxDegreeOfParallelism, blk =>
+            {
+                if (skip is null || !skip[blk])
+                    RowsBackward<TS, TV>(shape, coefficients, ref parameters[parametersOffset], ref blocks[blocksOffset], ref gradBlocks[gradBlocksOffset],
+                        ref gradParameters[gradParametersOffset], blk);
+            });
+        }
+    }
+
+    /// <summary>The skew entry S[r, c] (BOFT: (A[r,c] − A[c,r])/2; OFT: ±w_t) of parameter block <paramref name="block"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SkewEntry(CayleyShape shape, ref float parameters, int block, int r, int c)
+    {
+        int b = shape.BlockSize;
+        if (shape.Skew == SkewKind.HalfDifference)
+        {
+            ref float a = ref Unsafe.Add(ref parameters, (nint)block * b * b);
+            return 0.5f * (Unsafe.Add(ref a, r * b + c) - Unsafe.Add(ref a, c * b + r));
+        }
+        if (r == c)
+            return 0;
+        ref float w = ref Unsafe.Add(ref parameters, (nint)block * (b * (b - 1) / 2));
+        return r < c ? Unsafe.Add(ref w, PackedIndex(b, r, c)) : -Unsafe.Add(ref w, PackedIndex(b, c, r));
+    }
+
+    /// <summary>Index of (r, c), r &lt; c, in the row-major strict upper triangle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PackedIndex(int b, int r, int c) => r * (2 * b - r - 1) / 2 + (c - r - 1);
+
+    /// <summary>gradParameters[block] += adjoint of the skew map applied to ∂L/∂S given as a getter over (r, c).</summary>
+    private static void AccumulateSkewAdjoint(CayleyShape shape, ReadOnlySpan<float> gradSkew, ref float gradParameters, int block)
+    {
+        int b = shape.BlockSize;
+        if (shape.Skew == SkewKind.HalfDifference)
+        {
+            ref float g = ref Unsafe.Add(ref gradParameters, (nint)block * b * b);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                    Unsafe.Add(ref g, r * b + c) += 0.5f * (gradSkew[r * b + c] - gradSkew[c * b + r]);
+            return;
+        }
+        ref float w = ref Unsafe.Add(ref gradParameters, (nint)block * (b * (b - 1) / 2));
+        int t = 0;
+        for (int r = 0; r < b; r++)
+            for (int c = r + 1; c < b; c++, t++)
+                Unsafe.Add(ref w, t) += gradSkew[r * b + c] - gradSkew[c * b + r];
+    }
+
+    #region Blocks in lanes (b ≤ 32)
+
+    // A "lane matrix" of n columns stores element (r, c) of up to V blocks as one vector at ((r·n + c)·V).
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref float At(ref float matrix, int columns, int r, int c, int v) => ref Unsafe.Add(ref matrix, ((nint)r * columns + c) * v);
+
+    private static void LanesForward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, int first, int lanes)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b, v = TS.Count;
+        if (shape.IsExact)
+        {
+            int n = 2 * b;
+            Span<float> scratch = Scratch.Get(b * n * v);
+            ref float aug = ref scratch[0];
+            for (int l = 0; l < v; l++)
+            {
+                for (int r = 0; r < b; r++)
+                {
+                    for (int c = 0; c < b; c++)
+                    {
+                        float s = l < lanes ? SkewEntry(shape, ref parameters, first + l, r, c) : 0f;
+                        float identity = r == c ? 1f : 0f;
+                        Unsafe.Add(ref At(ref aug, n, r, c, v), l) = identity + s;
+                        Unsafe.Add(ref At(ref aug, n, r, b + c, v), l) = identity - s;
+                    }
+                }
+            }
+            LanesGaussJordan<TS, TV>(ref aug, b);
+            for (int l = 0; l < lanes; l++)
+            {
+                ref float block = ref Unsafe.Add(ref blocks, (nint)(first + l) * bb);
+                for (int r = 0; r < b; r++)
+                    for (int c = 0; c < b; c++)
+                        Unsafe.Add(ref block, r * b + c) = Unsafe.Add(ref At(ref aug, n, r, b + c, v), l);
+            }
+            return;
+        }
+
+        // Cayley–Neumann: C = Σ_p c_p Q^p.
+        Span<float> buffers = Scratch.Get(4 * bb * v);
+        ref float q = ref buffers[0];
+        ref float power = ref buffers[bb * v];
+        ref float product = ref buffers[2 * bb * v];
+        ref float result = ref buffers[3 * bb * v];
+        LoadSkewLanes(shape, ref parameters, first, lanes, v, ref q);
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < b; c++)
+            {
+                TV identity = r == c ? TS.Create(coefficients[0]) : TS.Zero;
+                TV term = coefficients.Length > 1 ? TS.Fma(TS.Create(coefficients[1]), TS.Load(ref At(ref q, b, r, c, v)), identity) : identity;
+                TS.Store(term, ref At(ref result, b, r, c, v));
+            }
+        MemoryMarshal.CreateSpan(ref q, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
+        for (int p = 2; p < coefficients.Length; p++)
+        {
+            LanesMultiply<TS, TV>(ref power, false, ref q, false, ref product, b);
+            MemoryMarshal.CreateSpan(ref product, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
+            TV cp = TS.Create(coefficients[p]);
+            for (int e = 0; e < bb; e++)
+                TS.Store(TS.Fma(cp, TS.Load(ref Unsafe.Add(ref power, e * v)), TS.Load(ref Unsafe.Add(ref result, e * v))), ref Unsafe.Add(ref result, e * v));
+        }
+        for (int l = 0; l < lanes; l++)
+        {
+            ref float block = ref Unsafe.Add(ref blocks, (nint)(first + l) * bb);
+            for (int e = 0; e < bb; e++)
+                Unsafe.Add(ref block, e) = Unsafe.Add(ref result, e * v + l);
+        }
+    }
+
+    private static void LanesBackward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, ref float gradBlocks, bool[]? skip,
+        ref float gradParameters, int first, int lanes)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b, v = TS.Count;
+        int degree = coefficients.Length - 1;
+        int matrices = shape.IsExact ? 4 : degree + 4;
+        Span<float> buffers = Scratch.Get(matrices * bb * v);
+        ref float g = ref buffers[0];
+        ref float x = ref buffers[bb * v];
+        ref float y = ref buffers[2 * bb * v];
+        ref float z = ref buffers[3 * bb * v];
+        LoadLanes(ref gradBlocks, first, lanes, bb, v, ref g);
+        if (shape.IsExact)
+        {
+            // M = (C + I)/2 into z; X = Mᵀ G; Y = X Mᵀ; ∂L/∂S = −2 Y.
+            LoadLanes(ref blocks, first, lanes, bb, v, ref z);
+            TV half = TS.Create(0.5f);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                {
+                    ref float e = ref At(ref z, b, r, c, v);
+                    TV value = TS.Load(ref e);
+                    if (r == c)
+                        value = TS.Add(value, TS.Create(1f));
+                    TS.Store(TS.Multiply(value, half), ref e);
+                }
+            LanesMultiply<TS, TV>(ref z, true, ref g, false, ref x, b);
+            LanesMultiply<TS, TV>(ref x, false, ref z, true, ref y, b);
+            TV minusTwo = TS.Create(-2f);
+            for (int e = 0; e < bb; e++)
+                TS.Store(TS.Multiply(TS.Load(ref Unsafe.Add(ref y, e * v)), minusTwo), ref Unsafe.Add(ref y, e * v));
+        }
+        else
+        {
+            // Q in z; B_j in the degree matrices after z; Horner for Σ_j (Qᵀ)^j G B_j into y.
+            ref float q = ref z;
+            ref float bs = ref buffers[4 * bb * v];
+            LoadSkewLanes(shape, ref parameters, first, lanes, v, ref q);
+            ref float last = ref Unsafe.Add(ref bs, (nint)(degree - 1) * bb * v);
+            SetScaledIdentity<TS, TV>(ref last, b, coefficients[degree]);
+            for (int j = degree - 2; j >= 0; j--)
+            {
+                ref float bj = ref Unsafe.Add(ref bs, (nint)j * bb * v);
+                LanesMultiply<TS, TV>(ref q, true, ref Unsafe.Add(ref bs, (nint)(j + 1) * bb * v), false, ref bj, b);
+                AddScaledIdentity<TS, TV>(ref bj, b, coefficients[j + 1]);
+            }
+            LanesMultiply<TS, TV>(ref g, false, ref last, false, ref y, b);
+            for (int j = degree - 2; j >= 0; j--)
+            {
+                LanesMultiply<TS, TV>(ref q, true, ref y, false, ref x, b);                                     // x = Qᵀ y
+                LanesMultiply<TS, TV>(ref g, false, ref Unsafe.Add(ref bs, (nint)j * bb * v), false, ref y, b); // y = G B_j
+                for (int e = 0; e < bb; e++)
+                    TS.Store(TS.Add(TS.Load(ref Unsafe.Add(ref y, e * v)), TS.Load(ref Unsafe.Add(ref x, e * v))), ref Unsafe.Add(ref y, e * v));
+            }
+        }
+        Span<float> gradSkew = bb <= 1024 ? stackalloc float[bb] : new float[bb];
+        for (int l = 0; l < lanes; l++)
+        {
+            if (skip is not null && skip[first + l])
+                continue;
+            for (int e = 0; e < bb; e++)
+                gradSkew[e] = Unsafe.Add(ref y, e * v + l);
+            AccumulateSkewAdjoint(shape, gradSkew, ref gradParameters, first + l);
+        }
+    }
+
+    /// <summary>Gauss–Jordan without pivoting on the lane matrix [A | B] (b × 2b): B := A⁻¹ B (A is destroyed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LanesGaussJordan<TS, TV>(ref float aug, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int n = 2 * b, v = TS.Count;
+        TV one = TS.Create(1f);
+        for (int p = 0; p < b; p++)
+        {
+            ref float pivotRow = ref At(ref aug, n, p, 0, v);
+            TV inverse = TS.Divide(one, TS.Load(ref Unsafe.Add(ref pivotRow, (nint)p * v)));
+            for (int c = p + 1; c < n; c++)
+            {
+                ref float e = ref Unsafe.Add(ref pivotRow, (nint)c * v);
+                TS.Store(TS.Multiply(TS.Load(ref e), inverse), ref e);
+            }
+            for (int r = 0; r < b; r++)
+            {
+                if (r == p)
+                    continue;
+                ref float row = ref At(ref aug, n, r, 0, v);
+                TV factor = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, (nint)p * v)));
+                for (int c = p + 1; c < n; c++)
+                {
+                    ref float e = ref Unsafe.Add(ref row, (nint)c * v);
+                    TS.Store(TS.Fma(factor, TS.Load(ref Unsafe.Add(ref pivotRow, (nint)c * v)), TS.Load(ref e)), ref e);
+                }
+            }
+        }
+    }
+
+    /// <summary><c>result = op(a)·op(b)</c> on lane matrices (b × b); op = transpose when the flag is set. result must not alias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LanesMultiply<TS, TV>(ref float a, bool transposeA, ref float bMatrix, bool transposeB, ref float result, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        nint aRow = transposeA ? v : (nint)b * v, aColumn = transposeA ? (nint)b * v : v;
+        nint bRow = transposeB ? v : (nint)b * v, bColumn = transposeB ? (nint)b * v : v;
+        for (int r = 0; r < b; r++)
+        {
+            int c = 0;
+            for (; c + 4 <= b; c += 4)
+            {
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                for (int t = 0; t < b; t++)
+                {
+                    TV x = TS.Load(ref Unsafe.Add(ref a, r * aRow + t * aColumn));
+                    ref float y = ref Unsafe.Add(ref bMatrix, t * bRow + c * bColumn);
+                    s0 = TS.Fma(x, TS.Load(ref y), s0);
+                    s1 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, bColumn)), s1);
+                    s2 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, 2 * bColumn)), s2);
+                    s3 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, 3 * bColumn)), s3);
+                }
+                ref float o = ref At(ref result, b, r, c, v);
+                TS.Store(s0, ref o);
+                TS.Store(s1, ref Unsafe.Add(ref o, v));
+                TS.Store(s2, ref Unsafe.Add(ref o, 2 * v));
+                TS.Store(s3, ref Unsafe.Add(ref o, 3 * v));
+            }
+            for (; c < b; c++)
+            {
+                TV s0 = TS.Zero;
+                for (int t = 0; t < b; t++)
+                    s0 = TS.Fma(TS.Load(ref Unsafe.Add(ref a, r * aRow + t * aColumn)), TS.Load(ref Unsafe.Add(ref bMatrix, t * bRow + c * bColumn)), s0);
+                TS.Store(s0, ref At(ref result, b, r, c, v));
+            }
+        }
+    }
+
+    private static void LoadSkewLanes(CayleyShape shape, ref float parameters, int first, int lanes, int v, ref float q)
+    {
+        int b = shape.BlockSize;
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < b; c++)
+            {
+                ref float e = ref At(ref q, b, r, c, v);
+                for (int l = 0; l < v; l++)
+                    Unsafe.Add(ref e, l) = l < lanes ? SkewEntry(shape, ref parameters, first + l, r, c) : 0f;
+            }
+    }
+
+    private static void LoadLanes(ref float source, int first, int lanes, int blockLength, int v, ref float destination)
+    {
+        for (int l = 0; l < v; l++)
+        {
+            ref float block = ref Unsafe.Add(ref source, (nint)(first + l) * blockLength);
+            for (int e = 0; e < blockLength; e++)
+                Unsafe.Add(ref destination, (nint)e * v + l) = l < lanes ? Unsafe.Add(ref block, e) : 0f;
+        }
+    }
+
+    private static void SetScaledIdentity<TS, TV>(ref float matrix, int b, float scale)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        MemoryMarshal.CreateSpan(ref matrix, b * b * v).Clear();
+        for (int r = 0; r < b; r++)
+            TS.Store(TS.Create(scale), ref At(ref matrix, b, r, r, v));
+    }
+
+    private static void AddScaledIdentity<TS, TV>(ref float matrix, int b, float scale)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        for (int r = 0; r < b; r++)
+        {
+            ref float e = ref At(ref matrix, b, r, r, v);
+            TS.Store(TS.Add(TS.Load(ref e), TS.Create(scale)), ref e);
+        }
+    }
+
+    #endregion
+
+    #region One block at a time, rows vectorised (b > 32)
+
+    private static void RowsForward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, int block)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b;
+        ref float output = ref Unsafe.Add(ref blocks, (nint)block * bb);
+        if (shape.IsExact)
+        {
+            int n = 2 * b;
+            Span<float> aug = Scratch.Get(b * n);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                {
+                    float s = SkewEntry(shape, ref parameters, block, r, c), identity = r == c ? 1f : 0f;
+                    aug[r * n + c] = identity + s;
+                    aug[r * n + b + c] = identity - s;
+                }
+            RowsGaussJordan<TS, TV>(aug, b);
+            for (int r = 0; r < b; r++)
+                aug.Slice(r * n + b, b).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref output, r * b), b));
+            return;
+        }
+        Span<float> buffers = Scratch.Get(3 * bb);
+        Span<float> q = buffers[..bb], power = buffers.Slice(bb, bb), product = buffers.Slice(2 * bb, bb);
+        Span<float> result = MemoryMarshal.CreateSpan(ref output, bb);
+        LoadSkew(shape, ref parameters, block, q);
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < b; c++)
+                result[r * b + c] = (r == c ? coefficients[0] : 0f) + (coefficients.Length > 1 ? coefficients[1] * q[r * b + c] : 0f);
+        q.CopyTo(power);
+        for (int p = 2; p < coefficients.Length; p++)
+        {
+            RowsMultiply<TS, TV>(power, q, product, b);
+            product.CopyTo(power);
+            Axpy<TS, TV>(coefficients[p], power, result);
+        }
+    }
+
+    private static void RowsBackward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, ref float gradBlocks,
+        ref float gradParameters, int block)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int b = shape.BlockSize, bb = b * b, degree = coefficients.Length - 1;
+        int matrices = shape.IsExact ? 4 : degree + 5;
+        Span<float> buffers = Scratch.Get(matrices * bb);
+        Span<float> g = buffers[..bb], x = buffers.Slice(bb, bb), y = buffers.Slice(2 * bb, bb), z = buffers.Slice(3 * bb, bb);
+        MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref gradBlocks, (nint)block * bb), bb).CopyTo(g);
+        if (shape.IsExact)
+        {
+            // z = Mᵀ = ((C + I)/2)ᵀ;  y = (Mᵀ G) Mᵀ;  ∂L/∂S = −2 y.
+            ref float c = ref Unsafe.Add(ref blocks, (nint)block * bb);
+            for (int r = 0; r < b; r++)
+                for (int col = 0; col < b; col++)
+                    z[col * b + r] = 0.5f * (Unsafe.Add(ref c, r * b + col) + (r == col ? 1f : 0f));
+            RowsMultiply<TS, TV>(z, g, x, b);
+            RowsMultiply<TS, TV>(x, z, y, b);
+            Elementwise.ScaleInPlace<TS, TV>(ref y[0], bb, -2f);
+        }
+        else
+        {
+            // z = Qᵀ (so products by Qᵀ are plain row-major products); B_j after buffer 4; Horner into y.
+            Span<float> q = buffers.Slice(4 * bb, bb);
+            LoadSkew(shape, ref parameters, block, q);
+            for (int r = 0; r < b; r++)
+                for (int col = 0; col < b; col++)
+                    z[col * b + r] = q[r * b + col];
+            Span<float> bs = buffers.Slice(5 * bb, degree * bb);
+            Span<float> last = bs.Slice((degree - 1) * bb, bb);
+            last.Clear();
+            for (int r = 0; r < b; r++)
+                last[r * b + r] = coefficients[degree];
+            for (int j = degree - 2; j >= 0; j--)
+            {
+                Span<float> bj = bs.Slice(j * bb, bb);
+                RowsMultiply<TS, TV>(z, bs.Slice((j + 1) * bb, bb), bj, b);
+                for (int r = 0; r < b; r++)
+                    bj[r * b + r] += coefficients[j + 1];
+            }
+            RowsMultiply<TS, TV>(g, last, y, b);
+            for (int j = degree - 2; j >= 0; j--)
+            {
+                RowsMultiply<TS, TV>(z, y, x, b);
+                RowsMultiply<TS, TV>(g, bs.Slice(j * bb, bb), y, b);
+                Elementwise.AddInPlace<TS, TV>(ref x[0], ref y[0], bb);
+            }
+        }
+        AccumulateSkewAdjoint(shape, y, ref gradParameters, block);
+    }
+
+    /// <summary>Gauss–Jordan without pivoting on the row-major [A | B] (b × 2b): B := A⁻¹ B.</summary>
+    private static void RowsGaussJordan<TS, TV>(Span<float> aug, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int n = 2 * b;
+        for (int p = 0; p < b; p++)
+        {
+            Span<float> pivotRow = aug.Slice(p * n, n);
+            float inverse = 1f / pivotRow[p];
+            Elementwise.ScaleInPlace<TS, TV>(ref pivotRow[p + 1], n - p - 1, inverse);
+            for (int r = 0; r < b; r++)
+            {
+                if (r == p)
+                    continue;
+                Span<float> row = aug.Slice(r * n, n);
+                Axpy<TS, TV>(-row[p], pivotRow[(p + 1)..], row[(p + 1)..]);
+            }
+        }
+    }
+
+    /// <summary><c>result = a · b</c>, row-major b × b; result must not alias.</summary>
+    private static void RowsMultiply<TS, TV>(ReadOnlySpan<float> a, ReadOnlySpan<float> bMatrix, Span<float> result, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        result.Clear();
+        for (int r = 0; r < b; r++)
+        {
+            Span<float> row = result.Slice(r * b, b);
+            for (int t = 0; t < b; t++)
+                Axpy<TS, TV>(a[r * b + t], bMatrix.Slice(t * b, b), row);
+        }
+    }
+
+    /// <summary><c>y += alpha · x</c>.</summary>
+    private static void Axpy<TS, TV>(float alpha, ReadOnlySpan<float> x, Span<float> y)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count, i = 0, length = y.Length;
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        TV a = TS.Create(alpha);
+        for (; i + v <= length; i += v)
+            TS.Store(TS.Fma(a, TS.Load(ref Unsafe.Add(ref xs, i)), TS.Load(ref Unsafe.Add(ref ys, i))), ref Unsafe.Add(ref ys, i));
+        for (; i < length; i++)
+            Unsafe.Add(ref ys, i) = MathF.FusedMultiplyAdd(alpha, Unsafe.Add(ref xs, i), Unsafe.Add(ref ys, i));
+    }
+
+    private static void LoadSkew(CayleyShape shape, ref float parameters, int block, Span<float> q)
+    {
+        int b = shape.BlockSize;
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < b; c++)
+                q[r * b + c] = SkewEntry(shape, ref parameters, block, r, c);
+    }
+
+    #endregion
+}
