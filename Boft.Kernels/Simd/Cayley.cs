@@ -27,6 +27,7 @@ internal static class Cayley
     /// <summary>Largest block size computed with blocks in lanes.</summary>
     public const int LanesMaxBlockSize = 32;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(CayleyShape shape, SimdTensor parameters, SimdTensor? identityMask, SimdTensor blocks, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -59,6 +60,7 @@ internal static class Cayley
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<TS, TV>(CayleyShape shape, SimdTensor parameters, SimdTensor blocks, SimdTensor gradBlocks, SimdTensor? identityMask, SimdTensor gradParameters, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -95,6 +97,7 @@ internal static class Cayley
     }
 
     /// <summary>COFT: per packed block, if ‖Q‖_F = sqrt(2 Σ w²) &gt; radius then w := radius · w / ‖Q‖_F (norms in double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CoftProject(CayleyShape shape, double radius, SimdTensor parameters, int maxDegreeOfParallelism)
     {
         int length = shape.ParameterBlockLength;
@@ -114,6 +117,7 @@ internal static class Cayley
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float[] Coefficients(CayleyShape shape)
     {
         ReadOnlySpan<double> c = shape.NeumannCoefficients;
@@ -124,6 +128,7 @@ internal static class Cayley
     }
 
     /// <summary>C for parameter blocks 0 … count−1 into output blocks 0 … count−1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardBatch<TS, TV>(CayleyShape shape, float[] coefficients, float[] parameters, int parametersOffset, float[] blocks, int blocksOffset,
         int count, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
@@ -148,6 +153,7 @@ internal static class Cayley
     }
 
     /// <summary>gradParameters[blk] += VJP for blocks 0 … count−1 (skipping masked ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardBatch<TS, TV>(CayleyShape shape, float[] coefficients, float[] parameters, int parametersOffset, float[] blocks, int blocksOffset,
         float[] gradBlocks, int gradBlocksOffset, bool[]? skip, float[] gradParameters, int gradParametersOffset, int count, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
@@ -199,6 +205,7 @@ internal static class Cayley
     private static int PackedIndex(int b, int r, int c) => r * (2 * b - r - 1) / 2 + (c - r - 1);
 
     /// <summary>gradParameters[block] += adjoint of the skew map applied to ∂L/∂S given as a getter over (r, c).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateSkewAdjoint(CayleyShape shape, ReadOnlySpan<float> gradSkew, ref float gradParameters, int block)
     {
         int b = shape.BlockSize;
@@ -224,6 +231,7 @@ internal static class Cayley
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref float At(ref float matrix, int columns, int r, int c, int v) => ref Unsafe.Add(ref matrix, ((nint)r * columns + c) * v);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesForward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, int first, int lanes)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -289,6 +297,7 @@ internal static class Cayley
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesBackward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, ref float gradBlocks, bool[]? skip,
         ref float gradParameters, int first, int lanes)
         where TS : struct, ISimd<TV>
@@ -429,6 +438,7 @@ internal static class Cayley
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadSkewLanes(CayleyShape shape, ref float parameters, int first, int lanes, int v, ref float q)
     {
         int b = shape.BlockSize;
@@ -441,6 +451,7 @@ internal static class Cayley
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadLanes(ref float source, int first, int lanes, int blockLength, int v, ref float destination)
     {
         for (int l = 0; l < v; l++)
@@ -451,6 +462,7 @@ internal static class Cayley
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SetScaledIdentity<TS, TV>(ref float matrix, int b, float scale)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -461,6 +473,7 @@ internal static class Cayley
             TS.Store(TS.Create(scale), ref At(ref matrix, b, r, r, v));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddScaledIdentity<TS, TV>(ref float matrix, int b, float scale)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -477,6 +490,7 @@ internal static class Cayley
 
     #region One block at a time, rows vectorised (b > 32)
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsForward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, int block)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -515,6 +529,7 @@ internal static class Cayley
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsBackward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, ref float gradBlocks,
         ref float gradParameters, int block)
         where TS : struct, ISimd<TV>
@@ -568,6 +583,7 @@ internal static class Cayley
     }
 
     /// <summary>Gauss–Jordan without pivoting on the row-major [A | B] (b × 2b): B := A⁻¹ B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsGaussJordan<TS, TV>(Span<float> aug, int b)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -589,6 +605,7 @@ internal static class Cayley
     }
 
     /// <summary><c>result = a · b</c>, row-major b × b; result must not alias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsMultiply<TS, TV>(ReadOnlySpan<float> a, ReadOnlySpan<float> bMatrix, Span<float> result, int b)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -603,6 +620,7 @@ internal static class Cayley
     }
 
     /// <summary><c>y += alpha · x</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy<TS, TV>(float alpha, ReadOnlySpan<float> x, Span<float> y)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -617,6 +635,7 @@ internal static class Cayley
             Unsafe.Add(ref ys, i) = MathF.FusedMultiplyAdd(alpha, Unsafe.Add(ref xs, i), Unsafe.Add(ref ys, i));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadSkew(CayleyShape shape, ref float parameters, int block, Span<float> q)
     {
         int b = shape.BlockSize;

@@ -15,6 +15,7 @@ internal static class Elementwise
     public const int SliceLength = 1 << 15;
 
     /// <summary><c>x[i] *= factor</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScaleInPlace<TS, TV>(ref float x, int length, float factor)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -28,6 +29,7 @@ internal static class Elementwise
     }
 
     /// <summary><c>destination[i] += source[i]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace<TS, TV>(ref float source, ref float destination, int length)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -40,6 +42,7 @@ internal static class Elementwise
     }
 
     /// <summary>Runs <paramref name="body"/>(start, count) over fixed slices of <paramref name="length"/> elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForSlices(int length, int maxDegreeOfParallelism, Action<int, int> body)
     {
         int slices = (length + SliceLength - 1) / SliceLength;
@@ -53,11 +56,13 @@ internal static class Elementwise
     public static void Fill(SimdTensor tensor, float value, int maxDegreeOfParallelism) =>
         ForSlices(tensor.Length, maxDegreeOfParallelism, (start, count) => tensor.Span.Slice(start, count).Fill(value));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale<TS, TV>(SimdTensor tensor, float factor, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
         ForSlices(tensor.Length, maxDegreeOfParallelism, (start, count) => ScaleInPlace<TS, TV>(ref Unsafe.Add(ref tensor.Data, start), count, factor));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Copy(SimdTensor source, SimdTensor destination, int maxDegreeOfParallelism)
     {
         if (ReferenceEquals(source, destination))
@@ -66,6 +71,7 @@ internal static class Elementwise
     }
 
     /// <summary>Σ x² in double: float products widened and summed per slice, slices summed in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SumOfSquares(SimdTensor tensor, int maxDegreeOfParallelism)
     {
         int length = tensor.Length;
@@ -78,6 +84,7 @@ internal static class Elementwise
         return total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SumOfSquaresSlice(ReadOnlySpan<float> values)
     {
         // Four double accumulators over 4-lane widened vectors: exact products (float² fits a double), rounding only in the sums.
@@ -97,6 +104,7 @@ internal static class Elementwise
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Relu<TS, TV>(SimdTensor input, SimdTensor output, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
@@ -113,6 +121,7 @@ internal static class Elementwise
             }
         });
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReluBackward<TS, TV>(SimdTensor input, SimdTensor gradOutput, SimdTensor gradInput, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>

@@ -30,18 +30,21 @@ internal static class Linear
     private const int PanelsPerTask = 8;
     private const int FewRows = 4;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(SimdTensor input, SimdTensor weight, SimdTensor output, int rows, int d, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
         Gemm<TS, TV>(new MatrixView(input.Array, input.Offset, d, 1), new MatrixView(weight.Array, weight.Offset, 1, d),
             new MatrixView(output.Array, output.Offset, n, 1), rows, n, d, accumulate: false, maxDegreeOfParallelism);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardInput<TS, TV>(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rows, int d, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
         Gemm<TS, TV>(new MatrixView(gradOutput.Array, gradOutput.Offset, n, 1), new MatrixView(weight.Array, weight.Offset, d, 1),
             new MatrixView(gradInput.Array, gradInput.Offset, d, 1), rows, d, n, accumulate: false, maxDegreeOfParallelism);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardWeight<TS, TV>(SimdTensor gradOutput, SimdTensor input, SimdTensor gradWeight, int rows, int d, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
@@ -49,6 +52,7 @@ internal static class Linear
             new MatrixView(gradWeight.Array, gradWeight.Offset, d, 1), n, d, rows, accumulate: true, maxDegreeOfParallelism);
 
     /// <summary><c>C (=|+=) A·B</c>; C must be row-major (column stride 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemm<TS, TV>(MatrixView a, MatrixView b, MatrixView c, int m, int n, int k, bool accumulate, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -108,6 +112,7 @@ internal static class Linear
     }
 
     /// <summary>Packs rows k0 … k0+kc−1 of B's columns [panel·NR, panel·NR + NR) as [kc][NR], zero padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackPanel<TS, TV>(MatrixView b, int k0, int kc, int panel, int n, float[] packed)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -220,6 +225,7 @@ internal static class Linear
     }
 
     /// <summary>Few rows, B(k, j) contiguous in k: C[i, j] = dot(A[i, :], B[:, j]), parallel over column slices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotRows<TS, TV>(MatrixView a, MatrixView b, MatrixView c, int m, int n, int k, bool accumulate, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -252,6 +258,7 @@ internal static class Linear
     }
 
     /// <summary>Few rows, B rows contiguous: C[i, :] = Σ_k A[i, k]·B[k, :], parallel over column slices (k order fixed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyRows<TS, TV>(MatrixView a, MatrixView b, MatrixView c, int m, int n, int k, bool accumulate, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct

@@ -7,17 +7,20 @@
 
 using System.Globalization;
 
+using System.Runtime.CompilerServices;
+
 namespace Boft.Kernels.Simd;
 
 /// <summary>Loss kernels.</summary>
 internal static class Losses
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double MeanSquaredError(SimdTensor prediction, SimdTensor target, SimdTensor? gradPrediction, int maxDegreeOfParallelism)
     {
         int length = prediction.Length;
         int slices = (length + Elementwise.SliceLength - 1) / Elementwise.SliceLength;
         var sums = new double[slices];
-        float gradScale = (float)(2.0 / length);
+        double gradScale = 2.0 / length;
         Elementwise.ForSlices(length, maxDegreeOfParallelism, (start, count) =>
         {
             ReadOnlySpan<float> p = prediction.Span.Slice(start, count), t = target.Span.Slice(start, count);
@@ -25,10 +28,10 @@ internal static class Losses
             double sum = 0;
             for (int i = 0; i < count; i++)
             {
-                float diff = p[i] - t[i];
-                sum += (double)diff * diff;
+                double diff = (double)p[i] - t[i]; // exact in double: no cancellation error in the loss
+                sum += diff * diff;
                 if (gradPrediction is not null)
-                    g[i] = gradScale * diff;
+                    g[i] = (float)(gradScale * diff);
             }
             sums[start / Elementwise.SliceLength] = sum;
         });
@@ -38,6 +41,7 @@ internal static class Losses
         return total / length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SoftmaxCrossEntropy(SimdTensor logits, SimdTensor labels, SimdTensor? gradLogits, int rows, int classes, int maxDegreeOfParallelism)
     {
         ReadOnlySpan<float> labelValues = labels.Span;

@@ -13,6 +13,7 @@ namespace Boft.Kernels.Simd;
 /// <summary>SGD and Adam/AdamW steps.</summary>
 internal static class Optimizers
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sgd<TS, TV>(SimdTensor parameters, SimdTensor gradients, SimdTensor? momentumBuffer, SgdSettings settings, bool firstStep, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -54,6 +55,7 @@ internal static class Optimizers
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Adam<TS, TV>(SimdTensor parameters, SimdTensor gradients, SimdTensor firstMoment, SimdTensor secondMoment, AdamSettings settings, int step,
         double learningRate, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>

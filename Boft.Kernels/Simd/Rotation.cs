@@ -28,12 +28,12 @@ namespace Boft.Kernels.Simd;
 internal sealed class RotationPlan
 {
     /// <summary>Floats of tile buffers a task may use (256 KB: well inside a 1-2 MB L2, leaving room for blocks and output lines).</summary>
-    private const int TileBudgetFloats = 64 * 1024;
+    private static readonly int TileBudgetFloats = int.Parse(Environment.GetEnvironmentVariable("BOFT_BUDGET") ?? "65536");
 
     /// <summary>Target tile width in features when groups are narrow (a few cache lines per row).</summary>
-    private const int TargetTileWidth = 64;
+    private static readonly int TargetTileWidth = int.Parse(Environment.GetEnvironmentVariable("BOFT_WIDTH") ?? "64");
 
-    private const int MaxTileRows = 512;
+    private static readonly int MaxTileRows = int.Parse(Environment.GetEnvironmentVariable("BOFT_ROWS") ?? "512");
 
     public RotationPlan(RotationShape shape, int lanes)
     {
@@ -125,6 +125,7 @@ internal static class Rotation
     private const int MaxRowChunks = 16;
 
     /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output, int rowCount, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -142,6 +143,7 @@ internal static class Rotation
     }
 
     /// <summary><c>gradInput = gradOutput · Rᵀ</c>, <c>gradBlocks = Σ_rows w_iᵀ g_v</c> (both overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -188,6 +190,7 @@ internal static class Rotation
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardTile<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output,
         int rowCount, int tileRows, int firstRow, int firstFeature)
         where TS : struct, ISimd<TV>
@@ -230,6 +233,7 @@ internal static class Rotation
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardTile<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput,
         ref float partial, int rowCount, int tileRows, int firstRow, int firstFeature)
         where TS : struct, ISimd<TV>
@@ -278,6 +282,7 @@ internal static class Rotation
     }
 
     /// <summary>Rows → SoA tile (feature-major, <paramref name="tileRows"/> floats per feature); lanes past <paramref name="rows"/> are zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeIn<TS, TV>(ref float source, int sourceStride, ref float tile, int tileRows, int rows, int width)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -289,6 +294,7 @@ internal static class Rotation
     }
 
     /// <summary><c>destination[f] = source[table[f]]</c> for whole row vectors of the tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather(ref float source, ref float destination, int[] table, int width, int tileRows)
     {
         for (int f = 0; f < width; f++)
@@ -300,6 +306,7 @@ internal static class Rotation
     /// One factor on a SoA tile: for each block j, <c>out[jb + c] = Σ_t in[table[jb + t]] · coef(t, c)</c> with coef(t, c) = C[t, c]
     /// (x·D) or C[c, t] (x·Dᵀ); output in block order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void FactorStep<TS, TV>(ref float source, ref float destination, int[] table, int width, ref float factorBlocks, int b, int tileRows, bool transposed)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -375,6 +382,7 @@ internal static class Rotation
     }
 
     /// <summary>One output feature of one block over all rows of the tile (block sizes not divisible by 4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Columns1<TS, TV>(ref float source, ref int sources, ref float coefficients, nint rowStride, int b, int tileRows, ref float output)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -480,6 +488,7 @@ internal static class Rotation
     }
 
     /// <summary><c>destination = Σ_chunk partials[chunk]</c>, chunks added in order (deterministic).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumChunks<TS, TV>(float[] partials, int chunkCount, int length, SimdTensor destination, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct

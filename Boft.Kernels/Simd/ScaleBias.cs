@@ -15,6 +15,7 @@ internal static class ScaleBias
 {
     private const int SubBlockRows = 64;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rows, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -52,6 +53,7 @@ internal static class ScaleBias
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<TS, TV>(SimdTensor input, SimdTensor? scale, SimdTensor gradOutput, SimdTensor? gradInput, SimdTensor? gradScale, SimdTensor? gradBias,
         int rows, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
@@ -98,6 +100,7 @@ internal static class ScaleBias
     }
 
     /// <summary>partial[0, n) += Σ_rows g ⊙ h, partial[n, 2n) += Σ_rows g, over rows [first, end).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ChunkSums<TS, TV>(SimdTensor input, SimdTensor gradOutput, bool wantScale, bool wantBias, int first, int end, int n, Span<double> partial)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -126,6 +129,7 @@ internal static class ScaleBias
     }
 
     /// <summary><c>o = x ⊙ y</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply<TS, TV>(ref float x, ref float y, ref float o, int length)
         where TS : struct, ISimd<TV>
         where TV : struct
@@ -138,6 +142,7 @@ internal static class ScaleBias
     }
 
     /// <summary><c>o += x ⊙ y</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyAdd<TS, TV>(ref float x, ref float y, ref float o, int length)
         where TS : struct, ISimd<TV>
         where TV : struct

@@ -108,6 +108,7 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector512<float> a) => Vector256.Sum(a.GetLower() + a.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         if (!Avx512F.IsSupported)
@@ -224,6 +225,7 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> a) => Vector128.Sum(a.GetLower() + a.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         if (!Avx.IsSupported)
@@ -314,6 +316,7 @@ internal static class ScalarTranspose
         Rectangle(ref source, sourceStride, ref destination, destinationStride, size, size);
 
     /// <summary><c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c> for r &lt; rowCount, c &lt; columnCount.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rectangle(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount)
     {
         for (int r = 0; r < rowCount; r++)
@@ -331,6 +334,7 @@ internal static class Transposer
     /// <summary>
     /// <c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c> for r &lt; rowCount, c &lt; columnCount.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose<TS, TV>(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount)
         where TS : struct, ISimd<TV>
         where TV : struct

@@ -26,6 +26,7 @@ public static class TestBackends
     /// <summary>Every registered backend. Backend implementers add one line each here.</summary>
     public static readonly IReadOnlyList<BackendCase> Registered =
     [
+        new BackendCase("Simd", () => new Boft.Kernels.Simd.SimdBackend()),
     ];
 
     /// <summary>Fixture data for <c>TestFixtureSource</c>.</summary>
