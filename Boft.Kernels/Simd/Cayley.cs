@@ -239,62 +239,53 @@ internal static class Cayley
         int b = shape.BlockSize, bb = b * b, v = TS.Count;
         if (shape.IsExact)
         {
+            // [I + S | I − S] (b × 2b lane matrix), then C = (I + S)⁻¹(I − S) in the right half.
             int n = 2 * b;
-            Span<float> scratch = Scratch.Get(b * n * v);
+            Span<float> scratch = Scratch.Get((n * b + 2 * bb) * v);
             ref float aug = ref scratch[0];
-            for (int l = 0; l < v; l++)
-            {
-                for (int r = 0; r < b; r++)
+            ref float q = ref scratch[n * b * v];
+            ref float temp = ref scratch[(n * b + bb) * v];
+            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q, ref temp);
+            TV one = TS.Create(1f);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
                 {
-                    for (int c = 0; c < b; c++)
-                    {
-                        float s = l < lanes ? SkewEntry(shape, ref parameters, first + l, r, c) : 0f;
-                        float identity = r == c ? 1f : 0f;
-                        Unsafe.Add(ref At(ref aug, n, r, c, v), l) = identity + s;
-                        Unsafe.Add(ref At(ref aug, n, r, b + c, v), l) = identity - s;
-                    }
+                    TV s = TS.Load(ref At(ref q, b, r, c, v));
+                    TV identity = r == c ? one : TS.Zero;
+                    TS.Store(TS.Add(identity, s), ref At(ref aug, n, r, c, v));
+                    TS.Store(TS.Subtract(identity, s), ref At(ref aug, n, r, b + c, v));
                 }
-            }
             LanesGaussJordan<TS, TV>(ref aug, b);
-            for (int l = 0; l < lanes; l++)
-            {
-                ref float block = ref Unsafe.Add(ref blocks, (nint)(first + l) * bb);
-                for (int r = 0; r < b; r++)
-                    for (int c = 0; c < b; c++)
-                        Unsafe.Add(ref block, r * b + c) = Unsafe.Add(ref At(ref aug, n, r, b + c, v), l);
-            }
+            for (int r = 0; r < b; r++)
+                MemoryMarshal.CreateReadOnlySpan(ref At(ref aug, n, r, b, v), b * v).CopyTo(MemoryMarshal.CreateSpan(ref At(ref temp, b, r, 0, v), b * v));
+            StoreLanes<TS, TV>(ref temp, first, lanes, bb, ref blocks);
             return;
         }
 
         // Cayley–Neumann: C = Σ_p c_p Q^p.
         Span<float> buffers = Scratch.Get(4 * bb * v);
-        ref float q = ref buffers[0];
+        ref float q2 = ref buffers[0];
         ref float power = ref buffers[bb * v];
         ref float product = ref buffers[2 * bb * v];
         ref float result = ref buffers[3 * bb * v];
-        LoadSkewLanes(shape, ref parameters, first, lanes, v, ref q);
+        LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q2, ref product);
         for (int r = 0; r < b; r++)
             for (int c = 0; c < b; c++)
             {
                 TV identity = r == c ? TS.Create(coefficients[0]) : TS.Zero;
-                TV term = coefficients.Length > 1 ? TS.Fma(TS.Create(coefficients[1]), TS.Load(ref At(ref q, b, r, c, v)), identity) : identity;
+                TV term = coefficients.Length > 1 ? TS.Fma(TS.Create(coefficients[1]), TS.Load(ref At(ref q2, b, r, c, v)), identity) : identity;
                 TS.Store(term, ref At(ref result, b, r, c, v));
             }
-        MemoryMarshal.CreateSpan(ref q, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
+        MemoryMarshal.CreateSpan(ref q2, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
         for (int p = 2; p < coefficients.Length; p++)
         {
-            LanesMultiply<TS, TV>(ref power, false, ref q, false, ref product, b);
+            LanesMultiply<TS, TV>(ref power, false, ref q2, false, ref product, b);
             MemoryMarshal.CreateSpan(ref product, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
             TV cp = TS.Create(coefficients[p]);
             for (int e = 0; e < bb; e++)
                 TS.Store(TS.Fma(cp, TS.Load(ref Unsafe.Add(ref power, e * v)), TS.Load(ref Unsafe.Add(ref result, e * v))), ref Unsafe.Add(ref result, e * v));
         }
-        for (int l = 0; l < lanes; l++)
-        {
-            ref float block = ref Unsafe.Add(ref blocks, (nint)(first + l) * bb);
-            for (int e = 0; e < bb; e++)
-                Unsafe.Add(ref block, e) = Unsafe.Add(ref result, e * v + l);
-        }
+        StoreLanes<TS, TV>(ref result, first, lanes, bb, ref blocks);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -311,11 +302,11 @@ internal static class Cayley
         ref float x = ref buffers[bb * v];
         ref float y = ref buffers[2 * bb * v];
         ref float z = ref buffers[3 * bb * v];
-        LoadLanes(ref gradBlocks, first, lanes, bb, v, ref g);
+        LoadLanes<TS, TV>(ref gradBlocks, first, lanes, bb, ref g);
         if (shape.IsExact)
         {
             // M = (C + I)/2 into z; X = Mᵀ G; Y = X Mᵀ; ∂L/∂S = −2 Y.
-            LoadLanes(ref blocks, first, lanes, bb, v, ref z);
+            LoadLanes<TS, TV>(ref blocks, first, lanes, bb, ref z);
             TV half = TS.Create(0.5f);
             for (int r = 0; r < b; r++)
                 for (int c = 0; c < b; c++)
@@ -337,7 +328,7 @@ internal static class Cayley
             // Q in z; B_j in the degree matrices after z; Horner for Σ_j (Qᵀ)^j G B_j into y.
             ref float q = ref z;
             ref float bs = ref buffers[4 * bb * v];
-            LoadSkewLanes(shape, ref parameters, first, lanes, v, ref q);
+            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q, ref x);
             ref float last = ref Unsafe.Add(ref bs, (nint)(degree - 1) * bb * v);
             SetScaledIdentity<TS, TV>(ref last, b, coefficients[degree]);
             for (int j = degree - 2; j >= 0; j--)
@@ -355,14 +346,31 @@ internal static class Cayley
                     TS.Store(TS.Add(TS.Load(ref Unsafe.Add(ref y, e * v)), TS.Load(ref Unsafe.Add(ref x, e * v))), ref Unsafe.Add(ref y, e * v));
             }
         }
-        Span<float> gradSkew = bb <= 1024 ? stackalloc float[bb] : new float[bb];
+
+        // Adjoint of the skew map in lanes (into x), then back to block layout (into g) and added to gradParameters.
+        int length = shape.ParameterBlockLength;
+        if (shape.Skew == SkewKind.HalfDifference)
+        {
+            TV half = TS.Create(0.5f);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                    TS.Store(TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref y, b, r, c, v)), TS.Load(ref At(ref y, b, c, r, v)))), ref At(ref x, b, r, c, v));
+        }
+        else
+        {
+            int t = 0;
+            for (int r = 0; r < b; r++)
+                for (int c = r + 1; c < b; c++, t++)
+                    TS.Store(TS.Subtract(TS.Load(ref At(ref y, b, r, c, v)), TS.Load(ref At(ref y, b, c, r, v))), ref Unsafe.Add(ref x, (nint)t * v));
+        }
+        if (length == 0)
+            return;
+        Transposer.Transpose<TS, TV>(ref x, v, ref g, length, length, lanes);
         for (int l = 0; l < lanes; l++)
         {
             if (skip is not null && skip[first + l])
                 continue;
-            for (int e = 0; e < bb; e++)
-                gradSkew[e] = Unsafe.Add(ref y, e * v + l);
-            AccumulateSkewAdjoint(shape, gradSkew, ref gradParameters, first + l);
+            Elementwise.AddInPlace<TS, TV>(ref Unsafe.Add(ref g, (nint)l * length), ref Unsafe.Add(ref gradParameters, (nint)(first + l) * length), length);
         }
     }
 
@@ -438,29 +446,55 @@ internal static class Cayley
         }
     }
 
+    /// <summary>The skew blocks of parameter blocks first … first+lanes−1 as a lane matrix (unused lanes 0); temp holds b²·V floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LoadSkewLanes(CayleyShape shape, ref float parameters, int first, int lanes, int v, ref float q)
+    private static void LoadSkewLanes<TS, TV>(CayleyShape shape, ref float parameters, int first, int lanes, ref float q, ref float temp)
+        where TS : struct, ISimd<TV>
+        where TV : struct
     {
-        int b = shape.BlockSize;
-        for (int r = 0; r < b; r++)
-            for (int c = 0; c < b; c++)
-            {
-                ref float e = ref At(ref q, b, r, c, v);
-                for (int l = 0; l < v; l++)
-                    Unsafe.Add(ref e, l) = l < lanes ? SkewEntry(shape, ref parameters, first + l, r, c) : 0f;
-            }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LoadLanes(ref float source, int first, int lanes, int blockLength, int v, ref float destination)
-    {
-        for (int l = 0; l < v; l++)
+        int b = shape.BlockSize, v = TS.Count;
+        LoadLanes<TS, TV>(ref parameters, first, lanes, shape.ParameterBlockLength, ref temp);
+        if (shape.Skew == SkewKind.HalfDifference)
         {
-            ref float block = ref Unsafe.Add(ref source, (nint)(first + l) * blockLength);
-            for (int e = 0; e < blockLength; e++)
-                Unsafe.Add(ref destination, (nint)e * v + l) = l < lanes ? Unsafe.Add(ref block, e) : 0f;
+            TV half = TS.Create(0.5f);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                    TS.Store(TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref temp, b, r, c, v)), TS.Load(ref At(ref temp, b, c, r, v)))), ref At(ref q, b, r, c, v));
+            return;
+        }
+        int t = 0;
+        for (int r = 0; r < b; r++)
+        {
+            TS.Store(TS.Zero, ref At(ref q, b, r, r, v));
+            for (int c = r + 1; c < b; c++, t++)
+            {
+                TV w = TS.Load(ref Unsafe.Add(ref temp, (nint)t * v));
+                TS.Store(w, ref At(ref q, b, r, c, v));
+                TS.Store(TS.Subtract(TS.Zero, w), ref At(ref q, b, c, r, v));
+            }
         }
     }
+
+    /// <summary>Blocks first … first+lanes−1 (each <paramref name="blockLength"/> floats) → lane matrix (element e of lane l at e·V + l; unused lanes 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LoadLanes<TS, TV>(ref float source, int first, int lanes, int blockLength, ref float destination)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        if (blockLength == 0)
+            return;
+        if (lanes < v)
+            MemoryMarshal.CreateSpan(ref destination, blockLength * v).Clear();
+        Transposer.Transpose<TS, TV>(ref Unsafe.Add(ref source, (nint)first * blockLength), blockLength, ref destination, v, lanes, blockLength);
+    }
+
+    /// <summary>Lane matrix → blocks first … first+lanes−1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StoreLanes<TS, TV>(ref float source, int first, int lanes, int blockLength, ref float destination)
+        where TS : struct, ISimd<TV>
+        where TV : struct =>
+        Transposer.Transpose<TS, TV>(ref source, TS.Count, ref Unsafe.Add(ref destination, (nint)first * blockLength), blockLength, blockLength, lanes);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SetScaledIdentity<TS, TV>(ref float matrix, int b, float scale)
