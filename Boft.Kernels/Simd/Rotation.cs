@@ -28,12 +28,13 @@ namespace Boft.Kernels.Simd;
 internal sealed class RotationPlan
 {
     /// <summary>Floats of tile buffers a task may use (256 KB: well inside a 1-2 MB L2, leaving room for blocks and output lines).</summary>
-    private static readonly int TileBudgetFloats = int.Parse(Environment.GetEnvironmentVariable("BOFT_BUDGET") ?? "65536");
+    private const int TileBudgetFloats = 64 * 1024;
 
     /// <summary>Target tile width in features when groups are narrow (a few cache lines per row).</summary>
-    private static readonly int TargetTileWidth = int.Parse(Environment.GetEnvironmentVariable("BOFT_WIDTH") ?? "64");
+    private const int TargetTileWidth = 128;
 
-    private static readonly int MaxTileRows = int.Parse(Environment.GetEnvironmentVariable("BOFT_ROWS") ?? "512");
+    /// <summary>At most 128 rows per tile: longer row vectors gained nothing in measurements, shorter tiles spread better.</summary>
+    private const int MaxTileRows = 128;
 
     public RotationPlan(RotationShape shape, int lanes)
     {
@@ -322,6 +323,8 @@ internal static class Rotation
             int c = 0;
             for (; c + 4 <= b; c += 4)
                 Columns4<TS, TV>(ref source, ref sources, ref Unsafe.Add(ref coefficients, c * columnStride), rowStride, columnStride, b, tileRows, ref Unsafe.Add(ref output, (nint)c * tileRows));
+            for (; c + 2 <= b; c += 2)
+                Columns2<TS, TV>(ref source, ref sources, ref Unsafe.Add(ref coefficients, c * columnStride), rowStride, columnStride, b, tileRows, ref Unsafe.Add(ref output, (nint)c * tileRows));
             for (; c < b; c++)
                 Columns1<TS, TV>(ref source, ref sources, ref Unsafe.Add(ref coefficients, c * columnStride), rowStride, b, tileRows, ref Unsafe.Add(ref output, (nint)c * tileRows));
         }
@@ -378,6 +381,48 @@ internal static class Rotation
             TS.Store(a1, ref Unsafe.Add(ref o, tileRows));
             TS.Store(a2, ref Unsafe.Add(ref o, 2 * tileRows));
             TS.Store(a3, ref Unsafe.Add(ref o, 3 * tileRows));
+        }
+    }
+
+    /// <summary>Two output features of one block, two row vectors at a time (block sizes 2, 6, 10, ...).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Columns2<TS, TV>(ref float source, ref int sources, ref float coefficients, nint rowStride, nint columnStride, int b, int tileRows, ref float output)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        int r = 0;
+        for (; r + 2 * v <= tileRows; r += 2 * v)
+        {
+            TV a00 = TS.Zero, a01 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero;
+            ref float coefficient = ref coefficients;
+            for (int t = 0; t < b; t++)
+            {
+                ref float x = ref Unsafe.Add(ref source, (nint)Unsafe.Add(ref sources, t) * tileRows + r);
+                TV x0 = TS.Load(ref x), x1 = TS.Load(ref Unsafe.Add(ref x, v));
+                TV c0 = TS.Create(coefficient), c1 = TS.Create(Unsafe.Add(ref coefficient, columnStride));
+                a00 = TS.Fma(x0, c0, a00); a01 = TS.Fma(x1, c0, a01);
+                a10 = TS.Fma(x0, c1, a10); a11 = TS.Fma(x1, c1, a11);
+                coefficient = ref Unsafe.Add(ref coefficient, rowStride);
+            }
+            ref float o = ref Unsafe.Add(ref output, r);
+            TS.Store(a00, ref o); TS.Store(a01, ref Unsafe.Add(ref o, v));
+            o = ref Unsafe.Add(ref o, tileRows);
+            TS.Store(a10, ref o); TS.Store(a11, ref Unsafe.Add(ref o, v));
+        }
+        for (; r < tileRows; r += v)
+        {
+            TV a0 = TS.Zero, a1 = TS.Zero;
+            ref float coefficient = ref coefficients;
+            for (int t = 0; t < b; t++)
+            {
+                TV x0 = TS.Load(ref Unsafe.Add(ref source, (nint)Unsafe.Add(ref sources, t) * tileRows + r));
+                a0 = TS.Fma(x0, TS.Create(coefficient), a0);
+                a1 = TS.Fma(x0, TS.Create(Unsafe.Add(ref coefficient, columnStride)), a1);
+                coefficient = ref Unsafe.Add(ref coefficient, rowStride);
+            }
+            TS.Store(a0, ref Unsafe.Add(ref output, r));
+            TS.Store(a1, ref Unsafe.Add(ref output, r + tileRows));
         }
     }
 
@@ -472,6 +517,33 @@ internal static class Rotation
                     Unsafe.Add(ref p, 3 * b) += TS.Sum(s3);
                 }
             }
+            for (; t + 2 <= b; t += 2)
+            {
+                ref float w0 = ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + t) * tileRows);
+                ref float w1 = ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + t + 1) * tileRows);
+                for (int c = 0; c + 2 <= b; c += 2)
+                {
+                    ref float g0 = ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + c) * tileRows);
+                    ref float g1 = ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + c + 1) * tileRows);
+                    TV s00 = TS.Zero, s01 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero;
+                    for (int r = 0; r < tileRows; r += v)
+                    {
+                        TV x0 = TS.Load(ref Unsafe.Add(ref w0, r)), x1 = TS.Load(ref Unsafe.Add(ref w1, r));
+                        TV y0 = TS.Load(ref Unsafe.Add(ref g0, r)), y1 = TS.Load(ref Unsafe.Add(ref g1, r));
+                        s00 = TS.Fma(x0, y0, s00); s01 = TS.Fma(x0, y1, s01);
+                        s10 = TS.Fma(x1, y0, s10); s11 = TS.Fma(x1, y1, s11);
+                    }
+                    ref float p = ref Unsafe.Add(ref blockPartial, t * b + c);
+                    p += TS.Sum(s00);
+                    Unsafe.Add(ref p, 1) += TS.Sum(s01);
+                    Unsafe.Add(ref p, b) += TS.Sum(s10);
+                    Unsafe.Add(ref p, b + 1) += TS.Sum(s11);
+                }
+                if (b % 2 != 0)
+                    for (int tt = t; tt < t + 2; tt++)
+                        Unsafe.Add(ref blockPartial, tt * b + b - 1) += Dot<TS, TV>(ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + tt) * tileRows),
+                            ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + b - 1) * tileRows), tileRows);
+            }
             for (; t < b; t++)
             {
                 ref float w0 = ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + t) * tileRows);
@@ -485,6 +557,17 @@ internal static class Rotation
                 }
             }
         }
+    }
+
+    /// <summary>Σ_r x[r]·y[r] over <paramref name="length"/> floats (a multiple of the vector width).</summary>
+    private static float Dot<TS, TV>(ref float x, ref float y, int length)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TV sum = TS.Zero;
+        for (int r = 0; r < length; r += TS.Count)
+            sum = TS.Fma(TS.Load(ref Unsafe.Add(ref x, r)), TS.Load(ref Unsafe.Add(ref y, r)), sum);
+        return TS.Sum(sum);
     }
 
     /// <summary><c>destination = Σ_chunk partials[chunk]</c>, chunks added in order (deterministic).</summary>

@@ -1,7 +1,7 @@
 // The vector abstraction every SIMD kernel is written against, once: a kernel is a generic method
 // Kernel<TSimd, TVector>(...) where TSimd : struct, ISimd<TVector>; the JIT compiles one specialisation per width and
 // inlines every TSimd.* call, so the generic code is as fast as hand-written Vector512 code (checked with JitDisasm:
-// vfmadd231ps zmm with an embedded {1to16} broadcast in the rotation kernel).
+// vbroadcastss + vfmadd231ps zmm in the rotation kernel, with no calls or spills).
 // Widths: Vector512 (16 lanes), Vector256 (8), Vector128 (4). See docs/02_Ops/simd-backend.md.
 
 using System.Runtime.CompilerServices;
