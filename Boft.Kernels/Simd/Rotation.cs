@@ -45,14 +45,17 @@ internal sealed class RotationPlan
         Lanes = lanes;
         int d = FeatureCount, m = FactorCount, b = BlockSize;
         GroupSize = b << (m - 1);
-        int width = GroupSize >= TargetTileWidth ? GroupSize : GroupSize * ((TargetTileWidth + GroupSize - 1) / GroupSize);
-        TileWidth = Math.Min(width, d);
-        FeatureTileCount = (d + TileWidth - 1) / TileWidth;
-        ForwardRows = RowsFor(2);
-        BackwardRows = RowsFor(m + 2);
+        // Forward: 2 tile buffers; backward: m + 2. Widths are multiples of g; the backward narrows its tiles (down to g)
+        // before it shortens them, so the gradBlocks sums always see long row vectors.
+        ForwardTileWidth = TileWidthFor(2, d);
+        BackwardTileWidth = TileWidthFor(m + 2, d);
+        ForwardFeatureTileCount = (d + ForwardTileWidth - 1) / ForwardTileWidth;
+        BackwardFeatureTileCount = (d + BackwardTileWidth - 1) / BackwardTileWidth;
+        ForwardRows = RowsFor(2, ForwardTileWidth);
+        BackwardRows = RowsFor(m + 2, BackwardTileWidth);
 
         ButterflyPermutations perms = shape.Permutations;
-        int w = TileWidth;
+        int w = Math.Max(ForwardTileWidth, BackwardTileWidth); // tables of a narrower tile are prefixes (tiles start at multiples of g)
         ForwardSource = new int[m][];
         TransposedSource = new int[m][];
         for (int i = 0; i < m; i++)
@@ -87,10 +90,15 @@ internal sealed class RotationPlan
     /// <summary>g = b·2^(m−1): features that never mix with other groups.</summary>
     public int GroupSize { get; }
 
-    /// <summary>W: features per tile, a multiple of g (the last tile may be narrower, still a multiple of g).</summary>
-    public int TileWidth { get; }
+    /// <summary>W of the forward: features per tile, a multiple of g (the last tile may be narrower, still a multiple of g).</summary>
+    public int ForwardTileWidth { get; }
 
-    public int FeatureTileCount { get; }
+    /// <summary>W of the backward.</summary>
+    public int BackwardTileWidth { get; }
+
+    public int ForwardFeatureTileCount { get; }
+
+    public int BackwardFeatureTileCount { get; }
 
     /// <summary>Rows per tile in the forward (2 tile buffers).</summary>
     public int ForwardRows { get; }
@@ -112,9 +120,16 @@ internal sealed class RotationPlan
     /// <summary>Rows per tile for <paramref name="rowCount"/> rows: the plan's size, but no more than the rows rounded up to whole vectors.</summary>
     public int TileRows(int planRows, int rowCount) => Math.Min(planRows, (rowCount + Lanes - 1) / Lanes * Lanes);
 
-    private int RowsFor(int buffers)
+    private int TileWidthFor(int buffers, int d)
     {
-        int rows = TileBudgetFloats / (buffers * TileWidth) / Lanes * Lanes;
+        int target = Math.Clamp(TileBudgetFloats / (buffers * MaxTileRows), 1, TargetTileWidth);
+        int width = Math.Max(1, target / GroupSize) * GroupSize;
+        return Math.Min(width, d);
+    }
+
+    private int RowsFor(int buffers, int tileWidth)
+    {
+        int rows = TileBudgetFloats / (buffers * tileWidth) / Lanes * Lanes;
         return Math.Clamp(rows, Lanes, MaxTileRows);
     }
 }
@@ -136,10 +151,10 @@ internal static class Rotation
         int tileRows = plan.TileRows(plan.ForwardRows, rowCount);
         int rowTiles = (rowCount + tileRows - 1) / tileRows;
         long work = (long)rowCount * plan.FeatureCount * plan.BlockSize * plan.FactorCount;
-        SimdParallel.For(rowTiles * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
+        SimdParallel.For(rowTiles * plan.ForwardFeatureTileCount, work, maxDegreeOfParallelism, task =>
         {
-            int rowTile = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
-            ForwardTile<TS, TV>(plan, input, blocks, transpose, rowScale, output, rowCount, tileRows, rowTile * tileRows, featureTile * plan.TileWidth);
+            int rowTile = task / plan.ForwardFeatureTileCount, featureTile = task % plan.ForwardFeatureTileCount;
+            ForwardTile<TS, TV>(plan, input, blocks, transpose, rowScale, output, rowCount, tileRows, rowTile * tileRows, featureTile * plan.ForwardTileWidth);
         });
     }
 
@@ -173,13 +188,13 @@ internal static class Rotation
             }
             float[]? partials = pooled;
             long work = 3L * rowCount * plan.FeatureCount * plan.BlockSize * plan.FactorCount;
-            SimdParallel.For(chunkCount * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
+            SimdParallel.For(chunkCount * plan.BackwardFeatureTileCount, work, maxDegreeOfParallelism, task =>
             {
-                int chunk = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
+                int chunk = task / plan.BackwardFeatureTileCount, featureTile = task % plan.BackwardFeatureTileCount;
                 ref float partial = ref partials is null ? ref gradBlocks.Data : ref partials[chunk * blocksLength];
                 int firstTile = chunk * tilesPerChunk, endTile = Math.Min(rowTiles, firstTile + tilesPerChunk);
                 for (int rowTile = firstTile; rowTile < endTile; rowTile++)
-                    BackwardTile<TS, TV>(plan, input, blocks, gradOutput, gradInput, ref partial, rowCount, tileRows, rowTile * tileRows, featureTile * plan.TileWidth);
+                    BackwardTile<TS, TV>(plan, input, blocks, gradOutput, gradInput, ref partial, rowCount, tileRows, rowTile * tileRows, featureTile * plan.BackwardTileWidth);
             });
             if (partials is not null)
                 SumChunks<TS, TV>(partials, chunkCount, blocksLength, gradBlocks, maxDegreeOfParallelism);
@@ -199,8 +214,8 @@ internal static class Rotation
     {
         int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount;
         int rows = Math.Min(tileRows, rowCount - firstRow);
-        int width = Math.Min(plan.TileWidth, d - firstFeature);
-        int tileLength = tileRows * plan.TileWidth;
+        int width = Math.Min(plan.ForwardTileWidth, d - firstFeature);
+        int tileLength = tileRows * plan.ForwardTileWidth;
         Span<float> scratch = Scratch.Get(2 * tileLength);
         ref float current = ref scratch[0];
         ref float next = ref scratch[tileLength];
@@ -242,8 +257,8 @@ internal static class Rotation
     {
         int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount;
         int rows = Math.Min(tileRows, rowCount - firstRow);
-        int width = Math.Min(plan.TileWidth, d - firstFeature);
-        int tileLength = tileRows * plan.TileWidth;
+        int width = Math.Min(plan.BackwardTileWidth, d - firstFeature);
+        int tileLength = tileRows * plan.BackwardTileWidth;
         // Layout: factorInputs[i] at i·tileLength (i = 0 … m−1; factor m−1 reads x), then two gradient buffers.
         Span<float> scratch = Scratch.Get((m + 2) * tileLength);
         ref float factorInputs = ref scratch[0];
