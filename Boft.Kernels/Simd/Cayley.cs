@@ -239,25 +239,24 @@ internal static class Cayley
         int b = shape.BlockSize, bb = b * b, v = TS.Count;
         if (shape.IsExact)
         {
-            // [I + S | I − S] (b × 2b lane matrix), then C = (I + S)⁻¹(I − S) in the right half.
-            int n = 2 * b;
-            Span<float> scratch = Scratch.Get((n * b + 2 * bb) * v);
-            ref float aug = ref scratch[0];
-            ref float q = ref scratch[n * b * v];
-            ref float temp = ref scratch[(n * b + bb) * v];
-            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q, ref temp);
-            TV one = TS.Create(1f);
+            // M = (I + S)⁻¹ by in-place Gauss–Jordan (b³ multiply-adds, b² vectors), then C = 2M − I = (I − S)(I + S)⁻¹.
+            Span<float> scratch = Scratch.Get(2 * bb * v);
+            ref float a = ref scratch[0];
+            ref float temp = ref scratch[bb * v];
+            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref a, ref temp);
+            TV one = TS.Create(1f), two = TS.Create(2f);
+            for (int r = 0; r < b; r++)
+            {
+                ref float diagonal = ref At(ref a, b, r, r, v);
+                TS.Store(TS.Add(TS.Load(ref diagonal), one), ref diagonal);
+            }
+            LanesInvert<TS, TV>(ref a, b);
             for (int r = 0; r < b; r++)
                 for (int c = 0; c < b; c++)
                 {
-                    TV s = TS.Load(ref At(ref q, b, r, c, v));
-                    TV identity = r == c ? one : TS.Zero;
-                    TS.Store(TS.Add(identity, s), ref At(ref aug, n, r, c, v));
-                    TS.Store(TS.Subtract(identity, s), ref At(ref aug, n, r, b + c, v));
+                    TV value = TS.Multiply(two, TS.Load(ref At(ref a, b, r, c, v)));
+                    TS.Store(r == c ? TS.Subtract(value, one) : value, ref At(ref temp, b, r, c, v));
                 }
-            LanesGaussJordan<TS, TV>(ref aug, b);
-            for (int r = 0; r < b; r++)
-                MemoryMarshal.CreateReadOnlySpan(ref At(ref aug, n, r, b, v), b * v).CopyTo(MemoryMarshal.CreateSpan(ref At(ref temp, b, r, 0, v), b * v));
             StoreLanes<TS, TV>(ref temp, first, lanes, bb, ref blocks);
             return;
         }
@@ -374,39 +373,72 @@ internal static class Cayley
         }
     }
 
-    /// <summary>Gauss–Jordan without pivoting on the lane matrix [A | B] (b × 2b): B := A⁻¹ B (A is destroyed).</summary>
+    /// <summary>
+    /// In-place Gauss–Jordan inversion without pivoting of the lane matrix A (b × b): A := A⁻¹ (b³ multiply-adds). Four rows
+    /// are eliminated per pass over the pivot row, so each pivot-row vector is loaded once per four updates.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LanesGaussJordan<TS, TV>(ref float aug, int b)
+    private static void LanesInvert<TS, TV>(ref float a, int b)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        int n = 2 * b, v = TS.Count;
+        int v = TS.Count;
         TV one = TS.Create(1f);
+        Span<int> others = b <= 256 ? stackalloc int[b] : new int[b];
         for (int p = 0; p < b; p++)
         {
-            ref float pivotRow = ref At(ref aug, n, p, 0, v);
-            TV inverse = TS.Divide(one, TS.Load(ref Unsafe.Add(ref pivotRow, (nint)p * v)));
-            for (int c = p + 1; c < n; c++)
+            ref float pivotRow = ref At(ref a, b, p, 0, v);
+            ref float pivot = ref Unsafe.Add(ref pivotRow, (nint)p * v);
+            TV inverse = TS.Divide(one, TS.Load(ref pivot));
+            TS.Store(one, ref pivot);
+            for (int c = 0; c < b; c++)
             {
                 ref float e = ref Unsafe.Add(ref pivotRow, (nint)c * v);
                 TS.Store(TS.Multiply(TS.Load(ref e), inverse), ref e);
             }
+            int count = 0;
             for (int r = 0; r < b; r++)
+                if (r != p)
+                    others[count++] = r;
+            int i = 0;
+            for (; i + 4 <= count; i += 4)
             {
-                if (r == p)
-                    continue;
-                ref float row = ref At(ref aug, n, r, 0, v);
-                TV factor = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, (nint)p * v)));
-                for (int c = p + 1; c < n; c++)
+                ref float r0 = ref At(ref a, b, others[i], 0, v);
+                ref float r1 = ref At(ref a, b, others[i + 1], 0, v);
+                ref float r2 = ref At(ref a, b, others[i + 2], 0, v);
+                ref float r3 = ref At(ref a, b, others[i + 3], 0, v);
+                nint pv = (nint)p * v;
+                TV f0 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r0, pv))), f1 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r1, pv)));
+                TV f2 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r2, pv))), f3 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r3, pv)));
+                TS.Store(TS.Zero, ref Unsafe.Add(ref r0, pv));
+                TS.Store(TS.Zero, ref Unsafe.Add(ref r1, pv));
+                TS.Store(TS.Zero, ref Unsafe.Add(ref r2, pv));
+                TS.Store(TS.Zero, ref Unsafe.Add(ref r3, pv));
+                for (nint c = 0; c < (nint)b * v; c += v)
                 {
-                    ref float e = ref Unsafe.Add(ref row, (nint)c * v);
-                    TS.Store(TS.Fma(factor, TS.Load(ref Unsafe.Add(ref pivotRow, (nint)c * v)), TS.Load(ref e)), ref e);
+                    TV x = TS.Load(ref Unsafe.Add(ref pivotRow, c));
+                    TS.Store(TS.Fma(f0, x, TS.Load(ref Unsafe.Add(ref r0, c))), ref Unsafe.Add(ref r0, c));
+                    TS.Store(TS.Fma(f1, x, TS.Load(ref Unsafe.Add(ref r1, c))), ref Unsafe.Add(ref r1, c));
+                    TS.Store(TS.Fma(f2, x, TS.Load(ref Unsafe.Add(ref r2, c))), ref Unsafe.Add(ref r2, c));
+                    TS.Store(TS.Fma(f3, x, TS.Load(ref Unsafe.Add(ref r3, c))), ref Unsafe.Add(ref r3, c));
                 }
+            }
+            for (; i < count; i++)
+            {
+                ref float row = ref At(ref a, b, others[i], 0, v);
+                nint pv = (nint)p * v;
+                TV factor = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
+                TS.Store(TS.Zero, ref Unsafe.Add(ref row, pv));
+                for (nint c = 0; c < (nint)b * v; c += v)
+                    TS.Store(TS.Fma(factor, TS.Load(ref Unsafe.Add(ref pivotRow, c)), TS.Load(ref Unsafe.Add(ref row, c))), ref Unsafe.Add(ref row, c));
             }
         }
     }
 
-    /// <summary><c>result = op(a)·op(b)</c> on lane matrices (b × b); op = transpose when the flag is set. result must not alias.</summary>
+    /// <summary>
+    /// <c>result = op(a)·op(b)</c> on lane matrices (b × b); op = transpose when the flag is set; result must not alias.
+    /// Register tile: 4 rows × 4 columns (16 accumulators, 8 loads per 16 FMAs), with 1-row and 1-column edges.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesMultiply<TS, TV>(ref float a, bool transposeA, ref float bMatrix, bool transposeB, ref float result, int b)
         where TS : struct, ISimd<TV>
@@ -415,35 +447,63 @@ internal static class Cayley
         int v = TS.Count;
         nint aRow = transposeA ? v : (nint)b * v, aColumn = transposeA ? (nint)b * v : v;
         nint bRow = transposeB ? v : (nint)b * v, bColumn = transposeB ? (nint)b * v : v;
-        for (int r = 0; r < b; r++)
+        int r = 0;
+        for (; r + 4 <= b; r += 4)
         {
             int c = 0;
             for (; c + 4 <= b; c += 4)
             {
-                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV s00 = TS.Zero, s01 = TS.Zero, s02 = TS.Zero, s03 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s12 = TS.Zero, s13 = TS.Zero;
+                TV s20 = TS.Zero, s21 = TS.Zero, s22 = TS.Zero, s23 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero, s32 = TS.Zero, s33 = TS.Zero;
+                ref float x = ref Unsafe.Add(ref a, r * aRow);
+                ref float y = ref Unsafe.Add(ref bMatrix, c * bColumn);
                 for (int t = 0; t < b; t++)
                 {
-                    TV x = TS.Load(ref Unsafe.Add(ref a, r * aRow + t * aColumn));
-                    ref float y = ref Unsafe.Add(ref bMatrix, t * bRow + c * bColumn);
-                    s0 = TS.Fma(x, TS.Load(ref y), s0);
-                    s1 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, bColumn)), s1);
-                    s2 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, 2 * bColumn)), s2);
-                    s3 = TS.Fma(x, TS.Load(ref Unsafe.Add(ref y, 3 * bColumn)), s3);
+                    TV x0 = TS.Load(ref x), x1 = TS.Load(ref Unsafe.Add(ref x, aRow)), x2 = TS.Load(ref Unsafe.Add(ref x, 2 * aRow)), x3 = TS.Load(ref Unsafe.Add(ref x, 3 * aRow));
+                    TV y0 = TS.Load(ref y), y1 = TS.Load(ref Unsafe.Add(ref y, bColumn)), y2 = TS.Load(ref Unsafe.Add(ref y, 2 * bColumn)), y3 = TS.Load(ref Unsafe.Add(ref y, 3 * bColumn));
+                    s00 = TS.Fma(x0, y0, s00); s01 = TS.Fma(x0, y1, s01); s02 = TS.Fma(x0, y2, s02); s03 = TS.Fma(x0, y3, s03);
+                    s10 = TS.Fma(x1, y0, s10); s11 = TS.Fma(x1, y1, s11); s12 = TS.Fma(x1, y2, s12); s13 = TS.Fma(x1, y3, s13);
+                    s20 = TS.Fma(x2, y0, s20); s21 = TS.Fma(x2, y1, s21); s22 = TS.Fma(x2, y2, s22); s23 = TS.Fma(x2, y3, s23);
+                    s30 = TS.Fma(x3, y0, s30); s31 = TS.Fma(x3, y1, s31); s32 = TS.Fma(x3, y2, s32); s33 = TS.Fma(x3, y3, s33);
+                    x = ref Unsafe.Add(ref x, aColumn);
+                    y = ref Unsafe.Add(ref y, bRow);
                 }
-                ref float o = ref At(ref result, b, r, c, v);
-                TS.Store(s0, ref o);
-                TS.Store(s1, ref Unsafe.Add(ref o, v));
-                TS.Store(s2, ref Unsafe.Add(ref o, 2 * v));
-                TS.Store(s3, ref Unsafe.Add(ref o, 3 * v));
+                StoreRow<TS, TV>(ref At(ref result, b, r, c, v), s00, s01, s02, s03);
+                StoreRow<TS, TV>(ref At(ref result, b, r + 1, c, v), s10, s11, s12, s13);
+                StoreRow<TS, TV>(ref At(ref result, b, r + 2, c, v), s20, s21, s22, s23);
+                StoreRow<TS, TV>(ref At(ref result, b, r + 3, c, v), s30, s31, s32, s33);
             }
             for (; c < b; c++)
-            {
-                TV s0 = TS.Zero;
-                for (int t = 0; t < b; t++)
-                    s0 = TS.Fma(TS.Load(ref Unsafe.Add(ref a, r * aRow + t * aColumn)), TS.Load(ref Unsafe.Add(ref bMatrix, t * bRow + c * bColumn)), s0);
-                TS.Store(s0, ref At(ref result, b, r, c, v));
-            }
+                for (int rr = r; rr < r + 4; rr++)
+                    TS.Store(LanesDot<TS, TV>(ref Unsafe.Add(ref a, rr * aRow), aColumn, ref Unsafe.Add(ref bMatrix, c * bColumn), bRow, b), ref At(ref result, b, rr, c, v));
         }
+        for (; r < b; r++)
+            for (int c = 0; c < b; c++)
+                TS.Store(LanesDot<TS, TV>(ref Unsafe.Add(ref a, r * aRow), aColumn, ref Unsafe.Add(ref bMatrix, c * bColumn), bRow, b), ref At(ref result, b, r, c, v));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TS, TV>(ref float destination, TV s0, TV s1, TV s2, TV s3)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        TS.Store(s0, ref destination);
+        TS.Store(s1, ref Unsafe.Add(ref destination, v));
+        TS.Store(s2, ref Unsafe.Add(ref destination, 2 * v));
+        TS.Store(s3, ref Unsafe.Add(ref destination, 3 * v));
+    }
+
+    /// <summary>Σ_t x[t·xStride] ⊙ y[t·yStride] over t &lt; b (lane-wise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LanesDot<TS, TV>(ref float x, nint xStride, ref float y, nint yStride, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TV sum = TS.Zero;
+        for (int t = 0; t < b; t++)
+            sum = TS.Fma(TS.Load(ref Unsafe.Add(ref x, t * xStride)), TS.Load(ref Unsafe.Add(ref y, t * yStride)), sum);
+        return sum;
     }
 
     /// <summary>The skew blocks of parameter blocks first … first+lanes−1 as a lane matrix (unused lanes 0); temp holds b²·V floats.</summary>
