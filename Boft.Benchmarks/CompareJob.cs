@@ -42,7 +42,7 @@ internal sealed class CompareJobOptions
 
     public int Threads { get; set; } = -1;
 
-    public double BudgetMs { get; set; } = 120;
+    public double BudgetMs { get; set; } = 200;
 
     public string? JsonPath { get; set; }
 

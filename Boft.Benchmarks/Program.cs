@@ -53,7 +53,7 @@ internal static class Cli
 
     private const string Usage = """
         usage: dotnet run -c Release --project Boft.Benchmarks -- [command] [options]
-          compare  (default) BOFT vs OFT table: --d 768,1024,4096 --tokens 1,64,512,2048 --backend simd --threads N --budget-ms 120 --json PATH --out DIR --quick
+          compare  (default) BOFT vs OFT table: --d 768,1024,4096 --tokens 1,64,512,2048 --backend simd --threads N --budget-ms 200 --json PATH --out DIR --quick
           peer     vs the PyTorch peer: --d 1024 --tokens 512 --pairs 2,8,4,4,1,32 --python /usr/bin/python3 --script PATH --budget-ms 500
           peak     fp32 FMA peak: --threads N
           bdn      BenchmarkDotNet suites (BDN arguments, e.g. --filter *BoftVsOft*)

@@ -17,7 +17,7 @@ namespace Boft.Kernels.Simd;
 public sealed class SimdBackend : BoftBackend
 {
     private readonly IKernels kernels;
-    private readonly ConcurrentDictionary<RotationShape, RotationPlan> plans = new();
+    private readonly ConcurrentDictionary<(RotationShape Shape, int Lanes), RotationPlan> plans = new();
 
     /// <summary>Creates the backend with the widest vectors this machine accelerates and all cores.</summary>
     public SimdBackend()
@@ -74,7 +74,14 @@ public sealed class SimdBackend : BoftBackend
     /// <inheritdoc />
     public override string ToString() => $"Simd({Width}, threads {(MaxDegreeOfParallelism < 0 ? Environment.ProcessorCount : MaxDegreeOfParallelism)})";
 
-    internal RotationPlan Plan(RotationShape shape, int lanes) => plans.GetOrAdd(shape, s => new RotationPlan(s, lanes));
+    internal RotationPlan Plan(RotationShape shape, int lanes) => plans.GetOrAdd((shape, lanes), key => new RotationPlan(key.Shape, key.Lanes));
+
+    /// <summary>
+    /// Rows in lanes wastes lanes when there are fewer rows than lanes (token-by-token inference): up to 4 rows use 4-lane
+    /// and up to 8 rows 8-lane vectors (never wider than the backend's). The choice depends on the row count only.
+    /// </summary>
+    private SimdWidth RotationWidth(int rowCount) =>
+        rowCount <= 4 ? SimdWidth.Vector128 : rowCount <= 8 && Width != SimdWidth.Vector128 ? SimdWidth.Vector256 : Width;
 
     private static SimdTensor T(Tensor tensor) => (SimdTensor)tensor;
 
@@ -213,14 +220,53 @@ public sealed class SimdBackend : BoftBackend
         public void CayleyBackward(CayleyShape shape, SimdTensor parameters, SimdTensor blocks, SimdTensor gradBlocks, SimdTensor? identityMask, SimdTensor gradParameters) =>
             Cayley.Backward<TS, TV>(shape, parameters, blocks, gradBlocks, identityMask, gradParameters, Threads);
 
-        public void Rotate(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount) =>
-            Rotation.Forward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, transpose, null, output, rowCount, Threads);
+        public void Rotate(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount)
+        {
+            switch (backend.RotationWidth(rowCount))
+            {
+                case SimdWidth.Vector128 when TS.Count != 4:
+                    Rotation.Forward<Simd128, Vector128<float>>(backend.Plan(shape, 4), input, blocks, transpose, null, output, rowCount, Threads);
+                    break;
+                case SimdWidth.Vector256 when TS.Count != 8:
+                    Rotation.Forward<Simd256, Vector256<float>>(backend.Plan(shape, 8), input, blocks, transpose, null, output, rowCount, Threads);
+                    break;
+                default:
+                    Rotation.Forward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, transpose, null, output, rowCount, Threads);
+                    break;
+            }
+        }
 
-        public void RotateBackward(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount) =>
-            Rotation.Backward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
+        public void RotateBackward(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount)
+        {
+            switch (backend.RotationWidth(rowCount))
+            {
+                case SimdWidth.Vector128 when TS.Count != 4:
+                    Rotation.Backward<Simd128, Vector128<float>>(backend.Plan(shape, 4), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
+                    break;
+                case SimdWidth.Vector256 when TS.Count != 8:
+                    Rotation.Backward<Simd256, Vector256<float>>(backend.Plan(shape, 8), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
+                    break;
+                default:
+                    Rotation.Backward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
+                    break;
+            }
+        }
 
-        public void Merge(RotationShape shape, SimdTensor weight, SimdTensor blocks, SimdTensor? scale, SimdTensor output, int outFeatureCount) =>
-            Simd.Merge.Forward<TS, TV>(backend.Plan(shape, TS.Count), weight, blocks, scale, output, outFeatureCount, Threads);
+        public void Merge(RotationShape shape, SimdTensor weight, SimdTensor blocks, SimdTensor? scale, SimdTensor output, int outFeatureCount)
+        {
+            switch (backend.RotationWidth(outFeatureCount))
+            {
+                case SimdWidth.Vector128 when TS.Count != 4:
+                    Simd.Merge.Forward<Simd128, Vector128<float>>(backend.Plan(shape, 4), weight, blocks, scale, output, outFeatureCount, Threads);
+                    break;
+                case SimdWidth.Vector256 when TS.Count != 8:
+                    Simd.Merge.Forward<Simd256, Vector256<float>>(backend.Plan(shape, 8), weight, blocks, scale, output, outFeatureCount, Threads);
+                    break;
+                default:
+                    Simd.Merge.Forward<TS, TV>(backend.Plan(shape, TS.Count), weight, blocks, scale, output, outFeatureCount, Threads);
+                    break;
+            }
+        }
 
         public void ScaleBias(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount) =>
             Simd.ScaleBias.Forward<TS, TV>(input, scale, bias, output, rowCount, featureCount, Threads);
