@@ -122,7 +122,8 @@ internal static class CompareJob
         Directory.CreateDirectory(directory);
         string markdownPath = Path.Combine(directory, "compare.md");
         string svgPath = Path.Combine(directory, "compare.svg");
-        string command = "dotnet run -c Release --project Boft.Benchmarks -- " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+        string[] commandArgs = Environment.GetCommandLineArgs().Skip(1).ToArray();
+        string command = "dotnet run -c Release --project Boft.Benchmarks" + (commandArgs.Length > 0 ? " -- " + string.Join(' ', commandArgs) : "");
         File.WriteAllText(markdownPath, FormatMarkdown(rows, results.Values, header, command, svgPath));
         File.WriteAllText(svgPath, Chart(rows, options, backendText));
         string jsonPath = options.JsonPath ?? Path.Combine(directory, "compare.json");

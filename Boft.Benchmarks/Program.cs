@@ -54,7 +54,7 @@ internal static class Cli
     private const string Usage = """
         usage: dotnet run -c Release --project Boft.Benchmarks -- [command] [options]
           compare  (default) BOFT vs OFT table: --d 768,1024,4096 --tokens 1,64,512,2048 --backend simd --threads N --budget-ms 200 --json PATH --out DIR --quick
-          peer     vs the PyTorch peer: --d 1024 --tokens 512 --pairs 2,8,4,4,1,32 --python /usr/bin/python3 --script PATH --budget-ms 500
+          peer     vs the PyTorch peer: --d 1024 --tokens 512 --pairs 2,8,4,4,1,32 --python /usr/bin/python3 --script PATH --budget-ms 500 --torch-runs 3
           peak     fp32 FMA peak: --threads N
           bdn      BenchmarkDotNet suites (BDN arguments, e.g. --filter *BoftVsOft*)
         backends: simd (default: widest vectors), simd512, simd256, simd128
@@ -104,7 +104,7 @@ internal static class Cli
 
     private static PeerOptions ParsePeer(string[] args)
     {
-        CheckKnown(args, "--d", "--tokens", "--pairs", "--backend", "--threads", "--budget-ms", "--python", "--script", "--out");
+        CheckKnown(args, "--d", "--tokens", "--pairs", "--backend", "--threads", "--budget-ms", "--python", "--script", "--out", "--torch-runs");
         var options = new PeerOptions();
         if (Option(args, "--d") is string d)
             options.FeatureCount = int.Parse(d, CultureInfo.InvariantCulture);
@@ -126,6 +126,8 @@ internal static class Cli
         options.Python = Option(args, "--python");
         options.Script = Option(args, "--script");
         options.OutputDirectory = Option(args, "--out");
+        if (Option(args, "--torch-runs") is string runs)
+            options.TorchRuns = int.Parse(runs, CultureInfo.InvariantCulture);
         return options;
     }
 }

@@ -131,7 +131,7 @@ internal sealed class Workload : IDisposable
     public double Flops(string op)
     {
         double b = Cayley.BlockSize, blockCount = Cayley.ParameterBlockCount;
-        double cayley = blockCount * 3 * b * b * b;          // Gauss–Jordan on [I+S | I−S]: 1.5·b³ multiply-adds
+        double cayley = blockCount * 2 * b * b * b;          // one b×b inversion (Gauss–Jordan): b³ multiply-adds
         double cayleyBackward = blockCount * 4 * b * b * b;  // two b×b products
         double rotation = 2.0 * Rotation.FactorCount * Tokens * FeatureCount * Rotation.BlockSize;
         return op switch

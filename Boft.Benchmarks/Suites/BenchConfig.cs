@@ -6,6 +6,7 @@ using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Exporters.Csv;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
 
 namespace Boft.Benchmarks.Suites;
 
@@ -18,7 +19,7 @@ public sealed class BenchConfig : ManualConfig
 #if DEBUG
         Job job = Job.Dry;
 #else
-        Job job = Job.ShortRun.WithWarmupCount(3).WithIterationCount(8);
+        Job job = Job.ShortRun.WithWarmupCount(3).WithIterationCount(8).WithIterationTime(TimeInterval.FromMilliseconds(200));
 #endif
         AddJob(job.WithToolchain(InProcessEmitToolchain.Instance));
         AddExporter(MarkdownExporter.GitHub, CsvExporter.Default);
