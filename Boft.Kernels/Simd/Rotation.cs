@@ -21,6 +21,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Boft.Kernels.Simd;
 
@@ -505,13 +506,10 @@ internal static class Rotation
                         s30 = TS.Fma(x3, y0, s30); s31 = TS.Fma(x3, y1, s31); s32 = TS.Fma(x3, y2, s32); s33 = TS.Fma(x3, y3, s33);
                     }
                     ref float p = ref Unsafe.Add(ref blockPartial, t * b + c);
-                    p += TS.Sum(s00); Unsafe.Add(ref p, 1) += TS.Sum(s01); Unsafe.Add(ref p, 2) += TS.Sum(s02); Unsafe.Add(ref p, 3) += TS.Sum(s03);
-                    p = ref Unsafe.Add(ref p, b);
-                    p += TS.Sum(s10); Unsafe.Add(ref p, 1) += TS.Sum(s11); Unsafe.Add(ref p, 2) += TS.Sum(s12); Unsafe.Add(ref p, 3) += TS.Sum(s13);
-                    p = ref Unsafe.Add(ref p, b);
-                    p += TS.Sum(s20); Unsafe.Add(ref p, 1) += TS.Sum(s21); Unsafe.Add(ref p, 2) += TS.Sum(s22); Unsafe.Add(ref p, 3) += TS.Sum(s23);
-                    p = ref Unsafe.Add(ref p, b);
-                    p += TS.Sum(s30); Unsafe.Add(ref p, 1) += TS.Sum(s31); Unsafe.Add(ref p, 2) += TS.Sum(s32); Unsafe.Add(ref p, 3) += TS.Sum(s33);
+                    AddTo(ref p, TS.Sum4(s00, s01, s02, s03));
+                    AddTo(ref Unsafe.Add(ref p, b), TS.Sum4(s10, s11, s12, s13));
+                    AddTo(ref Unsafe.Add(ref p, 2 * b), TS.Sum4(s20, s21, s22, s23));
+                    AddTo(ref Unsafe.Add(ref p, 3 * b), TS.Sum4(s30, s31, s32, s33));
                 }
                 for (; c < b; c++)
                 {
@@ -526,10 +524,11 @@ internal static class Rotation
                         s3 = TS.Fma(TS.Load(ref Unsafe.Add(ref w3, r)), y0, s3);
                     }
                     ref float p = ref Unsafe.Add(ref blockPartial, t * b + c);
-                    p += TS.Sum(s0);
-                    Unsafe.Add(ref p, b) += TS.Sum(s1);
-                    Unsafe.Add(ref p, 2 * b) += TS.Sum(s2);
-                    Unsafe.Add(ref p, 3 * b) += TS.Sum(s3);
+                    Vector128<float> sums = TS.Sum4(s0, s1, s2, s3);
+                    p += sums.GetElement(0);
+                    Unsafe.Add(ref p, b) += sums.GetElement(1);
+                    Unsafe.Add(ref p, 2 * b) += sums.GetElement(2);
+                    Unsafe.Add(ref p, 3 * b) += sums.GetElement(3);
                 }
             }
             for (; t + 2 <= b; t += 2)
@@ -549,10 +548,11 @@ internal static class Rotation
                         s10 = TS.Fma(x1, y0, s10); s11 = TS.Fma(x1, y1, s11);
                     }
                     ref float p = ref Unsafe.Add(ref blockPartial, t * b + c);
-                    p += TS.Sum(s00);
-                    Unsafe.Add(ref p, 1) += TS.Sum(s01);
-                    Unsafe.Add(ref p, b) += TS.Sum(s10);
-                    Unsafe.Add(ref p, b + 1) += TS.Sum(s11);
+                    Vector128<float> sums = TS.Sum4(s00, s01, s10, s11);
+                    p += sums.GetElement(0);
+                    Unsafe.Add(ref p, 1) += sums.GetElement(1);
+                    Unsafe.Add(ref p, b) += sums.GetElement(2);
+                    Unsafe.Add(ref p, b + 1) += sums.GetElement(3);
                 }
                 if (b % 2 != 0)
                     for (int tt = t; tt < t + 2; tt++)
@@ -573,6 +573,10 @@ internal static class Rotation
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo(ref float destination, Vector128<float> values) =>
+        (Vector128.LoadUnsafe(ref destination) + values).StoreUnsafe(ref destination);
 
     /// <summary>Σ_r x[r]·y[r] over <paramref name="length"/> floats (a multiple of the vector width).</summary>
     private static float Dot<TS, TV>(ref float x, ref float y, int length)

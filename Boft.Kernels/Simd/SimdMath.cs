@@ -60,6 +60,9 @@ internal interface ISimd<TV>
 
     static abstract float Sum(TV a);
 
+    /// <summary>[Σa, Σb, Σc, Σd]: four horizontal sums with shared shuffles (≈ 3 instructions per sum instead of ≈ 8).</summary>
+    static abstract Vector128<float> Sum4(TV a, TV b, TV c, TV d);
+
     /// <summary>Transposes a Count×Count tile: <c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c>.</summary>
     static abstract void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride);
 }
@@ -107,6 +110,19 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector512<float> a) => Vector256.Sum(a.GetLower() + a.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sum4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        if (!Avx512F.IsSupported)
+            return Vector128.Create(Sum(a), Sum(b), Sum(c), Sum(d));
+        // Per 128-bit lane: ab = [a0+a2, b0+b2, a1+a3, b1+b3], then [Σa, Σb, Σc, Σd] of the lane; then add the four lanes.
+        Vector512<float> ab = Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
+        Vector512<float> cd = Avx512F.UnpackLow(c, d) + Avx512F.UnpackHigh(c, d);
+        Vector512<float> lanes = Avx512F.Shuffle(ab, cd, 0x44) + Avx512F.Shuffle(ab, cd, 0xEE);
+        Vector256<float> half = lanes.GetLower() + lanes.GetUpper();
+        return half.GetLower() + half.GetUpper();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
@@ -225,6 +241,17 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> a) => Vector128.Sum(a.GetLower() + a.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        if (!Avx.IsSupported)
+            return Vector128.Create(Sum(a), Sum(b), Sum(c), Sum(d));
+        Vector256<float> ab = Avx.UnpackLow(a, b) + Avx.UnpackHigh(a, b);
+        Vector256<float> cd = Avx.UnpackLow(c, d) + Avx.UnpackHigh(c, d);
+        Vector256<float> lanes = Avx.Shuffle(ab, cd, 0x44) + Avx.Shuffle(ab, cd, 0xEE);
+        return lanes.GetLower() + lanes.GetUpper();
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
@@ -303,6 +330,16 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector128<float> a) => Vector128.Sum(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sum4(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d)
+    {
+        if (!Sse.IsSupported)
+            return Vector128.Create(Sum(a), Sum(b), Sum(c), Sum(d));
+        Vector128<float> ab = Sse.UnpackLow(a, b) + Sse.UnpackHigh(a, b);
+        Vector128<float> cd = Sse.UnpackLow(c, d) + Sse.UnpackHigh(c, d);
+        return Sse.Shuffle(ab, cd, 0x44) + Sse.Shuffle(ab, cd, 0xEE);
+    }
 
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
         ScalarTranspose.Tile(ref source, sourceStride, ref destination, destinationStride, 4);
