@@ -259,6 +259,48 @@ public sealed class TrainingOpsBackendTests(BackendCase backendCase) : BackendTe
     }
 
     [Test]
+    public void Relu_ThrowsForMismatchedOutput()
+    {
+        using Tensor x = Backend.Allocate(3, 4);
+        using Tensor y = Backend.Allocate(4, 3);
+        var e = Assert.Throws<ArgumentException>(() => Backend.Relu(x, y))!;
+        Assert.That(e.ParamName, Is.EqualTo("output"));
+        Assert.That(e.Message, Does.Contain("[4, 3]").And.Contain("[3, 4]"));
+    }
+
+    [Test]
+    public void ReluBackward_ThrowsForMismatchedGradInput()
+    {
+        using Tensor x = Backend.Allocate(3, 4);
+        using Tensor g = Backend.Allocate(3, 4);
+        using Tensor gx = Backend.Allocate(12);
+        var e = Assert.Throws<ArgumentException>(() => Backend.ReluBackward(x, g, gx))!;
+        Assert.That(e.ParamName, Is.EqualTo("gradInput"));
+        Assert.That(e.Message, Does.Contain("[12]").And.Contain("[3, 4]"));
+    }
+
+    [TestCase(-1e-3)]
+    [TestCase(double.NaN)]
+    public void AdamStep_ThrowsForBadLearningRate(double learningRate)
+    {
+        using Tensor p = Backend.Allocate(4);
+        using Tensor g = Backend.Allocate(4);
+        using Tensor m = Backend.Allocate(4);
+        using Tensor v = Backend.Allocate(4);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Backend.AdamStep(p, g, m, v, new AdamSettings(), 1, learningRate))!;
+        Assert.That(e.ParamName, Is.EqualTo("learningRate"));
+    }
+
+    [Test]
+    public void Ops_ThrowForNullArguments()
+    {
+        using Tensor t = Backend.Allocate(4);
+        Assert.Throws<ArgumentNullException>(() => Backend.Copy(null!, t));
+        Assert.Throws<ArgumentNullException>(() => Backend.CayleyForward(null!, t, null, t));
+        Assert.Throws<ArgumentNullException>(() => Backend.SgdStep(t, t, null, null!, true));
+    }
+
+    [Test]
     public void Copy_ThrowsForMismatchedLength()
     {
         using Tensor a = Backend.Allocate(4);
