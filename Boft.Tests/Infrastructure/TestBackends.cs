@@ -26,6 +26,7 @@ public static class TestBackends
     /// <summary>Every registered backend. Backend implementers add one line each here.</summary>
     public static readonly IReadOnlyList<BackendCase> Registered =
     [
+        new BackendCase("Simd", () => new Boft.Kernels.Simd.SimdBackend()),
         new BackendCase("Reference", () => new ReferenceBackend()),
         new BackendCase("IlgpuCpuWarp4", () => Boft.Kernels.Ilgpu.IlgpuBackend.CreateCpuSimulator(4), IsSimulator: true),
         new BackendCase("IlgpuCpuWarp32", () => Boft.Kernels.Ilgpu.IlgpuBackend.CreateCpuSimulator(32), IsSimulator: true),

@@ -1,0 +1,286 @@
+// The main job: BOFT against OFT side by side, at equal parameter budgets and at equal block sizes, for d in
+// {768, 1024, 4096} and tokens in {1, 64, 512, 2048}: Cayley, forward and forward+backward medians, GFLOP/s, GB/s,
+// parameter counts and the BOFT/OFT ratio. Prints the table on stdout (progress on stderr), writes markdown, SVG and
+// JSON copies to the results folder. Methodology: docs/04_Benchmarking.md.
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Boft.Backends;
+
+namespace Boft.Benchmarks;
+
+/// <summary>How an OFT configuration is paired with a BOFT one.</summary>
+internal sealed record Pairing(MethodConfig Boft, string Kind, MethodConfig Oft)
+{
+    /// <summary>Equal budget: OFT b′ with b′ − 1 ≈ m(b − 1) (same skew degrees of freedom), the valid OFT block size nearest
+    /// to 1 + m(b − 1) by PEFT's adjust_oft_parameters rule. Equal block: OFT b = BOFT b.</summary>
+    public static IEnumerable<Pairing> For(MethodConfig boft, int d)
+    {
+        int budget = OftConfig.AdjustOftParameter(d, 1 + boft.FactorCount * (boft.BlockSize - 1));
+        yield return new Pairing(boft, "budget", MethodConfig.Oft(budget));
+        yield return new Pairing(boft, "block", MethodConfig.Oft(boft.BlockSize));
+    }
+
+    public string Label => $"{Boft} vs {Oft} ({Kind})";
+}
+
+/// <summary>One timed measurement (one JSON object).</summary>
+internal sealed record Measurement(string Method, string Backend, int D, int Tokens, int M, int B, string Op, double MedianMs, double MinMs, int Runs,
+    double Gflops, double GBs, long EffectiveParameters, long StoredParameters);
+
+internal sealed class CompareJobOptions
+{
+    public int[] FeatureCounts { get; set; } = [768, 1024, 4096];
+
+    public int[] Tokens { get; set; } = [1, 64, 512, 2048];
+
+    public MethodConfig[] BoftConfigs { get; set; } = [MethodConfig.Boft(2, 8), MethodConfig.Boft(4, 4), MethodConfig.Boft(6, 2)];
+
+    public string Backend { get; set; } = BenchmarkBackends.Default;
+
+    public int Threads { get; set; } = -1;
+
+    public double BudgetMs { get; set; } = 200;
+
+    public string? JsonPath { get; set; }
+
+    public string? OutputDirectory { get; set; }
+
+    public bool Quick { get; set; }
+}
+
+internal static class CompareJob
+{
+    public static int Run(CompareJobOptions options)
+    {
+        if (options.Quick)
+        {
+            options.FeatureCounts = options.FeatureCounts.Length == 3 ? [1024] : options.FeatureCounts;
+            options.Tokens = options.Tokens.Length == 4 ? [64, 512] : options.Tokens;
+            options.BoftConfigs = [MethodConfig.Boft(2, 8), MethodConfig.Boft(4, 4)];
+            options.BudgetMs = Math.Min(options.BudgetMs, 50);
+        }
+        var clock = Stopwatch.StartNew();
+        using BoftBackend backend = BenchmarkBackends.Create(options.Backend, options.Threads);
+        string backendText = BenchmarkBackends.Describe(backend);
+        string loadBefore = MachineInfo.LoadAverage();
+
+        // Plan: per d, the BOFT configs valid there, their pairings, and the unique OFT configs.
+        var plan = new List<(int D, List<Pairing> Pairings, List<MethodConfig> Configs)>();
+        foreach (int d in options.FeatureCounts)
+        {
+            var pairings = options.BoftConfigs.Where(c => c.IsValidFor(d)).SelectMany(c => Pairing.For(c, d)).Where(p => p.Oft.IsValidFor(d)).ToList();
+            var configs = pairings.Select(p => p.Boft).Concat(pairings.Select(p => p.Oft)).Distinct().ToList();
+            plan.Add((d, pairings, configs));
+        }
+        int total = plan.Sum(p => p.Configs.Count * options.Tokens.Length * Ops.Table.Length);
+        var progress = new Progress(total);
+
+        var results = new Dictionary<(MethodConfig, int, int, string), Measurement>();
+        foreach ((int d, _, List<MethodConfig> configs) in plan)
+        {
+            foreach (MethodConfig config in configs)
+            {
+                progress.Status($"validating {config} d={d} against the reference");
+                Workload.Validate(backend, config, d);
+            }
+            foreach (int tokens in options.Tokens)
+            {
+                foreach (MethodConfig config in configs)
+                {
+                    using var workload = new Workload(backend, config, d, tokens);
+                    foreach (string op in Ops.Table)
+                    {
+                        progress.Step($"d={d} T={tokens} {config} {op}");
+                        Timing t = Measure.Time(workload.Operation(op), options.BudgetMs);
+                        double seconds = t.MedianMs / 1e3;
+                        results[(config, d, tokens, op)] = new Measurement(config.Method, backend.Name.ToLowerInvariant(), d, tokens, config.FactorCount, config.BlockSize, op,
+                            t.MedianMs, t.MinMs, t.Runs, workload.Flops(op) / seconds / 1e9, workload.Bytes(op) / seconds / 1e9,
+                            config.EffectiveParameters(d), config.StoredParameters(d));
+                    }
+                }
+            }
+        }
+        progress.Done();
+        double elapsed = clock.Elapsed.TotalSeconds;
+
+        var rows = new List<TableRow>();
+        foreach ((int d, List<Pairing> pairings, _) in plan)
+            foreach (int tokens in options.Tokens)
+                foreach (Pairing pairing in pairings)
+                    rows.Add(new TableRow(d, tokens, pairing, Ops.Table.ToDictionary(op => op, op => (results[(pairing.Boft, d, tokens, op)], results[(pairing.Oft, d, tokens, op)]))));
+
+        string header = $"BOFT vs OFT adapter (x → x·R from raw parameters, Cayley included), backend {backendText}, median of ≥5 runs per cell, " +
+                        $"{elapsed:F0} s total; {MachineInfo.Cpu()}; load {loadBefore} → {MachineInfo.LoadAverage()}";
+        Console.WriteLine(header);
+        Console.WriteLine();
+        Console.Write(FormatText(rows));
+
+        string directory = options.OutputDirectory ?? Path.Combine(MachineInfo.RepositoryRoot(), "results");
+        Directory.CreateDirectory(directory);
+        string markdownPath = Path.Combine(directory, "compare.md");
+        string svgPath = Path.Combine(directory, "compare.svg");
+        string[] commandArgs = Environment.GetCommandLineArgs().Skip(1).ToArray();
+        string command = "dotnet run -c Release --project Boft.Benchmarks" + (commandArgs.Length > 0 ? " -- " + string.Join(' ', commandArgs) : "");
+        File.WriteAllText(markdownPath, FormatMarkdown(rows, results.Values, header, command, svgPath));
+        File.WriteAllText(svgPath, Chart(rows, options, backendText));
+        string jsonPath = options.JsonPath ?? Path.Combine(directory, "compare.json");
+        WriteJson(jsonPath, results.Values);
+        Console.Error.WriteLine($"wrote {markdownPath}, {svgPath}, {jsonPath}");
+        return 0;
+    }
+
+    private sealed record TableRow(int D, int Tokens, Pairing Pairing, Dictionary<string, (Measurement Boft, Measurement Oft)> Cells);
+
+    private static string F(double value) => value >= 100 ? value.ToString("F0", CultureInfo.InvariantCulture)
+        : value >= 10 ? value.ToString("F1", CultureInfo.InvariantCulture)
+        : value >= 0.1 ? value.ToString("F2", CultureInfo.InvariantCulture)
+        : value.ToString("F3", CultureInfo.InvariantCulture);
+
+    private static string Ratio(double boft, double oft) => (boft / oft).ToString("F2", CultureInfo.InvariantCulture);
+
+    private static string FormatText(List<TableRow> rows)
+    {
+        var sb = new StringBuilder();
+        string line = $"{"d",5} {"T",5} {"BOFT",-10} {"pair",-6} {"OFT",-7} {"dof BOFT",9} {"dof OFT",9} | {"Cayley ms B/O",17} {"B/O",5} | {"fwd ms B/O",17} {"B/O",5} {"GF/s B/O",11} {"GB/s B/O",11} | {"fwd+bwd ms B/O",17} {"B/O",5} {"GF/s B/O",11}";
+        sb.AppendLine(line);
+        sb.AppendLine(new string('-', line.Length));
+        int lastD = -1, lastT = -1;
+        foreach (TableRow r in rows)
+        {
+            if ((r.D != lastD || r.Tokens != lastT) && lastD != -1)
+                sb.AppendLine();
+            lastD = r.D;
+            lastT = r.Tokens;
+            (Measurement cb, Measurement co) = r.Cells[Ops.Cayley];
+            (Measurement fb, Measurement fo) = r.Cells[Ops.Forward];
+            (Measurement bb, Measurement bo) = r.Cells[Ops.ForwardBackward];
+            sb.Append(CultureInfo.InvariantCulture, $"{r.D,5} {r.Tokens,5} {r.Pairing.Boft,-10} {r.Pairing.Kind,-6} {r.Pairing.Oft,-7} {cb.EffectiveParameters,9} {co.EffectiveParameters,9} | ");
+            sb.Append(CultureInfo.InvariantCulture, $"{F(cb.MedianMs) + " / " + F(co.MedianMs),17} {Ratio(cb.MedianMs, co.MedianMs),5} | ");
+            sb.Append(CultureInfo.InvariantCulture, $"{F(fb.MedianMs) + " / " + F(fo.MedianMs),17} {Ratio(fb.MedianMs, fo.MedianMs),5} {F(fb.Gflops) + "/" + F(fo.Gflops),11} {F(fb.GBs) + "/" + F(fo.GBs),11} | ");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{F(bb.MedianMs) + " / " + F(bo.MedianMs),17} {Ratio(bb.MedianMs, bo.MedianMs),5} {F(bb.Gflops) + "/" + F(bo.Gflops),11}");
+        }
+        return sb.ToString();
+    }
+
+    private static string FormatMarkdown(List<TableRow> rows, IEnumerable<Measurement> measurements, string header, string command, string svgPath)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# BOFT vs OFT: side-by-side adapter timings");
+        sb.AppendLine();
+        sb.AppendLine(header);
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}` ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC). Plot: `{Path.GetFileName(svgPath)}`. ");
+        sb.AppendLine("B/O = BOFT time / OFT time (below 1: BOFT faster). dof = skew degrees of freedom m·d·(b−1)/2 (the paper's count). " +
+                      "forward = Cayley + rotation; GFLOP/s and GB/s use the algorithmic FLOPs and compulsory bytes of docs/04_Benchmarking.md.");
+        sb.AppendLine();
+        sb.AppendLine("| d | T | BOFT | pairing | OFT | dof BOFT | dof OFT | Cayley ms BOFT | OFT | B/O | fwd ms BOFT | OFT | B/O | fwd GFLOP/s BOFT | OFT | fwd GB/s BOFT | OFT | fwd+bwd ms BOFT | OFT | B/O | fwd+bwd GFLOP/s BOFT | OFT |");
+        sb.AppendLine("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (TableRow r in rows)
+        {
+            (Measurement cb, Measurement co) = r.Cells[Ops.Cayley];
+            (Measurement fb, Measurement fo) = r.Cells[Ops.Forward];
+            (Measurement bb, Measurement bo) = r.Cells[Ops.ForwardBackward];
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.D} | {r.Tokens} | {r.Pairing.Boft} | {r.Pairing.Kind} | {r.Pairing.Oft} | {cb.EffectiveParameters} | {co.EffectiveParameters} | {F(cb.MedianMs)} | {F(co.MedianMs)} | {Ratio(cb.MedianMs, co.MedianMs)} | " +
+                $"{F(fb.MedianMs)} | {F(fo.MedianMs)} | {Ratio(fb.MedianMs, fo.MedianMs)} | {F(fb.Gflops)} | {F(fo.Gflops)} | {F(fb.GBs)} | {F(fo.GBs)} | " +
+                $"{F(bb.MedianMs)} | {F(bo.MedianMs)} | {Ratio(bb.MedianMs, bo.MedianMs)} | {F(bb.Gflops)} | {F(bo.Gflops)} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## Every measurement");
+        sb.AppendLine();
+        sb.AppendLine("| method | d | T | m | b | op | median ms | min ms | runs | GFLOP/s | GB/s | dof | stored params |");
+        sb.AppendLine("|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (Measurement m in measurements.OrderBy(m => m.D).ThenBy(m => m.Tokens).ThenBy(m => m.Method).ThenBy(m => m.M).ThenBy(m => m.B).ThenBy(m => Array.IndexOf(Ops.Table, m.Op)))
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {m.Method} | {m.D} | {m.Tokens} | {m.M} | {m.B} | {m.Op} | {F(m.MedianMs)} | {F(m.MinMs)} | {m.Runs} | {F(m.Gflops)} | {F(m.GBs)} | {m.EffectiveParameters} | {m.StoredParameters} |");
+        return sb.ToString();
+    }
+
+    private static void WriteJson(string path, IEnumerable<Measurement> measurements)
+    {
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+            Directory.CreateDirectory(directory);
+        var objects = measurements.Select(m => new Dictionary<string, object>
+        {
+            ["method"] = m.Method,
+            ["backend"] = m.Backend,
+            ["d"] = m.D,
+            ["tokens"] = m.Tokens,
+            ["m"] = m.M,
+            ["b"] = m.B,
+            ["op"] = m.Op,
+            ["median_ms"] = Math.Round(m.MedianMs, 6),
+            ["min_ms"] = Math.Round(m.MinMs, 6),
+            ["runs"] = m.Runs,
+            ["gflops"] = Math.Round(m.Gflops, 3),
+            ["gbs"] = Math.Round(m.GBs, 3),
+            ["effective_parameters"] = m.EffectiveParameters,
+            ["stored_parameters"] = m.StoredParameters,
+        });
+        File.WriteAllText(path, JsonSerializer.Serialize(objects, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static string Chart(List<TableRow> rows, CompareJobOptions options, string backendText)
+    {
+        var pairingLabels = rows.Select(r => $"{r.Pairing.Boft} {r.Pairing.Kind}").Distinct().ToList();
+        var panels = new List<SvgChart.Panel>();
+        foreach (string op in new[] { Ops.Forward, Ops.ForwardBackward })
+        {
+            foreach (int d in options.FeatureCounts)
+            {
+                var groups = new List<SvgChart.Group>();
+                foreach (int tokens in options.Tokens)
+                {
+                    var values = pairingLabels.Select(label =>
+                    {
+                        TableRow? row = rows.FirstOrDefault(r => r.D == d && r.Tokens == tokens && $"{r.Pairing.Boft} {r.Pairing.Kind}" == label);
+                        return row is null ? (double?)null : row.Cells[op].Boft.MedianMs / row.Cells[op].Oft.MedianMs;
+                    }).ToArray();
+                    groups.Add(new SvgChart.Group($"T={tokens}", values));
+                }
+                panels.Add(new SvgChart.Panel($"{(op == Ops.Forward ? "forward" : "forward+backward")}, d={d}", groups));
+            }
+        }
+        var legend = rows.Select(r => r.Pairing).DistinctBy(p => $"{p.Boft} {p.Kind}").Select(p => $"{p.Boft} vs {p.Oft.Method.ToUpperInvariant()} ({p.Kind})").ToList();
+        return SvgChart.Render($"BOFT / OFT time ratio (below 1: BOFT faster) — {backendText}", "BOFT time / OFT time (log scale)", panels,
+            options.FeatureCounts.Length, legend);
+    }
+
+    /// <summary>One-line progress on stderr (stdout stays a clean table).</summary>
+    private sealed class Progress(int total)
+    {
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private int done;
+
+        public void Status(string text) => Write(text);
+
+        public void Step(string text)
+        {
+            done++;
+            Write(text);
+        }
+
+        public void Done()
+        {
+            if (!Console.IsErrorRedirected)
+                Console.Error.Write("\r" + new string(' ', 110) + "\r");
+            Console.Error.WriteLine($"done: {done} measurements in {clock.Elapsed.TotalSeconds:F0} s");
+        }
+
+        private void Write(string text)
+        {
+            string message = string.Create(CultureInfo.InvariantCulture, $"[{done,3}/{total}] {clock.Elapsed.TotalSeconds,5:F0} s  {text}");
+            if (Console.IsErrorRedirected)
+            {
+                if (done % 24 == 0)
+                    Console.Error.WriteLine(message);
+                return;
+            }
+            Console.Error.Write("\r" + message.PadRight(110)[..110]);
+        }
+    }
+}

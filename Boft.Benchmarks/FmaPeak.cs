@@ -1,0 +1,75 @@
+// The machine's fp32 FMA peak, measured: each thread runs a register-resident loop of independent FMA chains (16 chains
+// of Vector512, or of Vector256), long enough to hide FMA latency (4 cycles) on two FMA pipes; best of 5 repetitions of
+// ~0.25 s. GFLOP/s = threads · iterations · chains · lanes · 2 / seconds. docs/04_Benchmarking.md §Peak.
+
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Boft.Benchmarks;
+
+internal static class FmaPeak
+{
+    public sealed record Result(int Threads, double Gflops512, double Gflops256);
+
+    public static Result Measure(int threads)
+    {
+        double best512 = 0, best256 = 0;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            best512 = Math.Max(best512, Run(threads, Vector512.IsHardwareAccelerated ? Loop512 : Loop256, Vector512.IsHardwareAccelerated ? 16 : 8));
+            best256 = Math.Max(best256, Run(threads, Loop256, 8));
+        }
+        return new Result(threads, best512, best256);
+    }
+
+    private static double Run(int threads, Func<long, float> loop, int lanes)
+    {
+        const long iterations = 4_000_000;
+        var clock = Stopwatch.StartNew();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Sink += loop(iterations));
+        return threads * iterations * 16.0 * lanes * 2 / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    private static float Sink;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Loop512(long iterations)
+    {
+        Vector512<float> a0 = Vector512.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        Vector512<float> a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        Vector512<float> m = Vector512.Create(0.999999f), c = Vector512.Create(1e-7f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector512.FusedMultiplyAdd(a0, m, c); a1 = Vector512.FusedMultiplyAdd(a1, m, c);
+            a2 = Vector512.FusedMultiplyAdd(a2, m, c); a3 = Vector512.FusedMultiplyAdd(a3, m, c);
+            a4 = Vector512.FusedMultiplyAdd(a4, m, c); a5 = Vector512.FusedMultiplyAdd(a5, m, c);
+            a6 = Vector512.FusedMultiplyAdd(a6, m, c); a7 = Vector512.FusedMultiplyAdd(a7, m, c);
+            a8 = Vector512.FusedMultiplyAdd(a8, m, c); a9 = Vector512.FusedMultiplyAdd(a9, m, c);
+            a10 = Vector512.FusedMultiplyAdd(a10, m, c); a11 = Vector512.FusedMultiplyAdd(a11, m, c);
+            a12 = Vector512.FusedMultiplyAdd(a12, m, c); a13 = Vector512.FusedMultiplyAdd(a13, m, c);
+            a14 = Vector512.FusedMultiplyAdd(a14, m, c); a15 = Vector512.FusedMultiplyAdd(a15, m, c);
+        }
+        return Vector512.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Loop256(long iterations)
+    {
+        Vector256<float> a0 = Vector256.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        Vector256<float> a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        Vector256<float> m = Vector256.Create(0.999999f), c = Vector256.Create(1e-7f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, m, c); a1 = Vector256.FusedMultiplyAdd(a1, m, c);
+            a2 = Vector256.FusedMultiplyAdd(a2, m, c); a3 = Vector256.FusedMultiplyAdd(a3, m, c);
+            a4 = Vector256.FusedMultiplyAdd(a4, m, c); a5 = Vector256.FusedMultiplyAdd(a5, m, c);
+            a6 = Vector256.FusedMultiplyAdd(a6, m, c); a7 = Vector256.FusedMultiplyAdd(a7, m, c);
+            a8 = Vector256.FusedMultiplyAdd(a8, m, c); a9 = Vector256.FusedMultiplyAdd(a9, m, c);
+            a10 = Vector256.FusedMultiplyAdd(a10, m, c); a11 = Vector256.FusedMultiplyAdd(a11, m, c);
+            a12 = Vector256.FusedMultiplyAdd(a12, m, c); a13 = Vector256.FusedMultiplyAdd(a13, m, c);
+            a14 = Vector256.FusedMultiplyAdd(a14, m, c); a15 = Vector256.FusedMultiplyAdd(a15, m, c);
+        }
+        return Vector256.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15)));
+    }
+}

@@ -1,0 +1,50 @@
+// The SIMD backend's tensor: a pinned managed float[] whose first element is 64-byte aligned (so the row tiles the
+// kernels load start on cache-line boundaries when the feature count is a multiple of 16). The GC owns the memory, so a
+// tensor that is never disposed leaks nothing; Dispose marks it unusable and drops the array.
+
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Boft.Backends;
+
+namespace Boft.Kernels.Simd;
+
+/// <summary>A float32 tensor in host memory owned by a <see cref="SimdBackend"/>.</summary>
+public sealed class SimdTensor : Tensor
+{
+    private float[]? array;
+    private readonly int offset;
+
+    internal SimdTensor(SimdBackend backend, int[] shape)
+        : base(backend, shape)
+    {
+        array = GC.AllocateArray<float>(Length + 16, pinned: true);
+        offset = AlignmentOffset(array);
+    }
+
+    /// <summary>The elements (row-major). Valid until the tensor is disposed.</summary>
+    internal Span<float> Span => Array.AsSpan(offset, Length);
+
+    /// <summary>The backing array (the tensor starts at <see cref="Offset"/>).</summary>
+    internal float[] Array => array ?? throw new ObjectDisposedException(nameof(SimdTensor));
+
+    /// <summary>Index of the first element in <see cref="Array"/>.</summary>
+    internal int Offset => offset;
+
+    /// <summary>A reference to the first element.</summary>
+    internal ref float Data => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Array), offset);
+
+    /// <inheritdoc />
+    protected override void CopyFromCore(ReadOnlySpan<float> source) => source.CopyTo(Span);
+
+    /// <inheritdoc />
+    protected override void CopyToCore(Span<float> destination) => Span.CopyTo(destination);
+
+    /// <inheritdoc />
+    protected override void DisposeCore() => array = null;
+
+    private static unsafe int AlignmentOffset(float[] values)
+    {
+        nuint address = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(values));
+        return (int)((64 - (address % 64)) % 64 / sizeof(float));
+    }
+}

@@ -1,0 +1,266 @@
+// CayleyForward / CayleyBackward / CoftProject on every registered backend against the double-precision reference
+// (BackendOracle composes Boft.Core/Reference). Tolerances: BackendOracle.Tolerance with reduction length b² — the
+// elimination (exact map) or the power chain (Neumann) sums O(b) products per entry over O(b) steps.
+// On the ILGPU CPU simulator only the small block sizes run (it is 20-250x slower).
+
+using Boft.Backends;
+using Boft.Tests.Infrastructure;
+using static Boft.Tests.BackendOps.BackendOracle;
+
+namespace Boft.Tests.BackendOps;
+
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
+public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBase(backendCase)
+{
+    private IEnumerable<int> BlockSizes => IsSimulator ? [1, 2, 3, 4, 8] : Enumerable.Range(1, 32);
+
+    private static CayleyShape Boft(int blockCount, int b) => new(blockCount, b, SkewKind.HalfDifference, null, shared: false);
+
+    private static CayleyShape Oft(int blockCount, int b, double[]? coefficients = null, bool shared = false) =>
+        new(blockCount, b, SkewKind.PackedUpper, coefficients, shared);
+
+    /// <summary>Runs forward and backward (backward accumulating onto a non-zero gradParameters) and checks both.</summary>
+    private void CheckForwardBackward(CayleyShape shape, int seed, double scale = 0.4, bool withMask = false)
+    {
+        var random = new Random(seed);
+        double[] parameters = AsFloat(Random(random, shape.ParametersLength, scale));
+        double[]? mask = withMask ? Enumerable.Range(0, shape.BlockCount).Select(j => j % 3 == 1 ? 1.0 : 0.0).ToArray() : null;
+        double[] gradBlocks = AsFloat(Random(random, shape.BlocksLength));
+        double[] initial = AsFloat(Random(random, shape.ParametersLength));
+        string context = $"{Case.Name} {shape} mask={withMask} seed={seed}";
+
+        using Tensor p = Upload(parameters, shape.ParameterBlockCount, shape.ParameterBlockLength);
+        using Tensor? m = mask is null ? null : Upload(mask, shape.BlockCount);
+        using Tensor blocks = Backend.Allocate(shape.BlockCount, shape.BlockSize, shape.BlockSize);
+        Backend.Fill(blocks, float.NaN); // the forward must overwrite every element
+        Backend.CayleyForward(shape, p, m, blocks);
+        double[] expectedBlocks = CayleyForward(shape, parameters, mask);
+        (double atol, double rtol) = Tolerance(expectedBlocks, shape.BlockSize * shape.BlockSize);
+        Compare.AllClose(Download(blocks), expectedBlocks, atol, rtol, "blocks", context, [shape.BlockCount, shape.BlockSize, shape.BlockSize]);
+
+        using Tensor g = Upload(gradBlocks, shape.BlockCount, shape.BlockSize, shape.BlockSize);
+        using Tensor gp = Upload(initial, shape.ParameterBlockCount, shape.ParameterBlockLength);
+        Backend.CayleyBackward(shape, p, blocks, g, m, gp);
+        double[] increment = CayleyBackward(shape, parameters, gradBlocks, mask);
+        double[] expected = initial.Zip(increment, (a, b) => a + b).ToArray();
+        (atol, rtol) = Tolerance(increment, shape.BlockSize * shape.BlockSize * (shape.Shared ? shape.BlockCount : 1));
+        Compare.AllClose(Download(gp), expected, atol, rtol, "gradParameters (initial + increment)", context);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_Boft_MatchesReference_ForEveryBlockSize()
+    {
+        foreach (int b in BlockSizes)
+            CheckForwardBackward(Boft(IsSimulator ? 3 : 19, b), seed: 100 + b);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_OftExact_MatchesReference_ForEveryBlockSize()
+    {
+        foreach (int b in BlockSizes)
+            CheckForwardBackward(Oft(IsSimulator ? 2 : 17, b), seed: 200 + b);
+    }
+
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    [TestCase(5)]
+    [TestCase(8)]
+    public void CayleyForwardBackward_Neumann_MatchesReference(int terms)
+    {
+        foreach (NeumannVariant variant in new[] { NeumannVariant.Peft018, NeumannVariant.Peft016 })
+            foreach (int b in IsSimulator ? [4] : new[] { 2, 4, 7, 16, 32 })
+                CheckForwardBackward(Oft(IsSimulator ? 2 : 9, b, OftConfig.NeumannCoefficients(terms, variant)), seed: 300 + terms * 50 + b, scale: 0.15);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_BoftNeumann_MatchesReference()
+    {
+        // The contract allows the half-difference skew map with Neumann coefficients too.
+        CheckForwardBackward(new CayleyShape(5, 4, SkewKind.HalfDifference, OftConfig.NeumannCoefficients(5, NeumannVariant.Peft018), shared: false), seed: 401, scale: 0.2);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_WithIdentityMask_MatchesReference()
+    {
+        CheckForwardBackward(Boft(7, 4), seed: 501, withMask: true);
+        CheckForwardBackward(Oft(7, 6), seed: 502, withMask: true);
+        CheckForwardBackward(Oft(7, 4, OftConfig.NeumannCoefficients(5, NeumannVariant.Peft018)), seed: 503, scale: 0.15, withMask: true);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_SharedBlock_SumsTheCopies()
+    {
+        CheckForwardBackward(Oft(6, 4, shared: true), seed: 601);
+        CheckForwardBackward(Oft(5, 8, OftConfig.NeumannCoefficients(5, NeumannVariant.Peft018), shared: true), seed: 602, scale: 0.1);
+        // Neumann + shared + mask is allowed (only the exact map with a shared block rejects a mask).
+        CheckForwardBackward(Oft(6, 4, OftConfig.NeumannCoefficients(4, NeumannVariant.Peft018), shared: true), seed: 603, scale: 0.15, withMask: true);
+    }
+
+    [Test]
+    public void CayleyForwardBackward_LargeBlocks_MatchReference()
+    {
+        if (IsSimulator)
+            Assert.Ignore("Large blocks are too slow on the CPU simulator.");
+        CheckForwardBackward(Oft(3, 40), seed: 701, scale: 0.05);
+        CheckForwardBackward(Boft(2, 64), seed: 702, scale: 0.05);
+        CheckForwardBackward(Oft(2, 48, OftConfig.NeumannCoefficients(5, NeumannVariant.Peft018)), seed: 703, scale: 0.02);
+    }
+
+    [Test]
+    public void CayleyForward_ZeroParameters_GivesIdentity()
+    {
+        CayleyShape shape = Boft(3, 5);
+        using Tensor p = Backend.Allocate(shape.ParameterBlockCount, shape.ParameterBlockLength);
+        using Tensor blocks = Backend.Allocate(shape.BlockCount, 5, 5);
+        Backend.CayleyForward(shape, p, null, blocks);
+        double[] expected = new double[shape.BlocksLength];
+        for (int j = 0; j < 3; j++)
+            for (int r = 0; r < 5; r++)
+                expected[j * 25 + r * 6] = 1;
+        Compare.AllClose(Download(blocks), expected, 0, 0, "blocks", $"{Case.Name} identity");
+    }
+
+    [Test]
+    public void CayleyBackward_MaskedBlocks_ContributeNothing()
+    {
+        CayleyShape shape = Oft(4, 3);
+        var random = new Random(801);
+        using Tensor p = Upload(AsFloat(Random(random, shape.ParametersLength, 0.3)), shape.ParametersLength);
+        using Tensor mask = Upload([1, 1, 1, 1], 4);
+        using Tensor blocks = Backend.Allocate(shape.BlocksLength);
+        Backend.CayleyForward(shape, p, mask, blocks);
+        using Tensor g = Upload(Random(random, shape.BlocksLength), shape.BlocksLength);
+        using Tensor gp = Backend.Allocate(shape.ParametersLength);
+        Backend.CayleyBackward(shape, p, blocks, g, mask, gp);
+        Compare.AllClose(Download(gp), new double[shape.ParametersLength], 0, 0, "gradParameters", $"{Case.Name} all blocks masked");
+    }
+
+    [Test]
+    public void CayleyForwardBackward_IsDeterministic()
+    {
+        CayleyShape shape = Oft(IsSimulator ? 3 : 64, 8);
+        var random = new Random(901);
+        using Tensor p = Upload(Random(random, shape.ParametersLength, 0.3), shape.ParametersLength);
+        using Tensor g = Upload(Random(random, shape.BlocksLength), shape.BlocksLength);
+        float[] Run()
+        {
+            using Tensor blocks = Backend.Allocate(shape.BlocksLength);
+            using Tensor gp = Backend.Allocate(shape.ParametersLength);
+            Backend.CayleyForward(shape, p, null, blocks);
+            Backend.CayleyBackward(shape, p, blocks, g, null, gp);
+            return [.. blocks.ToArray(), .. gp.ToArray()];
+        }
+        float[] first = Run(), second = Run();
+        Assert.That(second, Is.EqualTo(first).AsCollection, $"{Case.Name}: two runs must be bit-identical");
+    }
+
+    [Test]
+    public void CoftProject_MatchesReference()
+    {
+        CayleyShape shape = Oft(5, 6);
+        var random = new Random(1001);
+        double[] w = AsFloat(Random(random, shape.ParametersLength, 0.1));
+        w.AsSpan(0, 15).Clear(); // block 0: norm 0, stays
+        for (int t = 15; t < 30; t++)
+            w[t] *= 1e-4; // block 1: inside the ball, unchanged
+        const double radius = 0.05;
+        using Tensor p = Upload(w, 5, 15);
+        Backend.CoftProject(shape, radius, p);
+        var expected = new double[w.Length];
+        global::Boft.Reference.CoftReference.Project(w, 6, radius, expected);
+        Compare.AllClose(Download(p), expected, 1e-8, 1e-6, "projected", $"{Case.Name} COFT radius {radius}");
+    }
+
+    [Test]
+    public void CayleyForward_ThrowsForMismatchedParameters()
+    {
+        CayleyShape shape = Boft(2, 4);
+        using Tensor p = Backend.Allocate(2, 15);
+        using Tensor blocks = Backend.Allocate(2, 4, 4);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, null, blocks))!;
+        Assert.That(e.ParamName, Is.EqualTo("parameters"));
+        Assert.That(e.Message, Does.Contain("[2, 15]").And.Contain("[2, 16]"));
+    }
+
+    [Test]
+    public void CayleyForward_ThrowsForMismatchedBlocks()
+    {
+        CayleyShape shape = Boft(2, 4);
+        using Tensor p = Backend.Allocate(2, 16);
+        using Tensor blocks = Backend.Allocate(3, 4, 4);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, null, blocks))!;
+        Assert.That(e.ParamName, Is.EqualTo("blocks"));
+        Assert.That(e.Message, Does.Contain("[3, 4, 4]").And.Contain("[2, 4, 4]"));
+    }
+
+    [Test]
+    public void CayleyForward_ThrowsForMismatchedMask()
+    {
+        CayleyShape shape = Boft(2, 4);
+        using Tensor p = Backend.Allocate(2, 16);
+        using Tensor mask = Backend.Allocate(3);
+        using Tensor blocks = Backend.Allocate(2, 4, 4);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, mask, blocks))!;
+        Assert.That(e.ParamName, Is.EqualTo("identityMask"));
+        Assert.That(e.Message, Does.Contain("[3]").And.Contain("[2]"));
+    }
+
+    [Test]
+    public void CayleyBackward_ThrowsForMismatchedGradBlocks()
+    {
+        CayleyShape shape = Boft(2, 4);
+        using Tensor p = Backend.Allocate(2, 16);
+        using Tensor blocks = Backend.Allocate(2, 4, 4);
+        using Tensor g = Backend.Allocate(2, 4, 3);
+        using Tensor gp = Backend.Allocate(2, 16);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, null, gp))!;
+        Assert.That(e.ParamName, Is.EqualTo("gradBlocks"));
+        Assert.That(e.Message, Does.Contain("[2, 4, 3]").And.Contain("[2, 4, 4]"));
+    }
+
+    [Test]
+    public void CayleyBackward_ThrowsForMismatchedGradParameters()
+    {
+        CayleyShape shape = Oft(2, 4);
+        using Tensor p = Backend.Allocate(2, 6);
+        using Tensor blocks = Backend.Allocate(2, 4, 4);
+        using Tensor g = Backend.Allocate(2, 4, 4);
+        using Tensor gp = Backend.Allocate(2, 16);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, null, gp))!;
+        Assert.That(e.ParamName, Is.EqualTo("gradParameters"));
+        Assert.That(e.Message, Does.Contain("[2, 16]").And.Contain("[2, 6]"));
+    }
+
+    [Test]
+    public void CayleyBackward_ThrowsForMaskWithSharedExactBlock()
+    {
+        CayleyShape shape = Oft(3, 4, shared: true);
+        using Tensor p = Backend.Allocate(1, 6);
+        using Tensor blocks = Backend.Allocate(3, 4, 4);
+        using Tensor g = Backend.Allocate(3, 4, 4);
+        using Tensor mask = Backend.Allocate(3);
+        using Tensor gp = Backend.Allocate(1, 6);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, mask, gp))!;
+        Assert.That(e.ParamName, Is.EqualTo("identityMask"));
+    }
+
+    [Test]
+    public void CoftProject_ThrowsForBoftShape()
+    {
+        using Tensor p = Backend.Allocate(2, 16);
+        var e = Assert.Throws<ArgumentException>(() => Backend.CoftProject(Boft(2, 4), 0.1, p))!;
+        Assert.That(e.ParamName, Is.EqualTo("shape"));
+    }
+
+    [TestCase(-1.0)]
+    [TestCase(double.NaN)]
+    [TestCase(double.PositiveInfinity)]
+    public void CoftProject_ThrowsForBadRadius(double radius)
+    {
+        using Tensor p = Backend.Allocate(2, 6);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Backend.CoftProject(Oft(2, 4), radius, p))!;
+        Assert.That(e.ParamName, Is.EqualTo("radius"));
+    }
+}
