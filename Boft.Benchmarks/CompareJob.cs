@@ -124,8 +124,8 @@ internal static class CompareJob
         string svgPath = Path.Combine(directory, "compare.svg");
         string[] commandArgs = Environment.GetCommandLineArgs().Skip(1).ToArray();
         string command = "dotnet run -c Release --project Boft.Benchmarks" + (commandArgs.Length > 0 ? " -- " + string.Join(' ', commandArgs) : "");
-        File.WriteAllText(markdownPath, FormatMarkdown(rows, results.Values, header, command, svgPath));
-        File.WriteAllText(svgPath, Chart(rows, options, backendText));
+        ResultFiles.WriteText(markdownPath, FormatMarkdown(rows, results.Values, header, command, svgPath));
+        ResultFiles.WriteText(svgPath, Chart(rows, options, backendText));
         string jsonPath = options.JsonPath ?? Path.Combine(directory, "compare.json");
         WriteJson(jsonPath, results.Values);
         Console.Error.WriteLine($"wrote {markdownPath}, {svgPath}, {jsonPath}");
@@ -221,7 +221,7 @@ internal static class CompareJob
             ["effective_parameters"] = m.EffectiveParameters,
             ["stored_parameters"] = m.StoredParameters,
         });
-        File.WriteAllText(path, JsonSerializer.Serialize(objects, new JsonSerializerOptions { WriteIndented = true }));
+        ResultFiles.WriteText(path, JsonSerializer.Serialize(objects, new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static string Chart(List<TableRow> rows, CompareJobOptions options, string backendText)

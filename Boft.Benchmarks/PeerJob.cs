@@ -138,8 +138,8 @@ internal static class PeerJob
 
         string directory = options.OutputDirectory ?? Path.Combine(MachineInfo.RepositoryRoot(), "results");
         Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "peer.md"), sb.ToString());
-        File.WriteAllText(Path.Combine(directory, "peer.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        ResultFiles.WriteText(Path.Combine(directory, "peer.md"), sb.ToString());
+        ResultFiles.WriteText(Path.Combine(directory, "peer.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         Console.Error.WriteLine($"wrote {Path.Combine(directory, "peer.md")} and peer.json");
         return 0;
     }

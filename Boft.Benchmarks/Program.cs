@@ -5,6 +5,8 @@
 //       side by side with the PyTorch peer, plus the FMA peak and the fused forward's share of it (results/peer.md)
 //   peak [--threads N]           the fp32 FMA peak of this machine
 //   bdn [BenchmarkDotNet args]   BenchmarkDotNet suites (exports to docs/benchmarks/<machine>/)
+//   finetune [--quick] [--backend NAME] [--threads N] [--seed N] [--seeds N] [--shift PIXELS] [--json PATH] [--out DIR]
+//       a real finetuning run on the 8x8 digits: BOFT vs OFT vs full finetuning (docs/06_Finetuning.md)
 // See docs/04_Benchmarking.md.
 
 using System.Globalization;
@@ -33,6 +35,8 @@ internal static class Cli
                     Console.WriteLine($"{MachineInfo.Cpu()}");
                     Console.WriteLine($"fp32 FMA peak: 1 thread {one.Gflops512:F1} GFLOP/s (Vector256 {one.Gflops256:F1}); {threads} threads {all.Gflops512:F1} GFLOP/s (Vector256 {all.Gflops256:F1})");
                     return 0;
+                case "finetune":
+                    return Boft.Benchmarks.Finetune.FinetuneJob.Run(ParseFinetune(rest));
                 case "bdn":
                     BenchmarkSwitcher.FromAssembly(typeof(Cli).Assembly).Run(rest, new Boft.Benchmarks.Suites.BenchConfig());
                     return 0;
@@ -44,7 +48,7 @@ internal static class Cli
                     return 2;
             }
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or PlatformNotSupportedException)
+        catch (Exception e) when (e is ArgumentException or FormatException or PlatformNotSupportedException or NotSupportedException)
         {
             Console.Error.WriteLine(e.Message);
             return 2;
@@ -57,7 +61,8 @@ internal static class Cli
           peer     vs the PyTorch peer: --d 1024 --tokens 512 --pairs 2,8,4,4,1,32 --python /usr/bin/python3 --script PATH --budget-ms 500 --torch-runs 3
           peak     fp32 FMA peak: --threads N
           bdn      BenchmarkDotNet suites (BDN arguments, e.g. --filter *BoftVsOft*)
-        backends: simd (default: widest vectors), simd512, simd256, simd128
+          finetune digits finetuning, BOFT vs OFT vs full: --quick --backend NAME --threads N --seed N --seeds N --shift PIXELS --json PATH --out DIR
+        backends: default (CUDA when present, else simd), simd (widest vectors), simd512, simd256, simd128, cuda, ilgpu-cpu, ilgpu-cpu32, reference
         """;
 
     private static string? Option(string[] args, string name)
@@ -97,6 +102,25 @@ internal static class Cli
             options.Threads = int.Parse(th, CultureInfo.InvariantCulture);
         if (Option(args, "--budget-ms") is string ms)
             options.BudgetMs = double.Parse(ms, CultureInfo.InvariantCulture);
+        options.JsonPath = Option(args, "--json");
+        options.OutputDirectory = Option(args, "--out");
+        return options;
+    }
+
+    private static Boft.Benchmarks.Finetune.FinetuneJobOptions ParseFinetune(string[] args)
+    {
+        CheckKnown(args, "--quick", "--backend", "--threads", "--seed", "--seeds", "--shift", "--json", "--out");
+        var options = new Boft.Benchmarks.Finetune.FinetuneJobOptions { Quick = args.Contains("--quick") };
+        if (Option(args, "--backend") is string b)
+            options.Backend = b;
+        if (Option(args, "--threads") is string th)
+            options.Threads = int.Parse(th, CultureInfo.InvariantCulture);
+        if (Option(args, "--seed") is string seed)
+            options.Seed = int.Parse(seed, CultureInfo.InvariantCulture);
+        if (Option(args, "--shift") is string shift)
+            options.ShiftPixels = int.Parse(shift, CultureInfo.InvariantCulture);
+        if (Option(args, "--seeds") is string seeds)
+            options.Seeds = int.Parse(seeds, CultureInfo.InvariantCulture);
         options.JsonPath = Option(args, "--json");
         options.OutputDirectory = Option(args, "--out");
         return options;

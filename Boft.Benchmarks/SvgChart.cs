@@ -1,4 +1,5 @@
-// A small dependency-free SVG grouped bar chart with a log2 y axis (ratios around 1), used for the main job's plot.
+// A small dependency-free SVG grouped bar chart: a log2 y axis with bars from 1 (ratios, the main job's plot) or a linear
+// y axis from 0 (fractions such as accuracies, the finetuning plot).
 
 using System.Globalization;
 using System.Security;
@@ -15,9 +16,10 @@ internal static class SvgChart
 
     private static readonly string[] Colors = ["#1f77b4", "#aec7e8", "#d62728", "#ff9896", "#2ca02c", "#98df8a", "#9467bd", "#c5b0d5"];
 
-    public static string Render(string title, string yLabel, List<Panel> panels, int columns, List<string> legend)
+    public static string Render(string title, string yLabel, List<Panel> panels, int columns, List<string> legend, double? linearMaximum = null, int panelWidth = 420)
     {
-        const int panelWidth = 420, panelHeight = 260, left = 70, top = 70, gapX = 40, gapY = 70, legendHeight = 26;
+        bool linear = linearMaximum is not null;
+        const int panelHeight = 260, left = 70, top = 70, gapX = 40, gapY = 70, legendHeight = 26;
         int rowsOfPanels = (panels.Count + columns - 1) / columns;
         int width = Math.Max(left + columns * panelWidth + (columns - 1) * gapX + 30, 1100);
         int legendColumns = Math.Max(1, (width - left) / 340);
@@ -29,6 +31,11 @@ internal static class SvgChart
         int logLo = (int)Math.Floor(Math.Log2(lo)), logHi = (int)Math.Ceiling(Math.Log2(hi));
         if (logHi == logLo)
             logHi++;
+        if (linear)
+        {
+            (logLo, logHi) = (0, 5); // five linear ticks: 0, max/5, ..., max
+        }
+        double maximum = linearMaximum ?? 1;
 
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"Helvetica, Arial, sans-serif\">");
@@ -38,12 +45,14 @@ internal static class SvgChart
         {
             Panel panel = panels[index];
             int px = left + index % columns * (panelWidth + gapX), py = top + index / columns * (panelHeight + gapY);
-            double Y(double v) => py + panelHeight - (Math.Log2(v) - logLo) / (logHi - logLo) * panelHeight;
+            double Y(double v) => linear
+                ? py + panelHeight - Math.Clamp(v / maximum, 0, 1) * panelHeight
+                : py + panelHeight - (Math.Log2(v) - logLo) / (logHi - logLo) * panelHeight;
             sb.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{px + panelWidth / 2}\" y=\"{py - 10}\" font-size=\"14\" text-anchor=\"middle\">{Escape(panel.Title)}</text>");
             sb.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"{px}\" y=\"{py}\" width=\"{panelWidth}\" height=\"{panelHeight}\" fill=\"none\" stroke=\"#444\"/>");
             for (int e = logLo; e <= logHi; e++)
             {
-                double v = Math.Pow(2, e), y = Y(v);
+                double v = linear ? maximum * e / logHi : Math.Pow(2, e), y = Y(v);
                 string stroke = e == 0 ? "#000" : "#ddd";
                 sb.AppendLine(CultureInfo.InvariantCulture, $"<line x1=\"{px}\" x2=\"{px + panelWidth}\" y1=\"{y:F1}\" y2=\"{y:F1}\" stroke=\"{stroke}\" stroke-width=\"{(e == 0 ? 1.5 : 1)}\"/>");
                 sb.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{px - 6}\" y=\"{y + 4:F1}\" font-size=\"11\" text-anchor=\"end\">{Format(v)}</text>");
@@ -60,7 +69,7 @@ internal static class SvgChart
                 {
                     if (group.Values[s] is not double v || v <= 0)
                         continue;
-                    double y = Y(Math.Clamp(v, Math.Pow(2, logLo), Math.Pow(2, logHi))), baseline = Y(1);
+                    double y = linear ? Y(v) : Y(Math.Clamp(v, Math.Pow(2, logLo), Math.Pow(2, logHi))), baseline = linear ? Y(0) : Y(1);
                     double yTop = Math.Min(y, baseline), barHeight = Math.Abs(baseline - y);
                     sb.AppendLine(CultureInfo.InvariantCulture,
                         $"<rect x=\"{gx + s * barWidth:F1}\" y=\"{yTop:F1}\" width=\"{barWidth * 0.92:F1}\" height=\"{Math.Max(barHeight, 0.5):F1}\" fill=\"{Colors[s % Colors.Length]}\"><title>{Escape(group.Label)}: {v.ToString("F2", CultureInfo.InvariantCulture)}</title></rect>");
