@@ -41,38 +41,16 @@ public sealed class ReferenceBackend : BoftBackend
     /// <inheritdoc />
     protected override void CayleyForwardCore(CayleyShape shape, Tensor parameters, Tensor? identityMask, Tensor blocks)
     {
-        double[] own = OwnBlocks(shape, Read(parameters));
-        var all = new double[shape.BlocksLength];
-        int bb = shape.BlockSize * shape.BlockSize;
-        for (int j = 0; j < shape.BlockCount; j++)
-            own.AsSpan(shape.ParameterBlockOf(j) * bb, bb).CopyTo(all.AsSpan(j * bb, bb));
-        if (identityMask is not null)
-            IdentityMaskReference.Apply(Read(identityMask), shape.BlockSize, all);
-        Write(all, blocks);
+        var result = new double[shape.BlocksLength];
+        CayleyBatchReference.Forward(shape, Read(parameters), ReadOptional(identityMask) ?? [], result);
+        Write(result, blocks);
     }
 
     /// <inheritdoc />
     protected override void CayleyBackwardCore(CayleyShape shape, Tensor parameters, Tensor blocks, Tensor gradBlocks, Tensor? identityMask, Tensor gradParameters)
     {
-        int b = shape.BlockSize, bb = b * b;
-        double[] grad = Read(gradBlocks);
-        if (identityMask is not null)
-            IdentityMaskReference.ApplyBackward(Read(identityMask), b, grad);
-        var gradOwn = new double[shape.ParameterBlockCount * bb];
-        for (int j = 0; j < shape.BlockCount; j++)
-            for (int t = 0; t < bb; t++)
-                gradOwn[shape.ParameterBlockOf(j) * bb + t] += grad[j * bb + t];
-        double[] skew = Skew(shape, Read(parameters));
-        var gradSkew = new double[skew.Length];
-        if (shape.IsExact)
-            CayleyReference.Backward(skew, gradOwn, b, gradSkew);
-        else
-            CayleyNeumannReference.Backward(skew, shape.NeumannCoefficients, gradOwn, b, gradSkew);
         var gradParams = new double[shape.ParametersLength];
-        if (shape.Skew == SkewKind.HalfDifference)
-            SkewReference.HalfDifferenceBackward(gradSkew, b, gradParams);
-        else
-            SkewReference.FromPackedBackward(gradSkew, b, gradParams);
+        CayleyBatchReference.Backward(shape, Read(parameters), Read(gradBlocks), ReadOptional(identityMask) ?? [], gradParams);
         Accumulate(gradParams, gradParameters);
     }
 
@@ -251,28 +229,6 @@ public sealed class ReferenceBackend : BoftBackend
         foreach (float v in ((HostTensor)tensor).Data)
             sum += (double)v * v;
         return sum;
-    }
-
-    private static double[] Skew(CayleyShape shape, double[] parameters)
-    {
-        int b = shape.BlockSize;
-        var skew = new double[shape.ParameterBlockCount * b * b];
-        if (shape.Skew == SkewKind.HalfDifference)
-            SkewReference.HalfDifference(parameters, b, skew);
-        else
-            SkewReference.FromPacked(parameters, b, skew);
-        return skew;
-    }
-
-    private static double[] OwnBlocks(CayleyShape shape, double[] parameters)
-    {
-        double[] skew = Skew(shape, parameters);
-        var own = new double[skew.Length];
-        if (shape.IsExact)
-            CayleyReference.Forward(skew, shape.BlockSize, own);
-        else
-            CayleyNeumannReference.Forward(skew, shape.NeumannCoefficients, shape.BlockSize, own);
-        return own;
     }
 
     /// <summary>A float32 tensor in a managed array.</summary>

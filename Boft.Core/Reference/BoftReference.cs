@@ -17,11 +17,7 @@ public static class BoftReference
     {
         ArgumentNullException.ThrowIfNull(shape);
         Check.SameLength(boftR.Length, shape.RawParameterCount, nameof(boftR), shape.ToString());
-        var skew = new double[boftR.Length];
-        SkewReference.HalfDifference(boftR, shape.BlockSize, skew);
-        CayleyReference.Forward(skew, shape.BlockSize, blocks);
-        if (!identityMask.IsEmpty)
-            IdentityMaskReference.Apply(identityMask, shape.BlockSize, blocks);
+        CayleyBatchReference.Forward(shape.Cayley, boftR, identityMask, blocks);
     }
 
     /// <summary>The dense rotation R.</summary>
@@ -83,8 +79,6 @@ public static class BoftReference
         int rows = Check.Rows(input.Length, d, nameof(input));
         Check.SameLength(gradOutput.Length, rows * n, nameof(gradOutput), "rowCount·outFeatureCount");
         Check.SameLength(gradBoftR.Length, boftR.Length, nameof(gradBoftR), nameof(boftR));
-        var skew = new double[boftR.Length];
-        SkewReference.HalfDifference(boftR, b, skew);
         var blocks = new double[boftR.Length];
         Blocks(shape, boftR, identityMask, blocks);
         var u = new double[input.Length];
@@ -100,11 +94,7 @@ public static class BoftReference
         RotationReference.Backward(shape.Rotation, input, blocks, gradU, gradX, gradBlocks);
         if (!gradInput.IsEmpty)
             gradX.CopyTo(gradInput);
-        if (!identityMask.IsEmpty)
-            IdentityMaskReference.ApplyBackward(identityMask, b, gradBlocks);
-        var gradSkew = new double[boftR.Length];
-        CayleyReference.Backward(skew, gradBlocks, b, gradSkew);
-        SkewReference.HalfDifferenceBackward(gradSkew, b, gradBoftR);
+        CayleyBatchReference.Backward(shape.Cayley, boftR, gradBlocks, identityMask, gradBoftR);
     }
 
     /// <summary>Merged weight <c>W' = diag(s) W0 Rᵀ</c>, by rotating the rows of W0 (R is never formed).</summary>

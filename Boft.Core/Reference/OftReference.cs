@@ -15,18 +15,8 @@ public static class OftReference
     public static void Blocks(OftShape shape, ReadOnlySpan<double> weight, Span<double> blocks)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int b = shape.BlockSize, bb = b * b;
         Check.SameLength(weight.Length, shape.StoredParameterCount, nameof(weight), shape.ToString());
-        Check.SameLength(blocks.Length, shape.BlockCount * bb, nameof(blocks), "blockCount·b²");
-        var skew = new double[shape.ParameterBlockCount * bb];
-        var own = new double[skew.Length];
-        SkewReference.FromPacked(weight, b, skew);
-        if (shape.Cayley.IsExact)
-            CayleyReference.Forward(skew, b, own);
-        else
-            CayleyNeumannReference.Forward(skew, shape.NeumannCoefficients, b, own);
-        for (int j = 0; j < shape.BlockCount; j++)
-            own.AsSpan((shape.BlockShare ? 0 : j) * bb, bb).CopyTo(blocks.Slice(j * bb, bb));
+        CayleyBatchReference.Forward(shape.Cayley, weight, [], blocks);
     }
 
     /// <summary>The dense rotation R = blockdiag(C).</summary>
@@ -90,22 +80,7 @@ public static class OftReference
         RotationReference.Backward(shape.Rotation, input, blocks, gradU, gradX, gradBlocks);
         if (!gradInput.IsEmpty)
             gradX.CopyTo(gradInput);
-        var gradOwn = new double[shape.ParameterBlockCount * bb];
-        for (int j = 0; j < shape.BlockCount; j++)
-        {
-            Span<double> target = gradOwn.AsSpan((shape.BlockShare ? 0 : j) * bb, bb);
-            ReadOnlySpan<double> source = gradBlocks.AsSpan(j * bb, bb);
-            for (int t = 0; t < bb; t++)
-                target[t] += source[t];
-        }
-        var skew = new double[gradOwn.Length];
-        SkewReference.FromPacked(weight, b, skew);
-        var gradSkew = new double[gradOwn.Length];
-        if (shape.Cayley.IsExact)
-            CayleyReference.Backward(skew, gradOwn, b, gradSkew);
-        else
-            CayleyNeumannReference.Backward(skew, shape.NeumannCoefficients, gradOwn, b, gradSkew);
-        SkewReference.FromPackedBackward(gradSkew, b, gradWeight);
+        CayleyBatchReference.Backward(shape.Cayley, weight, gradBlocks, [], gradWeight);
     }
 
     /// <summary>Merged weight <c>W' = W0 Rᵀ</c>.</summary>

@@ -1,7 +1,5 @@
-// The double-precision expectations of the backend ops, composed from Boft.Core/Reference (the oracle verified against
-// the 38 golden cases): the reference has no single "Cayley op over a CayleyShape", so its skew map, Cayley / Neumann
-// map, identity mask and block sharing are composed here exactly as BoftBackend documents CayleyForward/Backward.
-// Also: seeded random data and the tolerance rule every backend test uses.
+// The double-precision expectations of the backend ops from Boft.Core/Reference (the oracle verified against the 38 golden
+// cases; the batched Cayley op is CayleyBatchReference), seeded random data, and the tolerance rule every backend test uses.
 
 using Boft.Reference;
 
@@ -21,61 +19,19 @@ internal static class BackendOracle
     /// <summary>Rounds to float and back, so the reference sees exactly the inputs the float32 backend sees.</summary>
     public static double[] AsFloat(double[] values) => Array.ConvertAll(values, v => (double)(float)v);
 
-    /// <summary>The skew blocks of every parameter block. Shape: [parameterBlockCount, b, b].</summary>
-    public static double[] Skew(CayleyShape shape, double[] parameters)
-    {
-        int b = shape.BlockSize;
-        var skew = new double[shape.ParameterBlockCount * b * b];
-        if (shape.Skew == SkewKind.HalfDifference)
-            SkewReference.HalfDifference(parameters, b, skew);
-        else
-            SkewReference.FromPacked(parameters, b, skew);
-        return skew;
-    }
-
     /// <summary>Expected <c>CayleyForward</c> output. Shape: [blockCount, b, b].</summary>
     public static double[] CayleyForward(CayleyShape shape, double[] parameters, double[]? mask)
     {
-        int b = shape.BlockSize, bb = b * b;
-        double[] skew = Skew(shape, parameters);
-        var own = new double[skew.Length];
-        if (shape.IsExact)
-            CayleyReference.Forward(skew, b, own);
-        else
-            CayleyNeumannReference.Forward(skew, shape.NeumannCoefficients, b, own);
         var blocks = new double[shape.BlocksLength];
-        for (int j = 0; j < shape.BlockCount; j++)
-            own.AsSpan(shape.ParameterBlockOf(j) * bb, bb).CopyTo(blocks.AsSpan(j * bb, bb));
-        if (mask is not null)
-            IdentityMaskReference.Apply(mask, b, blocks);
+        CayleyBatchReference.Forward(shape, parameters, mask ?? [], blocks);
         return blocks;
     }
 
     /// <summary>Expected increment of <c>gradParameters</c> from <c>CayleyBackward</c>. Shape: [parameterBlockCount, parameterBlockLength].</summary>
     public static double[] CayleyBackward(CayleyShape shape, double[] parameters, double[] gradBlocks, double[]? mask)
     {
-        int b = shape.BlockSize, bb = b * b;
-        double[] skew = Skew(shape, parameters);
-        var masked = (double[])gradBlocks.Clone();
-        if (mask is not null)
-            IdentityMaskReference.ApplyBackward(mask, b, masked);
-        var perParameter = new double[shape.ParameterBlockCount * bb];
-        for (int j = 0; j < shape.BlockCount; j++)
-        {
-            int p = shape.ParameterBlockOf(j);
-            for (int e = 0; e < bb; e++)
-                perParameter[p * bb + e] += masked[j * bb + e];
-        }
-        var gradSkew = new double[perParameter.Length];
-        if (shape.IsExact)
-            CayleyReference.Backward(skew, perParameter, b, gradSkew);
-        else
-            CayleyNeumannReference.Backward(skew, shape.NeumannCoefficients, perParameter, b, gradSkew);
         var result = new double[shape.ParametersLength];
-        if (shape.Skew == SkewKind.HalfDifference)
-            SkewReference.HalfDifferenceBackward(gradSkew, b, result);
-        else
-            SkewReference.FromPackedBackward(gradSkew, b, result);
+        CayleyBatchReference.Backward(shape, parameters, gradBlocks, mask ?? [], result);
         return result;
     }
 
