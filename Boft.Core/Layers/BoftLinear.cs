@@ -17,6 +17,7 @@ public sealed class BoftLinear : AdapterLinear
     private readonly Tensor? mask;
     private readonly double[] hostMask;
     private readonly double[] dropoutMask;
+    private readonly float[] maskValues;
     private readonly Random dropoutRandom;
     private int identityFactorCount;
     private double[]? fixedMask;
@@ -63,6 +64,7 @@ public sealed class BoftLinear : AdapterLinear
         BoftS = Add(new Parameter("boft_s", backend.Upload(scale, outFeatureCount, 1), requiresGrad: true));
         hostMask = new double[m * k];
         dropoutMask = new double[m * k];
+        maskValues = new float[m * k];
         dropoutRandom = new Random(dropoutSeed);
         mask = backend.Allocate(m * k);
     }
@@ -137,10 +139,7 @@ public sealed class BoftLinear : AdapterLinear
         LastIdentityMask = null;
         if (!dropout && identityFactorCount == 0 && fixedMask is null)
             return null;
-        IdentityMaskReference.Interpolation(Shape.Rotation, identityFactorCount, hostMask);
-        if (fixedMask is not null)
-            for (int i = 0; i < hostMask.Length; i++)
-                hostMask[i] = Math.Max(hostMask[i], fixedMask[i]);
+        StaticMask(hostMask);
         if (dropout)
         {
             IdentityMaskReference.Dropout(Shape, Config.Dropout, dropoutRandom, dropoutMask);
@@ -156,11 +155,12 @@ public sealed class BoftLinear : AdapterLinear
         LastIdentityMask = null;
         if (identityFactorCount == 0 && fixedMask is null)
             return null;
-        MergeMask(hostMask);
+        StaticMask(hostMask);
         return Upload();
     }
 
-    private void MergeMask(double[] destination)
+    /// <summary>The mask without dropout: interpolation combined with the fixed mask (what merge and unmerge use).</summary>
+    private void StaticMask(double[] destination)
     {
         IdentityMaskReference.Interpolation(Shape.Rotation, identityFactorCount, destination);
         if (fixedMask is not null)
@@ -177,7 +177,7 @@ public sealed class BoftLinear : AdapterLinear
         if (identityFactorCount != 0 || fixedMask is not null)
         {
             maskValues = new double[hostMask.Length];
-            MergeMask(maskValues);
+            StaticMask(maskValues);
         }
         BoftReference.Unmerge(Shape, merged, raw, scale, maskValues, baseWeight);
     }
@@ -188,10 +188,9 @@ public sealed class BoftLinear : AdapterLinear
     private Tensor Upload()
     {
         LastIdentityMask = (double[])hostMask.Clone();
-        var values = new float[hostMask.Length];
-        for (int i = 0; i < values.Length; i++)
-            values[i] = (float)hostMask[i];
-        mask!.CopyFrom(values);
+        for (int i = 0; i < maskValues.Length; i++)
+            maskValues[i] = (float)hostMask[i];
+        mask!.CopyFrom(maskValues);
         return mask;
     }
 }

@@ -1,5 +1,6 @@
 // An in-memory data set of (features, targets) rows, served as mini-batches copied into preallocated tensors.
 
+using System.Buffers;
 using Boft.Backends;
 
 namespace Boft.Training;
@@ -61,14 +62,23 @@ public sealed class Dataset
     {
         ArgumentNullException.ThrowIfNull(featureBatch);
         ArgumentNullException.ThrowIfNull(targetBatch);
-        var f = new float[rows.Length * FeatureCount];
-        var t = new float[rows.Length * TargetWidth];
-        for (int i = 0; i < rows.Length; i++)
+        // Staging arrays come from the shared pool: a training step allocates nothing here.
+        float[] f = ArrayPool<float>.Shared.Rent(rows.Length * FeatureCount);
+        float[] t = ArrayPool<float>.Shared.Rent(rows.Length * TargetWidth);
+        try
         {
-            Features(rows[i]).CopyTo(f.AsSpan(i * FeatureCount));
-            Targets(rows[i]).CopyTo(t.AsSpan(i * TargetWidth));
+            for (int i = 0; i < rows.Length; i++)
+            {
+                Features(rows[i]).CopyTo(f.AsSpan(i * FeatureCount));
+                Targets(rows[i]).CopyTo(t.AsSpan(i * TargetWidth));
+            }
+            featureBatch.CopyFrom(f.AsSpan(0, rows.Length * FeatureCount));
+            targetBatch.CopyFrom(t.AsSpan(0, rows.Length * TargetWidth));
         }
-        featureBatch.CopyFrom(f);
-        targetBatch.CopyFrom(t);
+        finally
+        {
+            ArrayPool<float>.Shared.Return(f);
+            ArrayPool<float>.Shared.Return(t);
+        }
     }
 }

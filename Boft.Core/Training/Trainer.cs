@@ -255,29 +255,43 @@ public static class Evaluation
         ArgumentNullException.ThrowIfNull(data);
         if (data.TargetWidth != 1)
             throw new ArgumentException($"Accuracy needs one class index per row, but the data has {data.TargetWidth} targets per row.", nameof(data));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         BoftBackend backend = model.Parameters.Count > 0 ? model.Parameters[0].Backend : throw new ArgumentException("The model has no parameters to tell its backend.", nameof(model));
         int correct = 0, classes = model.OutFeatureCount;
         var rows = new int[batchSize];
-        for (int start = 0; start < data.Count; start += batchSize)
+        // Tensors for a full batch and, when the count is not a multiple of it, for the last partial one: two sets at most.
+        var tensors = new Dictionary<int, (Tensor X, Tensor Labels, Tensor Output)>();
+        try
         {
-            int size = Math.Min(batchSize, data.Count - start);
-            using Tensor x = backend.Allocate(size, data.FeatureCount);
-            using Tensor labels = backend.Allocate(size);
-            using Tensor output = backend.Allocate(size, classes);
-            for (int i = 0; i < size; i++)
-                rows[i] = start + i;
-            data.CopyBatch(rows.AsSpan(0, size), x, labels);
-            model.Forward(x, output);
-            float[] logits = output.ToArray();
-            for (int i = 0; i < size; i++)
+            for (int start = 0; start < data.Count; start += batchSize)
             {
-                ReadOnlySpan<float> row = logits.AsSpan(i * classes, classes);
-                int best = 0;
-                for (int c = 1; c < classes; c++)
-                    if (row[c] > row[best])
-                        best = c;
-                if (best == (int)data.Targets(start + i)[0])
-                    correct++;
+                int size = Math.Min(batchSize, data.Count - start);
+                if (!tensors.TryGetValue(size, out var t))
+                    tensors[size] = t = (backend.Allocate(size, data.FeatureCount), backend.Allocate(size), backend.Allocate(size, classes));
+                for (int i = 0; i < size; i++)
+                    rows[i] = start + i;
+                data.CopyBatch(rows.AsSpan(0, size), t.X, t.Labels);
+                model.Forward(t.X, t.Output);
+                float[] logits = t.Output.ToArray();
+                for (int i = 0; i < size; i++)
+                {
+                    ReadOnlySpan<float> row = logits.AsSpan(i * classes, classes);
+                    int best = 0;
+                    for (int c = 1; c < classes; c++)
+                        if (row[c] > row[best])
+                            best = c;
+                    if (best == (int)data.Targets(start + i)[0])
+                        correct++;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var (x, labels, output) in tensors.Values)
+            {
+                x.Dispose();
+                labels.Dispose();
+                output.Dispose();
             }
         }
         return (double)correct / data.Count;

@@ -7,10 +7,12 @@ using Boft.Kernels.Ilgpu;
 using ILGPU;
 using ILGPU.Runtime;
 
+using Boft.Tests.Infrastructure;
+
 namespace Boft.Tests.Ilgpu;
 
-[TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
-public sealed class BadInputTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
+public sealed class BadInputTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
 {
     private static readonly RotationShape Rotation = new(16, 2, 4, 4, new ButterflyPermutations(16, 2, 4));
     private static readonly CayleyShape Cayley = new(3, 2, SkewKind.HalfDifference, null, shared: false);

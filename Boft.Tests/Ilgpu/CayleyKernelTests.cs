@@ -10,8 +10,8 @@ using ILGPU;
 
 namespace Boft.Tests.Ilgpu;
 
-[TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
-public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
+public sealed class CayleyKernelTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
 {
     private static readonly double[] Neumann5 = [1, 2, 2, 2, 1];
 
@@ -34,7 +34,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         SkewReference.HalfDifference(raw, blockSize, skew);
         var expected = new double[raw.Length];
         CayleyReference.Forward(skew, blockSize, expected);
-        Compare.AllClose(Download(blocks), expected, 4e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Device.Name}", [blockCount, blockSize, blockSize]);
+        Compare.AllClose(Download(blocks), expected, 4e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Case.Name}", [blockCount, blockSize, blockSize]);
     }
 
     [TestCase(2, 4, new double[] { 1 })]
@@ -54,7 +54,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         SkewReference.FromPacked(packed, blockSize, skew);
         var expected = new double[skew.Length];
         CayleyNeumannReference.Forward(skew, coefficients, blockSize, expected);
-        Compare.AllClose(Download(blocks), expected, 2e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Device.Name}", [blockCount, blockSize, blockSize]);
+        Compare.AllClose(Download(blocks), expected, 2e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Case.Name}", [blockCount, blockSize, blockSize]);
     }
 
     [TestCase(4, false)]
@@ -77,7 +77,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         for (int j = 0; j < blockCount; j++)
             own.AsSpan(shape.ParameterBlockOf(j) * bb, bb).CopyTo(expected.AsSpan(j * bb, bb));
         IdentityMaskReference.Apply(mask, blockSize, expected);
-        Compare.AllClose(Download(blocks), expected, 4e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Device.Name}", [blockCount, blockSize, blockSize]);
+        Compare.AllClose(Download(blocks), expected, 4e-6 * blockSize, 1e-5, "blocks", $"{shape} on {Case.Name}", [blockCount, blockSize, blockSize]);
     }
 
     [TestCase(2, 5, false)]
@@ -110,7 +110,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         SkewReference.HalfDifferenceBackward(gradSkew, blockSize, expected);
         for (int i = 0; i < expected.Length; i++)
             expected[i] += initial[i];
-        Compare.AllClose(Download(gradParameters), expected, 1e-5 * blockSize, 1e-5, "gradParameters", $"{shape} mask={withMask} on {Device.Name}", [blockCount, blockSize, blockSize]);
+        Compare.AllClose(Download(gradParameters), expected, 1e-5 * blockSize, 1e-5, "gradParameters", $"{shape} mask={withMask} on {Case.Name}", [blockCount, blockSize, blockSize]);
     }
 
     [TestCase(4, 4, false, null)]
@@ -148,7 +148,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         SkewReference.FromPackedBackward(gradSkew, blockSize, expected);
         for (int i = 0; i < expected.Length; i++)
             expected[i] += initial[i];
-        Compare.AllClose(Download(gradParameters), expected, 1e-5 * blockSize * (shared ? blockCount : 1), 1e-5, "gradParameters", $"{shape} on {Device.Name}");
+        Compare.AllClose(Download(gradParameters), expected, 1e-5 * blockSize * (shared ? blockCount : 1), 1e-5, "gradParameters", $"{shape} on {Case.Name}");
     }
 
     [Test]
@@ -176,7 +176,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         CayleyNeumannReference.Backward(skew, Neumann5, gradOwn, 4, gradSkew);
         var expected = new double[packed.Length];
         SkewReference.FromPackedBackward(gradSkew, 4, expected);
-        Compare.AllClose(Download(gradParameters), expected, 1e-5, 1e-5, "gradParameters", $"{shape} mask [1,0,0,1] on {Device.Name}");
+        Compare.AllClose(Download(gradParameters), expected, 1e-5, 1e-5, "gradParameters", $"{shape} mask [1,0,0,1] on {Case.Name}");
     }
 
     [TestCase(4, 5, 0.05)]
@@ -190,7 +190,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         Kernels.CoftProject(shape, (float)radius, parameters);
         var expected = new double[packed.Length];
         CoftReference.Project(packed, blockSize, (float)radius, expected);
-        Compare.AllClose(Download(parameters), expected, 1e-7, 1e-6, "parameters", $"{shape} radius {radius} on {Device.Name}");
+        Compare.AllClose(Download(parameters), expected, 1e-7, 1e-6, "parameters", $"{shape} radius {radius} on {Case.Name}");
     }
 
     [TestCase(4, 5, null, 0)]
@@ -227,7 +227,7 @@ public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(
         }
         var expectedGrad = new double[packed.Length];
         SkewReference.FromPackedBackward(gradSkew, blockSize, expectedGrad);
-        string context = $"{shape} sharedBytes={sharedBytes} workspace={kernels.CayleyWorkspaceLength(shape)} on {Device.Name}";
+        string context = $"{shape} sharedBytes={sharedBytes} workspace={kernels.CayleyWorkspaceLength(shape)} on {Case.Name}";
         Compare.AllClose(Download(blocks), expectedBlocks, 4e-6 * blockSize, 1e-5, "blocks", context, [blockCount, blockSize, blockSize]);
         Compare.AllClose(Download(gradParameters), expectedGrad, 1e-5 * blockSize, 1e-5, "gradParameters", context);
         if (blockSize == 48 && coefficients is not null)

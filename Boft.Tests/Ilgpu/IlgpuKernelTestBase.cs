@@ -1,60 +1,27 @@
-// The devices every ILGPU kernel fixture runs on, and the fixture base class. Write a fixture once:
-//   [TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
-//   public sealed class CayleyKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(device) { ... }
+// The base class of the ILGPU kernel fixtures; the backends come from TestBackends' ILGPU selection. Write a fixture once:
+//   [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
+//   public sealed class CayleyKernelTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase) { ... }
 // and it runs as CayleyKernelTests(IlgpuCpuWarp4), CayleyKernelTests(IlgpuCpuWarp32) and CayleyKernelTests(Cuda); the Cuda
 // fixture carries the NUnit category "Cuda" and is ignored (not failed) on machines without a CUDA device.
 
 using Boft.Kernels.Ilgpu;
+using Boft.Tests.Infrastructure;
 using ILGPU;
 using ILGPU.Runtime;
 
 namespace Boft.Tests.Ilgpu;
-
-/// <summary>One ILGPU device under test.</summary>
-/// <param name="Name">Name in fixture names (IlgpuCpuWarp4, IlgpuCpuWarp32, Cuda).</param>
-/// <param name="Create">Creates a backend on the device; throws <see cref="NotSupportedException"/> when it cannot run here.</param>
-/// <param name="IsSimulator">ILGPU's CPU accelerator: exact math, slow, tiny shapes only.</param>
-/// <param name="Categories">NUnit categories of the fixture.</param>
-public sealed record IlgpuDevice(string Name, Func<IlgpuBackend> Create, bool IsSimulator, params string[] Categories)
-{
-    public override string ToString() => Name;
-}
-
-public static class IlgpuDevices
-{
-    public static readonly IlgpuDevice CpuWarp4 = new("IlgpuCpuWarp4", () => IlgpuBackend.CreateCpuSimulator(4), true);
-    public static readonly IlgpuDevice CpuWarp32 = new("IlgpuCpuWarp32", () => IlgpuBackend.CreateCpuSimulator(32), true);
-    public static readonly IlgpuDevice Cuda = new("Cuda", () => IlgpuBackend.CreateCuda(), false, "Cuda");
-
-    /// <summary>Both CPU simulators and CUDA.</summary>
-    public static IEnumerable<TestFixtureData> All() => Data(CpuWarp4, CpuWarp32, Cuda);
-
-    /// <summary>One simulator (warp size 4) and CUDA, for tests whose cost matters more than a second warp size (goldens).</summary>
-    public static IEnumerable<TestFixtureData> Warp4AndCuda() => Data(CpuWarp4, Cuda);
-
-    private static IEnumerable<TestFixtureData> Data(params IlgpuDevice[] devices)
-    {
-        foreach (IlgpuDevice device in devices)
-        {
-            var data = new TestFixtureData(device).SetArgDisplayNames(device.Name);
-            foreach (string category in device.Categories)
-                data.Properties.Add(NUnit.Framework.Internal.PropertyNames.Category, category);
-            yield return data;
-        }
-    }
-}
 
 /// <summary>
 /// Base of the ILGPU kernel fixtures: one backend (context, accelerator, loaded kernels) per fixture; every test fails when the
 /// recording trace listener caught an assertion (out-of-bounds access on the CPU accelerator); device buffers made with
 /// <see cref="Upload(float[])"/> or <see cref="Zeros"/> are freed after each test.
 /// </summary>
-public abstract class IlgpuKernelTestBase(IlgpuDevice device)
+public abstract class IlgpuKernelTestBase(BackendCase backendCase)
 {
     private readonly List<IDisposable> buffers = [];
     private IlgpuBackend? backend;
 
-    protected IlgpuDevice Device { get; } = device;
+    protected BackendCase Case { get; } = backendCase;
 
     protected IlgpuBackend Backend => backend ?? throw new InvalidOperationException("The backend was not created.");
 
@@ -63,7 +30,7 @@ public abstract class IlgpuKernelTestBase(IlgpuDevice device)
     protected Accelerator Accelerator => Backend.Accelerator;
 
     /// <summary>Float32 kernels against the double reference: CPU math is exact .NET math; GPUs contract to FMA and use approximate ex2/lg2.</summary>
-    protected bool IsSimulator => Device.IsSimulator;
+    protected bool IsSimulator => Case.IsSimulator;
 
     [OneTimeSetUp]
     public void CreateBackend()
@@ -71,11 +38,11 @@ public abstract class IlgpuKernelTestBase(IlgpuDevice device)
         Assert.That(RecordingTraceListener.IsInstalled, Is.True, "The assembly-level TraceRecordingSetup must have installed the recording listener.");
         try
         {
-            backend = Device.Create();
+            backend = (IlgpuBackend)Case.Create();
         }
-        catch (NotSupportedException e)
+        catch (BackendUnavailableException e)
         {
-            Assert.Ignore($"{Device.Name} is not available here: {e.Message}");
+            Assert.Ignore($"{Case.Name} is not available here: {e.Message}");
         }
     }
 
@@ -101,7 +68,7 @@ public abstract class IlgpuKernelTestBase(IlgpuDevice device)
         }
         IReadOnlyList<string> failures = RecordingTraceListener.Drain();
         if (failures.Count > 0)
-            Assert.Fail($"{failures.Count} trace assertion(s) (e.g. out-of-bounds view access) during the test on {Device.Name}: {string.Join(" | ", failures.Take(5))}");
+            Assert.Fail($"{failures.Count} trace assertion(s) (e.g. out-of-bounds view access) during the test on {Case.Name}: {string.Join(" | ", failures.Take(5))}");
     }
 
     /// <summary>A device copy of <paramref name="values"/>, freed after the test.</summary>

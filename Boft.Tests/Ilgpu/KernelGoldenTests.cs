@@ -14,9 +14,9 @@ using ILGPU;
 
 namespace Boft.Tests.Ilgpu;
 
-[TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
 [Category("Golden")]
-public sealed class KernelGoldenTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
+public sealed class KernelGoldenTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
 {
     private const double RelativeAtol = 5e-6, Rtol = 1e-5;
 
@@ -37,7 +37,7 @@ public sealed class KernelGoldenTests(IlgpuDevice device) : IlgpuKernelTestBase(
     private void Close(double[] actual, ReadOnlySpan<double> expected, GoldenCase c, string name, int[]? shape = null)
     {
         double atol = RelativeAtol * Math.Max(1, Compare.MaxAbs(expected));
-        Compare.AllClose(actual, expected, atol, Rtol, name, $"{c.Name} through BoftKernels on {Device.Name}", shape);
+        Compare.AllClose(actual, expected, atol, Rtol, name, $"{c.Name} through BoftKernels on {Case.Name}", shape);
     }
 
     /// <summary>R (d×d) as the rotation of the identity's rows, i.e. row r of R = e_r·R.</summary>

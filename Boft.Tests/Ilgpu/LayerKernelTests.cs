@@ -13,8 +13,8 @@ using ILGPU;
 
 namespace Boft.Tests.Ilgpu;
 
-[TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
-public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
+public sealed class LayerKernelTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
 {
     [TestCase(true, true)]
     [TestCase(true, false)]
@@ -33,7 +33,7 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
         Kernels.ScaleBias(Upload(input), n, scaleView, withBias ? Upload(bias) : default, output);
         var expected = new double[input.Length];
         LinearReference.ScaleBias(input, withScale ? scale : [], withBias ? bias : [], n, expected);
-        Compare.AllClose(Download(output), expected, 1e-7, 1e-6, "output", $"scale={withScale} bias={withBias} on {Device.Name}", [rows, n]);
+        Compare.AllClose(Download(output), expected, 1e-7, 1e-6, "output", $"scale={withScale} bias={withBias} on {Case.Name}", [rows, n]);
 
         ArrayView<float> gradOutputView = Upload(gradOutput);
         ArrayView<float> gradScale = Upload(initialScale);
@@ -49,7 +49,7 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
             expectedScale[j] += initialScale[j];
             expectedBias[j] += initialBias[j];
         }
-        string context = $"scale={withScale} on {Device.Name}";
+        string context = $"scale={withScale} on {Case.Name}";
         Compare.AllClose(Download(gradOutputView), expectedInput, 1e-7, 1e-6, "gradInput", context, [rows, n]);
         Compare.AllClose(Download(gradScale), expectedScale, 1e-5, 1e-5, "gradScale", context);
         Compare.AllClose(Download(gradBias), expectedBias, 1e-5, 1e-5, "gradBias", context);
@@ -84,7 +84,7 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
         double[] weight = Random(n * d, 11 + d);
         double[] gradOutput = Random(rows * n, 12 + d);
         double[] initialGradWeight = Random(n * d, 13 + d);
-        string context = $"rows={rows} d={d} n={n} ({kernels.GemmImplementation}) on {Device.Name}";
+        string context = $"rows={rows} d={d} n={n} ({kernels.GemmImplementation}) on {Case.Name}";
 
         ArrayView<float> output = Zeros(rows * n);
         kernels.Linear(Upload(input), Upload(weight), d, n, output);
@@ -118,8 +118,8 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
         double loss = Kernels.MseLoss(Upload(prediction), Upload(target), grad);
         var expectedGrad = new double[length];
         double expected = LossReference.MeanSquaredError(prediction, target, expectedGrad);
-        Assert.That(loss, Is.EqualTo(expected).Within(1e-12 * expected), $"MSE of {length} on {Device.Name}");
-        Compare.AllClose(Download(grad), expectedGrad, 1e-9, 1e-6, "gradPrediction", $"{length} on {Device.Name}");
+        Assert.That(loss, Is.EqualTo(expected).Within(1e-12 * expected), $"MSE of {length} on {Case.Name}");
+        Compare.AllClose(Download(grad), expectedGrad, 1e-9, 1e-6, "gradPrediction", $"{length} on {Case.Name}");
         double sumSquares = Kernels.SumOfSquares(Upload(prediction));
         Assert.That(sumSquares, Is.EqualTo(prediction.Sum(v => v * v)).Within(1e-12 * sumSquares), "SumOfSquares");
         Assert.That(Kernels.MseLoss(Upload(prediction), Upload(target), default), Is.EqualTo(loss), "MSE without a gradient, and reruns, give the same bits");
@@ -136,8 +136,8 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
         double loss = Kernels.SoftmaxCrossEntropy(Upload(logits), Upload(Array.ConvertAll(labels, l => (double)l)), classes, grad);
         var expectedGrad = new double[rows * classes];
         double expected = LossReference.SoftmaxCrossEntropy(logits, labels, classes, expectedGrad);
-        Assert.That(loss, Is.EqualTo(expected).Within(1e-6 + 1e-5 * Math.Abs(expected)), $"CE rows={rows} classes={classes} on {Device.Name}");
-        Compare.AllClose(Download(grad), expectedGrad, 1e-6, 1e-5, "gradLogits", $"rows={rows} classes={classes} on {Device.Name}", [rows, classes]);
+        Assert.That(loss, Is.EqualTo(expected).Within(1e-6 + 1e-5 * Math.Abs(expected)), $"CE rows={rows} classes={classes} on {Case.Name}");
+        Compare.AllClose(Download(grad), expectedGrad, 1e-6, 1e-5, "gradLogits", $"rows={rows} classes={classes} on {Case.Name}", [rows, classes]);
     }
 
     [TestCase(2.5)]
@@ -176,7 +176,7 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
             p = Array.ConvertAll(p, v => (double)(float)v);
             buffer = Array.ConvertAll(buffer, v => (double)(float)v);
         }
-        Compare.AllClose(Download(parameters), p, 1e-7, 1e-6, "parameters", $"{settings} on {Device.Name}");
+        Compare.AllClose(Download(parameters), p, 1e-7, 1e-6, "parameters", $"{settings} on {Case.Name}");
     }
 
     public static IEnumerable<TestCaseData> AdamCases()
@@ -204,7 +204,7 @@ public sealed class LayerKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(d
             m = Array.ConvertAll(m, x => (double)(float)x);
             v = Array.ConvertAll(v, x => (double)(float)x);
         }
-        string context = $"{settings} on {Device.Name}";
+        string context = $"{settings} on {Case.Name}";
         Compare.AllClose(Download(parameters), p, 1e-7, 1e-6, "parameters", context);
         Compare.AllClose(Download(first), m, 1e-9, 1e-6, "firstMoment", context);
         Compare.AllClose(Download(second), v, 1e-12, 1e-6, "secondMoment", context);

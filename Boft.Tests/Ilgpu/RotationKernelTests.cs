@@ -11,8 +11,8 @@ using ILGPU;
 
 namespace Boft.Tests.Ilgpu;
 
-[TestFixtureSource(typeof(IlgpuDevices), nameof(IlgpuDevices.All))]
-public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBase(device)
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.Ilgpu))]
+public sealed class RotationKernelTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
 {
     /// <summary>(d, m, b): OFT (m = 1) with b = 1, 3, 32, 48; BOFT powers of two, non-powers of two (b = 6, d = 24/96), a dense R (d = 64, b = 2, m = 6).</summary>
     public static IEnumerable<TestCaseData> Shapes()
@@ -52,7 +52,7 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
             Kernels.Rotate(shape, Upload(x), blocksView, transpose, output);
             var expected = new double[x.Length];
             RotationReference.Forward(shape, x, blocks, transpose, expected);
-            Compare.AllClose(Download(output), expected, 2e-6 * m * b, 1e-5, transpose ? "x·Rᵀ" : "x·R", $"{shape} rows={rows} on {Device.Name}", [rows, d]);
+            Compare.AllClose(Download(output), expected, 2e-6 * m * b, 1e-5, transpose ? "x·Rᵀ" : "x·R", $"{shape} rows={rows} on {Case.Name}", [rows, d]);
         }
     }
 
@@ -70,7 +70,7 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
         kernels.Rotate(shape, data, Upload(blocks), transpose: false, data);
         var expected = new double[x.Length];
         RotationReference.Forward(shape, x, blocks, transpose: false, expected);
-        Compare.AllClose(Download(data), expected, 2e-6 * m * b, 1e-5, "x·R in place", $"{shape} sharedBytes={sharedBytes} on {Device.Name}", [rows, d]);
+        Compare.AllClose(Download(data), expected, 2e-6 * m * b, 1e-5, "x·R in place", $"{shape} sharedBytes={sharedBytes} on {Case.Name}", [rows, d]);
     }
 
     [TestCaseSource(nameof(Shapes))]
@@ -109,7 +109,7 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
         Assert.That(inputs[1], Is.EqualTo(inputs[0]), "gradInput differs between two identical runs");
         var expectedInput = new double[g.Length];
         RotationReference.Forward(shape, g, Download(blocks), transpose: true, expectedInput);
-        Compare.AllClose(Array.ConvertAll(inputs[0], v => (double)v), expectedInput, 2e-5, 1e-5, "gradInput (aliasing gradOutput)", $"{shape} on {Device.Name}");
+        Compare.AllClose(Array.ConvertAll(inputs[0], v => (double)v), expectedInput, 2e-5, 1e-5, "gradInput (aliasing gradOutput)", $"{shape} on {Case.Name}");
     }
 
     [TestCase(16, 3, 4, true)]
@@ -130,11 +130,11 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
             for (int o = 0; o < outFeatures; o++)
                 for (int t = 0; t < d; t++)
                     expected[o * d + t] *= scale[o];
-        Compare.AllClose(Download(output), expected, 4e-6 * m * b, 1e-5, "merged", $"{shape} scale={withScale} on {Device.Name}", [outFeatures, d]);
+        Compare.AllClose(Download(output), expected, 4e-6 * m * b, 1e-5, "merged", $"{shape} scale={withScale} on {Case.Name}", [outFeatures, d]);
 
         ArrayView<float> inPlace = Upload(weight);
         Kernels.Merge(shape, inPlace, Upload(blocks), withScale ? Upload(scale) : default, inPlace);
-        Compare.AllClose(Download(inPlace), expected, 4e-6 * m * b, 1e-5, "merged in place", $"{shape} on {Device.Name}", [outFeatures, d]);
+        Compare.AllClose(Download(inPlace), expected, 4e-6 * m * b, 1e-5, "merged in place", $"{shape} on {Case.Name}", [outFeatures, d]);
     }
 
     private void CheckBackward(BoftKernels kernels, RotationShape shape, int rows, int seed, string launch)
@@ -149,7 +149,7 @@ public sealed class RotationKernelTests(IlgpuDevice device) : IlgpuKernelTestBas
         var expectedInput = new double[x.Length];
         var expectedBlocks = new double[blocks.Length];
         RotationReference.Backward(shape, x, blocks, g, expectedInput, expectedBlocks);
-        string context = $"{shape} rows={rows} {launch} on {Device.Name}";
+        string context = $"{shape} rows={rows} {launch} on {Case.Name}";
         Compare.AllClose(Download(gradInput), expectedInput, 2e-6 * m * b, 1e-5, "gradInput", context, [rows, d]);
         Compare.AllClose(Download(gradBlocks), expectedBlocks, 4e-6 * rows * m * b, 1e-5, "gradBlocks", context, [m, shape.BlockCount, b, b]);
     }

@@ -33,10 +33,20 @@ public static class TestBackends
         new BackendCase("Cuda", () => Boft.Kernels.Ilgpu.IlgpuBackend.IsCudaAvailable ? Boft.Kernels.Ilgpu.IlgpuBackend.CreateCuda() : throw new BackendUnavailableException("no CUDA device is visible to ILGPU"), false, "Cuda"),
     ];
 
-    /// <summary>Fixture data for <c>TestFixtureSource</c>.</summary>
-    public static IEnumerable<TestFixtureData> All()
+    /// <summary>Fixture data for <c>TestFixtureSource</c>: every registered backend.</summary>
+    public static IEnumerable<TestFixtureData> All() => Data(Registered);
+
+    /// <summary>The ILGPU backends only (both CPU simulators and CUDA), for the raw <c>BoftKernels</c> fixtures.</summary>
+    public static IEnumerable<TestFixtureData> Ilgpu() => Data(Registered.Where(IsIlgpu));
+
+    /// <summary>One ILGPU simulator (warp size 4) and CUDA, for ILGPU fixtures whose cost matters more than a second warp size.</summary>
+    public static IEnumerable<TestFixtureData> IlgpuWarp4AndCuda() => Data(Registered.Where(c => IsIlgpu(c) && c.Name != "IlgpuCpuWarp32"));
+
+    private static bool IsIlgpu(BackendCase backendCase) => backendCase.Name.StartsWith("Ilgpu", StringComparison.Ordinal) || backendCase.Name == "Cuda";
+
+    private static IEnumerable<TestFixtureData> Data(IEnumerable<BackendCase> cases)
     {
-        foreach (BackendCase backendCase in Registered)
+        foreach (BackendCase backendCase in cases)
         {
             var data = new TestFixtureData(backendCase).SetArgDisplayNames(backendCase.Name);
             foreach (string category in backendCase.Categories)
