@@ -14,7 +14,7 @@ namespace Boft.Backends;
 /// scale/bias, merge, the frozen linear map, losses, activations and optimizer steps, all in float32.
 /// Instances are not thread-safe. Dispose the backend after its tensors.
 /// </summary>
-public abstract class BoftBackend : IDisposable
+public abstract partial class BoftBackend : IDisposable
 {
     private bool disposed;
 
