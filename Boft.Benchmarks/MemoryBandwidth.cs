@@ -1,0 +1,67 @@
+// The machine's memory bandwidth, measured: each thread streams over its own slice of a working set with a read-mostly
+// kernel (a = a·k + b over float32, one load and one store per element: 8 bytes per element moved), vectorised with
+// Vector512 where accelerated, else Vector256. The working set decides what is measured: a few hundred KiB per thread
+// stays in L2, tens of MiB in all reaches DRAM. Best of 5 repetitions of at least ~0.1 s each.
+// GB/s = bytes read + bytes written / seconds. docs/04_Benchmarking.md §Peak.
+
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Boft.Benchmarks;
+
+/// <summary>Measured streaming bandwidth for a working set, the memory roof of the benchmark's rooflines.</summary>
+internal static class MemoryBandwidth
+{
+    /// <summary>One measurement: threads, working set in bytes, and the best GB/s over the repetitions.</summary>
+    public sealed record Result(int Threads, long WorkingSetBytes, double GigabytesPerSecond);
+
+    /// <summary>A working set that stays in each core's L2 cache (256 KiB per thread).</summary>
+    public const long CacheWorkingSetPerThread = 256L * 1024;
+
+    /// <summary>A working set well beyond any last-level cache here (256 MiB in all).</summary>
+    public const long DramWorkingSet = 256L * 1024 * 1024;
+
+    /// <summary>Measures streaming read+write bandwidth over <paramref name="workingSetBytes"/> bytes in all.</summary>
+    public static Result Measure(int threads, long workingSetBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workingSetBytes, 4096L * threads);
+        int perThread = checked((int)(workingSetBytes / sizeof(float) / threads));
+        perThread -= perThread % 64;
+        var slices = new float[threads][];
+        for (int t = 0; t < threads; t++)
+        {
+            slices[t] = new float[perThread];
+            Array.Fill(slices[t], 1f);
+        }
+        long bytesPerPass = 2L * sizeof(float) * perThread * threads;
+        int passes = (int)Math.Clamp(2_000_000_000L / bytesPerPass, 1, 100_000);
+        double best = 0;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                float[] slice = slices[t];
+                for (int p = 0; p < passes; p++) Stream(slice);
+            });
+            best = Math.Max(best, bytesPerPass * (double)passes / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        return new Result(threads, (long)perThread * sizeof(float) * threads, best);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Stream(float[] data)
+    {
+        var span = data.AsSpan();
+        var k = new Vector<float>(0.999999f);
+        var b = new Vector<float>(1e-7f);
+        int width = Vector<float>.Count;
+        for (int i = 0; i + width <= span.Length; i += width)
+        {
+            var v = new Vector<float>(span.Slice(i, width));
+            (v * k + b).CopyTo(span.Slice(i, width));
+        }
+    }
+}
