@@ -136,7 +136,7 @@ public abstract class AdapterLinear : ILayer
         if (savedInput is null || workspace is null)
             throw new InvalidOperationException("Backward needs a preceding Forward of this layer.");
         if (savedInput.IsDisposed)
-            throw new ObjectDisposedException(nameof(gradOutput), "The input of the last Forward has been disposed; Backward needs it.");
+            throw new ObjectDisposedException("input", $"input ({savedInput.ShapeString}), the tensor passed to the last Forward, has been disposed; Backward needs it, so keep it alive until Backward.");
         Workspace ws = workspace;
         if (!gradOutput.Shape.SequenceEqual(ws.OutputShape))
             throw new ArgumentException($"gradOutput has shape {gradOutput.ShapeString} but the last output had shape {Tensor.FormatShape(ws.OutputShape)}.", nameof(gradOutput));

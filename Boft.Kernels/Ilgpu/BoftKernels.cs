@@ -8,13 +8,15 @@
 //     CayleyShape, and scratch memory comes from one internal workspace that grows (after a full synchronize) only when a
 //     bigger problem arrives — or from a BoftWorkspace passed by the caller.
 //   * Validation happens on the host before any launch: lengths (naming the argument and both shapes), the accelerator of
-//     every view and stream (AcceleratorMismatchException), disposal (ObjectDisposedException).
+//     every view and stream (BackendMismatchException); messages from Boft.Backends.ShapeChecks, shared with BoftBackend, disposal (ObjectDisposedException).
 // Gradient convention (as BoftBackend): parameter gradients accumulate (+=), activation gradients are overwritten (=), and
 // every reduction is deterministic (bit-identical on reruns with the same device and options).
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -156,6 +158,13 @@ public sealed partial class BoftKernels : IDisposable
             throw new ObjectDisposedException(nameof(Accelerator), $"The accelerator '{Accelerator.Name}' these kernels were loaded on has been disposed.");
     }
 
+    /// <summary>How messages name this accelerator: name, type and ILGPU instance (two CPU simulators differ).</summary>
+    internal static string Identity(Accelerator accelerator) =>
+        Invariant($"'{accelerator.Name}' ({accelerator.AcceleratorType}, instance #{AcceleratorNumbers.GetValue(accelerator, _ => new StrongBox<long>(Interlocked.Increment(ref acceleratorCounter))).Value})");
+
+    private static readonly ConditionalWeakTable<Accelerator, StrongBox<long>> AcceleratorNumbers = new();
+    private static long acceleratorCounter;
+
     /// <summary>The stream to launch on, checked to belong to this accelerator.</summary>
     private AcceleratorStream StreamOf(AcceleratorStream? stream)
     {
@@ -164,7 +173,7 @@ public sealed partial class BoftKernels : IDisposable
             return Accelerator.DefaultStream;
         ObjectDisposedException.ThrowIf(stream.IsDisposed, stream);
         if (!ReferenceEquals(stream.Accelerator, Accelerator))
-            throw new AcceleratorMismatchException($"stream belongs to accelerator '{stream.Accelerator.Name}' but these kernels were loaded on '{Accelerator.Name}'.");
+            throw ShapeChecks.Mismatch(nameof(stream), null, "accelerator", Identity(stream.Accelerator), Identity(Accelerator));
         return stream;
     }
 
@@ -176,9 +185,9 @@ public sealed partial class BoftKernels : IDisposable
         if (buffer is null)
             throw new ArgumentException($"{name} is a default ArrayView (no buffer) but is required.", name);
         if (buffer.IsDisposed)
-            throw new ObjectDisposedException(name, $"{name} is a view of a disposed buffer.");
+            throw ShapeChecks.Disposed(name, "a view of a disposed buffer");
         if (!ReferenceEquals(buffer.Accelerator, Accelerator))
-            throw new AcceleratorMismatchException($"{name} belongs to accelerator '{buffer.Accelerator.Name}' ({buffer.Accelerator.AcceleratorType}) but these kernels were loaded on '{Accelerator.Name}' ({Accelerator.AcceleratorType}); copy it over first.");
+            throw ShapeChecks.Mismatch(name, Invariant($"[{view.Length}]"), "accelerator", Identity(buffer.Accelerator), Identity(Accelerator));
         if (view.Length > int.MaxValue)
             throw new ArgumentOutOfRangeException(name, view.Length, $"{name} has {view.Length} elements; Boft's kernels index with int and accept at most int.MaxValue.");
         return (int)view.Length;
@@ -198,16 +207,14 @@ public sealed partial class BoftKernels : IDisposable
     private void RequireLength(ArrayView<float> view, string name, long expected, string expectedShape)
     {
         int length = Owned(view, name);
-        if (length != expected)
-            throw new ArgumentException($"{name} has {length} elements but {expectedShape} needs {expected.ToString(CultureInfo.InvariantCulture)} elements.", name);
+        ShapeChecks.Length(name, Invariant($"[{length}]"), length, expected, expectedShape);
     }
 
     /// <summary>Requires a whole number of rows of <paramref name="columns"/>; returns the row count.</summary>
     private int RequireRows(ArrayView<float> view, string name, int columns, string reason)
     {
         int length = Owned(view, name);
-        if (columns <= 0 || length % columns != 0)
-            throw new ArgumentException($"{name} has {length} elements, which is not a whole number of rows of {columns} ({reason}).", name);
+        ShapeChecks.WholeRows(name, length, columns, reason);
         return length / columns;
     }
 
@@ -215,8 +222,7 @@ public sealed partial class BoftKernels : IDisposable
     private void RequireSameRows(ArrayView<float> view, string name, ArrayView<float> other, string otherName, int columns)
     {
         int length = Owned(view, name);
-        if (length != other.Length)
-            throw new ArgumentException($"{name} has {length} elements ({Rows(length, columns)}) but {otherName} has {other.Length} elements ({Rows(other.Length, columns)}); they must match.", name);
+        ShapeChecks.SameShape(length == other.Length, name, Rows(length, columns), otherName, Rows(other.Length, columns));
     }
 
     /// <summary>Whether two non-empty views share any element of the same buffer.</summary>
@@ -228,16 +234,11 @@ public sealed partial class BoftKernels : IDisposable
         return startA < startB + b.Length && startB < startA + a.Length;
     }
 
-    private static string Rows(long length, int columns) =>
-        columns > 0 && length % columns == 0
-            ? string.Create(CultureInfo.InvariantCulture, $"[{length / columns}, {columns}]")
-            : string.Create(CultureInfo.InvariantCulture, $"[{length}]");
+    private static string Rows(long length, int columns) => ShapeChecks.RowsOf(length, columns);
 
-    private static void RequirePositive(int value, string name)
-    {
-        if (value <= 0)
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
-    }
+    private static void RequirePositive(int value, string name) => ShapeChecks.Positive(value, name);
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     #endregion
 
@@ -256,7 +257,7 @@ public sealed partial class BoftKernels : IDisposable
         {
             ObjectDisposedException.ThrowIf(workspace.IsDisposed, workspace);
             if (!ReferenceEquals(workspace.Accelerator, Accelerator))
-                throw new AcceleratorMismatchException($"workspace belongs to accelerator '{workspace.Accelerator.Name}' but these kernels were loaded on '{Accelerator.Name}'.");
+                throw ShapeChecks.Mismatch(nameof(workspace), Invariant($"[{workspace.Length}]"), "accelerator", Identity(workspace.Accelerator), Identity(Accelerator));
             if (workspace.Length < length)
                 throw new ArgumentException($"workspace has {workspace.Length} floats but {operation} needs {length}.", nameof(workspace));
             return workspace.View;

@@ -15,6 +15,7 @@
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 using CayleyBackwardAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -458,18 +459,18 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch for blocks too large for shared memory (<see cref="CayleyWorkspaceLength"/>; b &gt; 32 only), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match the shape, or the workspace is too small.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void CayleyForward(CayleyShape shape, ArrayView<float> parameters, ArrayView<float> identityMask, ArrayView<float> blocks, AcceleratorStream? stream = null,
         BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ParameterShape(shape));
+        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ShapeChecks.CayleyParametersShape(shape));
         bool hasMask = Optional(identityMask, nameof(identityMask));
         if (hasMask)
-            RequireLength(identityMask, nameof(identityMask), shape.BlockCount, MaskShape(shape));
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
+            RequireLength(identityMask, nameof(identityMask), shape.BlockCount, ShapeChecks.MaskShape(shape));
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.CayleyBlocksShape(shape));
         CayleyPlan plan = PlanCayley(shape, forward: true, shape.BlockCount, hasMask);
         if (plan.WorkspaceFloats == 0)
             cayleyForward.For(shape.BlockSize)(s, plan.Config, parameters, hasMask ? identityMask : None, CoefficientsOf(shape), blocks, plan.Params);
@@ -492,24 +493,23 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch for blocks too large for shared memory (<see cref="CayleyWorkspaceLength"/>; b &gt; 32 only), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match, or a mask is combined with a shared block and the exact map.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void CayleyBackward(CayleyShape shape, ArrayView<float> parameters, ArrayView<float> blocks, ArrayView<float> gradBlocks,
         ArrayView<float> identityMask, ArrayView<float> gradParameters, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ParameterShape(shape));
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
-        RequireLength(gradBlocks, nameof(gradBlocks), shape.BlocksLength, BlockShape(shape));
+        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ShapeChecks.CayleyParametersShape(shape));
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.CayleyBlocksShape(shape));
+        RequireLength(gradBlocks, nameof(gradBlocks), shape.BlocksLength, ShapeChecks.CayleyBlocksShape(shape));
         bool hasMask = Optional(identityMask, nameof(identityMask));
         if (hasMask)
         {
-            RequireLength(identityMask, nameof(identityMask), shape.BlockCount, MaskShape(shape));
-            if (shape.Shared && shape.IsExact)
-                throw new ArgumentException($"identityMask cannot be combined with a shared block and the exact map ({shape}): the shared block's M is taken from block 0.", nameof(identityMask));
+            RequireLength(identityMask, nameof(identityMask), shape.BlockCount, ShapeChecks.MaskShape(shape));
+            ShapeChecks.MaskAllowed(shape, hasMask);
         }
-        RequireLength(gradParameters, nameof(gradParameters), shape.ParametersLength, ParameterShape(shape));
+        RequireLength(gradParameters, nameof(gradParameters), shape.ParametersLength, ShapeChecks.CayleyParametersShape(shape));
         CayleyPlan plan = PlanCayley(shape, forward: false, shape.ParameterBlockCount, hasMask);
         if (plan.WorkspaceFloats == 0)
             cayleyBackward.For(shape.BlockSize)(s, plan.Config, parameters, blocks, gradBlocks, hasMask ? identityMask : None, CoefficientsOf(shape), gradParameters, plan.Params);
@@ -532,11 +532,8 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        if (shape.Skew != SkewKind.PackedUpper)
-            throw new ArgumentException($"COFT projection is defined for OFT's packed parameters, but the shape is {shape}.", nameof(shape));
-        if (!float.IsFinite(radius) || radius < 0)
-            throw new ArgumentOutOfRangeException(nameof(radius), radius, "The COFT radius must be finite and non-negative.");
-        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ParameterShape(shape));
+        ShapeChecks.Coft(shape, radius);
+        RequireLength(parameters, nameof(parameters), shape.ParametersLength, ShapeChecks.CayleyParametersShape(shape));
         if (shape.ParameterBlockLength == 0)
             return;
         var p = new CoftParams { ParameterBlockCount = shape.ParameterBlockCount, ParameterBlockLength = shape.ParameterBlockLength, Radius = radius };
@@ -552,15 +549,6 @@ public sealed partial class BoftKernels
         ThrowIfDisposed();
         return Math.Max(PlanCayley(shape, true, shape.BlockCount, false).WorkspaceFloats, PlanCayley(shape, false, shape.ParameterBlockCount, false).WorkspaceFloats);
     }
-
-    private static string ParameterShape(CayleyShape shape) =>
-        string.Create(CultureInfo.InvariantCulture, $"[{shape.ParameterBlockCount}, {shape.ParameterBlockLength}] for {shape}");
-
-    private static string BlockShape(CayleyShape shape) =>
-        string.Create(CultureInfo.InvariantCulture, $"[{shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
-
-    private static string MaskShape(CayleyShape shape) =>
-        string.Create(CultureInfo.InvariantCulture, $"[{shape.BlockCount}] (one value per block) for {shape}");
 
     /// <summary>The Neumann coefficients on the device (uploaded once per shape), or a placeholder for the exact map.</summary>
     private ArrayView<float> CoefficientsOf(CayleyShape shape)

@@ -3,6 +3,7 @@
 // Docs: docs/03_Kernels/elementwise.md
 
 using System.Diagnostics.CodeAnalysis;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -68,7 +69,7 @@ public sealed partial class BoftKernels
     /// <param name="values">Any view of this accelerator.</param>
     /// <param name="value">The value.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
-    /// <exception cref="AcceleratorMismatchException">The view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">The view or the stream belongs to another accelerator.</exception>
     public void Fill(ArrayView<float> values, float value, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
@@ -80,7 +81,7 @@ public sealed partial class BoftKernels
     /// <param name="values">Any view of this accelerator.</param>
     /// <param name="factor">The factor.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
-    /// <exception cref="AcceleratorMismatchException">The view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">The view or the stream belongs to another accelerator.</exception>
     public void Scale(ArrayView<float> values, float factor, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
@@ -94,12 +95,12 @@ public sealed partial class BoftKernels
     /// <param name="destination">The destination.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void Copy(ArrayView<float> source, ArrayView<float> destination, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(source, nameof(source));
-        RequireLength(destination, nameof(destination), n, $"source ([{n}])");
+        RequireLength(destination, nameof(destination), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(source)));
         if (n > 0)
             source.CopyTo(s, destination);
     }
@@ -109,12 +110,12 @@ public sealed partial class BoftKernels
     /// <param name="output">Same length.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void Relu(ArrayView<float> input, ArrayView<float> output, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(input, nameof(input));
-        RequireLength(output, nameof(output), n, $"input ([{n}])");
+        RequireLength(output, nameof(output), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
         if (n > 0)
             relu(s, ElementwiseConfig(n), input, output, n);
     }
@@ -125,13 +126,13 @@ public sealed partial class BoftKernels
     /// <param name="gradInput">Same length.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void ReluBackward(ArrayView<float> input, ArrayView<float> gradOutput, ArrayView<float> gradInput, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(input, nameof(input));
-        RequireLength(gradOutput, nameof(gradOutput), n, $"input ([{n}])");
-        RequireLength(gradInput, nameof(gradInput), n, $"input ([{n}])");
+        RequireLength(gradOutput, nameof(gradOutput), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
+        RequireLength(gradInput, nameof(gradInput), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
         if (n > 0)
             reluBackward(s, ElementwiseConfig(n), input, gradOutput, gradInput, n);
     }

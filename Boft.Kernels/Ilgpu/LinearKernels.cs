@@ -7,6 +7,7 @@
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -169,12 +170,12 @@ public sealed partial class BoftKernels
     /// <param name="output">Overwritten. Shape: [rowCount, outFeatureCount].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void Linear(ArrayView<float> input, ArrayView<float> weight, int inFeatureCount, int outFeatureCount, ArrayView<float> output, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(input, nameof(input), d, $"weight is [{n}, {d}]");
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), Invariant($"[{n}, {d}]")));
         RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
         if (rows == 0)
             return;
@@ -195,13 +196,13 @@ public sealed partial class BoftKernels
     /// <param name="gradInput">Overwritten. Shape: [rowCount, inFeatureCount].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void LinearBackwardInput(ArrayView<float> gradOutput, ArrayView<float> weight, int inFeatureCount, int outFeatureCount, ArrayView<float> gradInput,
         AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, $"weight is [{n}, {d}]");
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), Invariant($"[{n}, {d}]")));
         RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
         if (rows == 0)
             return;
@@ -222,13 +223,13 @@ public sealed partial class BoftKernels
     /// <param name="gradWeight">Accumulated. Shape: [outFeatureCount, inFeatureCount].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void LinearBackwardWeight(ArrayView<float> gradOutput, ArrayView<float> input, int inFeatureCount, int outFeatureCount, ArrayView<float> gradWeight,
         AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(gradWeight, nameof(gradWeight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, $"gradWeight is [{n}, {d}]");
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), Invariant($"[{n}, {d}]")));
         RequireLength(input, nameof(input), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
         if (rows == 0)
             return;

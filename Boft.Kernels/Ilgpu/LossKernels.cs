@@ -9,6 +9,7 @@
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -170,17 +171,16 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <returns>The loss.</returns>
     /// <exception cref="ArgumentException">A length does not match, or the prediction is empty.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public double MseLoss(ArrayView<float> prediction, ArrayView<float> target, ArrayView<float> gradPrediction, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(prediction, nameof(prediction));
-        if (n == 0)
-            throw new ArgumentException("prediction is empty: the mean squared error of no elements is undefined.", nameof(prediction));
-        RequireLength(target, nameof(target), n, $"prediction ([{n}])");
+        ShapeChecks.NotEmptyPrediction(n);
+        RequireLength(target, nameof(target), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(prediction)));
         bool hasGrad = Optional(gradPrediction, nameof(gradPrediction));
         if (hasGrad)
-            RequireLength(gradPrediction, nameof(gradPrediction), n, $"prediction ([{n}])");
+            RequireLength(gradPrediction, nameof(gradPrediction), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(prediction)));
         var p = new ReductionParams { Length = n, Mode = (int)ReductionMode.SquaredError, WriteGradient = hasGrad ? 1 : 0, GradientScale = 2.0 / n };
         ReduceInto(prediction, target, hasGrad ? gradPrediction : None, p, 0, s);
         ReadResults(s);
@@ -200,16 +200,15 @@ public sealed partial class BoftKernels
     /// <param name="workspace">Scratch (2·rowCount floats), or null for the internal one.</param>
     /// <returns>The mean loss.</returns>
     /// <exception cref="ArgumentException">A length does not match, there are no rows, or a label is not a class index (gradLogits then holds zeros for that row).</exception>
-    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     public double SoftmaxCrossEntropy(ArrayView<float> logits, ArrayView<float> labels, int classCount, ArrayView<float> gradLogits,
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         AcceleratorStream s = StreamOf(stream);
         RequirePositive(classCount, nameof(classCount));
         int rows = RequireRows(logits, nameof(logits), classCount, $"classCount = {classCount}");
-        if (rows == 0)
-            throw new ArgumentException($"logits has shape [0, {classCount}]: at least one row is needed.", nameof(logits));
-        RequireLength(labels, nameof(labels), rows, $"[{rows}] (one label per row of logits [{rows}, {classCount}])");
+        ShapeChecks.LogitsNotEmpty(rows, classCount, Rows((long)rows * classCount, classCount));
+        RequireLength(labels, nameof(labels), rows, ShapeChecks.LabelsShape(rows, Rows((long)rows * classCount, classCount)));
         bool hasGrad = Optional(gradLogits, nameof(gradLogits));
         if (hasGrad)
             RequireSameRows(gradLogits, nameof(gradLogits), logits, nameof(logits), classCount);
@@ -230,7 +229,7 @@ public sealed partial class BoftKernels
     /// <param name="values">Any view of this accelerator.</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <returns>The sum of squares (0 for an empty view).</returns>
-    /// <exception cref="AcceleratorMismatchException">The view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">The view or the stream belongs to another accelerator.</exception>
     public double SumOfSquares(ArrayView<float> values, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);

@@ -5,6 +5,7 @@
 // Docs: docs/03_Kernels/merge.md
 
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -25,18 +26,18 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch (<see cref="RotateWorkspaceLength"/> with outFeatureCount rows), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void Merge(RotationShape shape, ArrayView<float> weight, ArrayView<float> blocks, ArrayView<float> scale, ArrayView<float> output,
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, $"{shape} has d = {shape.FeatureCount}");
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
+        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), outFeatures, string.Create(CultureInfo.InvariantCulture, $"[{outFeatures}] (one per row of weight [{outFeatures}, {shape.FeatureCount}])"));
+            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, Rows((long)outFeatures * shape.FeatureCount, shape.FeatureCount)));
         RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
         LaunchRotation(shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
     }

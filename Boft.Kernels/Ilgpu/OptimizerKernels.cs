@@ -117,13 +117,12 @@ public sealed partial class BoftKernels
         settings.Validate();
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(parameters, nameof(parameters));
-        RequireLength(gradients, nameof(gradients), n, $"parameters ([{n}])");
+        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
         bool hasBuffer = Optional(momentumBuffer, nameof(momentumBuffer));
+        ShapeChecks.MomentumBuffer(settings.Momentum, hasBuffer);
         if (settings.Momentum != 0)
         {
-            if (!hasBuffer)
-                throw new ArgumentException($"momentumBuffer is required when momentum is {settings.Momentum}.", nameof(momentumBuffer));
-            RequireLength(momentumBuffer, nameof(momentumBuffer), n, $"parameters ([{n}])");
+            RequireLength(momentumBuffer, nameof(momentumBuffer), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
         }
         if (n == 0)
             return;
@@ -160,13 +159,12 @@ public sealed partial class BoftKernels
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        if (!double.IsFinite(learningRate) || learningRate < 0)
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"Invalid learning rate: {learningRate}");
+        ShapeChecks.LearningRate(learningRate);
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(parameters, nameof(parameters));
-        RequireLength(gradients, nameof(gradients), n, $"parameters ([{n}])");
-        RequireLength(firstMoment, nameof(firstMoment), n, $"parameters ([{n}])");
-        RequireLength(secondMoment, nameof(secondMoment), n, $"parameters ([{n}])");
+        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
+        RequireLength(firstMoment, nameof(firstMoment), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
+        RequireLength(secondMoment, nameof(secondMoment), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
         if (n == 0)
             return;
         var p = new AdamParams

@@ -14,6 +14,7 @@
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 using RotateBackwardGlobalAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<int>,
@@ -365,15 +366,15 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch for tiles too wide for shared memory (<see cref="RotateWorkspaceLength"/>), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match the shape, or the workspace is too small.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void Rotate(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, bool transpose, ArrayView<float> output,
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        int rows = RequireRows(input, nameof(input), shape.FeatureCount, $"{shape} has d = {shape.FeatureCount}");
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
+        int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         RequireSameRows(output, nameof(output), input, nameof(input), shape.FeatureCount);
         LaunchRotation(shape, input, blocks, transpose, None, false, output, rows, s, workspace);
     }
@@ -391,7 +392,7 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch (<see cref="RotateBackwardWorkspaceLength"/>), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match, or gradInput aliases input.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void RotateBackward(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, ArrayView<float> gradOutput,
         ArrayView<float> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
@@ -399,13 +400,12 @@ public sealed partial class BoftKernels
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
         int d = shape.FeatureCount;
-        int rows = RequireRows(input, nameof(input), d, $"{shape} has d = {d}");
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, BlockShape(shape));
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.RotationRowsReason(shape));
+        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         RequireSameRows(gradOutput, nameof(gradOutput), input, nameof(input), d);
         RequireSameRows(gradInput, nameof(gradInput), input, nameof(input), d);
-        RequireLength(gradBlocks, nameof(gradBlocks), shape.BlocksLength, BlockShape(shape));
-        if (Overlap(gradInput, input))
-            throw new ArgumentException("gradInput must not alias input: the input is needed while gradients are written.", nameof(gradInput));
+        RequireLength(gradBlocks, nameof(gradBlocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
+        ShapeChecks.GradInputNotAliasingInput(Overlap(gradInput, input));
         if (rows == 0)
         {
             FillCore(gradBlocks, 0f, s);
@@ -451,9 +451,6 @@ public sealed partial class BoftKernels
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
         return rowCount == 0 ? 0 : PlanRotation(shape, rowCount, backward: true).WorkspaceFloats;
     }
-
-    private static string BlockShape(RotationShape shape) =>
-        string.Create(CultureInfo.InvariantCulture, $"[{shape.FactorCount}, {shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
 
     /// <summary>Forward rotation (also merge): validated arguments, any row count.</summary>
     private void LaunchRotation(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, bool transpose, ArrayView<float> rowScale,

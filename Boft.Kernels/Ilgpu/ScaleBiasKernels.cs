@@ -7,6 +7,7 @@
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -132,7 +133,7 @@ public sealed partial class BoftKernels
     /// <param name="output">Shape: [rowCount, featureCount].</param>
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view or the stream belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void ScaleBias(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> bias, ArrayView<float> output, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
@@ -140,10 +141,10 @@ public sealed partial class BoftKernels
         int rows = RequireRows(input, nameof(input), featureCount, $"featureCount = {featureCount}");
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), featureCount, VectorShape(featureCount, input.Length));
+            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
         bool hasBias = Optional(bias, nameof(bias));
         if (hasBias)
-            RequireLength(bias, nameof(bias), featureCount, VectorShape(featureCount, input.Length));
+            RequireLength(bias, nameof(bias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
         RequireSameRows(output, nameof(output), input, nameof(input), featureCount);
         if (rows == 0)
             return;
@@ -165,7 +166,7 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <param name="workspace">Scratch (<see cref="ScaleBiasBackwardWorkspaceLength"/>), or null for the internal one.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
-    /// <exception cref="AcceleratorMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
+    /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     public void ScaleBiasBackward(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> gradOutput,
         ArrayView<float> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
@@ -174,17 +175,17 @@ public sealed partial class BoftKernels
         int rows = RequireRows(input, nameof(input), featureCount, $"featureCount = {featureCount}");
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), featureCount, VectorShape(featureCount, input.Length));
+            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
         RequireSameRows(gradOutput, nameof(gradOutput), input, nameof(input), featureCount);
         bool hasGradInput = Optional(gradInput, nameof(gradInput));
         if (hasGradInput)
             RequireSameRows(gradInput, nameof(gradInput), input, nameof(input), featureCount);
         bool hasGradScale = Optional(gradScale, nameof(gradScale));
         if (hasGradScale)
-            RequireLength(gradScale, nameof(gradScale), featureCount, VectorShape(featureCount, input.Length));
+            RequireLength(gradScale, nameof(gradScale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
         bool hasGradBias = Optional(gradBias, nameof(gradBias));
         if (hasGradBias)
-            RequireLength(gradBias, nameof(gradBias), featureCount, VectorShape(featureCount, input.Length));
+            RequireLength(gradBias, nameof(gradBias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
         if (rows == 0)
             return;
         var p = new ScaleBiasParams
@@ -221,9 +222,6 @@ public sealed partial class BoftKernels
         RequirePositive(featureCount, nameof(featureCount));
         return rowCount == 0 ? 0 : 2L * ColumnChunks(rowCount, featureCount).Chunks * featureCount;
     }
-
-    private static string VectorShape(int featureCount, long inputLength) =>
-        string.Create(CultureInfo.InvariantCulture, $"[{featureCount}] (one per column of input {Rows(inputLength, featureCount)})");
 
     /// <summary>One group per row (grid-stride), threads over the columns.</summary>
     private KernelConfig RowConfig(int rows, int featureCount)

@@ -1,0 +1,200 @@
+// The one shape-check module: every argument check of the backend contract (BoftBackend.*.cs, on Tensors) and of the
+// ILGPU launchers (Boft.Kernels/Ilgpu/*Kernels.cs, on ArrayViews) throws through these functions, so each message is
+// written once. Tensors describe themselves with their shape ("[4, 16]"); views with their length as rows
+// (RowsOf: "[4, 16]" when the length is a whole number of rows, else "[64]"). Internal; Boft.Kernels sees it through
+// InternalsVisibleTo. Adding an op: describe its expected shapes here (the *Shape functions) and call the checks from the
+// contract and the launchers.
+
+using System.Globalization;
+
+namespace Boft.Backends;
+
+/// <summary>Argument checks and their messages, shared by <see cref="BoftBackend"/> and the ILGPU launchers.</summary>
+internal static class ShapeChecks
+{
+    #region Expected shapes (used in the messages)
+
+    /// <summary>Raw parameters of a Cayley shape: <c>[parameterBlockCount, parameterBlockLength] for shape</c>.</summary>
+    public static string CayleyParametersShape(CayleyShape shape) =>
+        Invariant($"[{shape.ParameterBlockCount}, {shape.ParameterBlockLength}] for {shape}");
+
+    /// <summary>Blocks of a Cayley shape: <c>[blockCount, b, b] for shape</c>.</summary>
+    public static string CayleyBlocksShape(CayleyShape shape) =>
+        Invariant($"[{shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
+
+    /// <summary>An identity mask of a Cayley shape: <c>[blockCount] (one value per block) for shape</c>.</summary>
+    public static string MaskShape(CayleyShape shape) =>
+        Invariant($"[{shape.BlockCount}] (one value per block) for {shape}");
+
+    /// <summary>Blocks of a rotation shape: <c>[m, blockCount, b, b] for shape</c>.</summary>
+    public static string RotationBlocksShape(RotationShape shape) =>
+        Invariant($"[{shape.FactorCount}, {shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
+
+    /// <summary>A per-column vector of a row tensor: <c>[n] (one per column of rowsShape)</c>.</summary>
+    public static string PerColumnShape(int featureCount, string rowsShape) =>
+        Invariant($"[{featureCount}] (one per column of {rowsShape})");
+
+    /// <summary>A per-row vector of a weight: <c>[rows] (one per row of weight weightShape)</c>.</summary>
+    public static string PerRowShape(int rowCount, string weightShape) =>
+        Invariant($"[{rowCount}] (one per row of weight {weightShape})");
+
+    /// <summary>Labels of a logits tensor: <c>[rows] (one label per row of logits logitsShape)</c>.</summary>
+    public static string LabelsShape(int rowCount, string logitsShape) =>
+        Invariant($"[{rowCount}] (one label per row of logits {logitsShape})");
+
+    /// <summary>The same length as another operand: <c>otherShape like otherName</c>.</summary>
+    public static string LikeShape(string otherShape, string otherName) => $"{otherShape} like {otherName}";
+
+    /// <summary>A view's length as rows of <paramref name="columns"/>: <c>[rows, columns]</c> when whole, else <c>[length]</c>.</summary>
+    public static string RowsOf(long length, int columns) =>
+        columns > 0 && length % columns == 0 ? Invariant($"[{length / columns}, {columns}]") : Invariant($"[{length}]");
+
+    /// <summary>Why rows must have d columns: <c>the rotation shape has d = …</c>.</summary>
+    public static string RotationRowsReason(RotationShape shape) => Invariant($"the rotation {shape} has d = {shape.FeatureCount}");
+
+    /// <summary>Why rows must have a weight's column count: <c>weight has shape [n, d]</c>.</summary>
+    public static string WeightReason(string name, string weightShape) => $"{name} has shape {weightShape}";
+
+    #endregion
+
+    #region Shape checks
+
+    /// <summary>Requires exactly <paramref name="expected"/> elements.</summary>
+    /// <exception cref="ArgumentException">The length differs.</exception>
+    public static void Length(string name, string actualShape, long actualLength, long expected, string expectedShape)
+    {
+        if (actualLength != expected)
+            throw new ArgumentException(Invariant($"{name} has shape {actualShape} ({actualLength} elements) but {expectedShape} needs {expected} elements."), name);
+    }
+
+    /// <summary>Requires the last dimension of a tensor to be <paramref name="featureCount"/>.</summary>
+    /// <exception cref="ArgumentException">It is not (or the tensor is a scalar).</exception>
+    public static void LastDimension(string name, ReadOnlySpan<int> shape, int featureCount, string reason)
+    {
+        if (shape.Length == 0 || shape[^1] != featureCount)
+            throw new ArgumentException(Invariant($"{name} has shape {Tensor.FormatShape(shape)} but its last dimension must be {featureCount}{(reason.Length > 0 ? " because " + reason : "")}."), name);
+    }
+
+    /// <summary>Requires a flat length to be a whole number of rows of <paramref name="columns"/>.</summary>
+    /// <exception cref="ArgumentException">It is not, or <paramref name="columns"/> is not positive.</exception>
+    public static void WholeRows(string name, long length, int columns, string reason)
+    {
+        if (columns <= 0 || length % columns != 0)
+            throw new ArgumentException(Invariant($"{name} has {length} elements, which is not a whole number of rows of {columns} ({reason})."), name);
+    }
+
+    /// <summary>Requires two operands to have the same shape (<paramref name="same"/> computed by the caller).</summary>
+    /// <exception cref="ArgumentException">They differ.</exception>
+    public static void SameShape(bool same, string name, string shape, string otherName, string otherShape)
+    {
+        if (!same)
+            throw new ArgumentException($"{name} has shape {shape} but {otherName} has shape {otherShape}.", name);
+    }
+
+    /// <summary>Requires <paramref name="rowCount"/> rows of <paramref name="columns"/> (<paramref name="ok"/> computed by the caller).</summary>
+    /// <exception cref="ArgumentException">It does not have them.</exception>
+    public static void RowsLike(bool ok, string name, string shape, int rowCount, int columns, string otherName, string otherShape)
+    {
+        if (!ok)
+            throw new ArgumentException(Invariant($"{name} has shape {shape} but needs {rowCount} rows of {columns} (from {otherName} with shape {otherShape})."), name);
+    }
+
+    /// <summary>Requires a rank-2 tensor (a weight matrix).</summary>
+    /// <exception cref="ArgumentException">It is not.</exception>
+    public static void Matrix(string name, ReadOnlySpan<int> shape)
+    {
+        if (shape.Length != 2)
+            throw new ArgumentException($"{name} has shape {Tensor.FormatShape(shape)} but must be a matrix [outFeatureCount, inFeatureCount].", name);
+    }
+
+    /// <summary>Requires a positive count.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not.</exception>
+    public static void Positive(int value, string name)
+    {
+        if (value <= 0)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+    }
+
+    #endregion
+
+    #region Op rules
+
+    /// <summary>RotateBackward: gradInput must not alias input.</summary>
+    /// <exception cref="ArgumentException">They alias.</exception>
+    public static void GradInputNotAliasingInput(bool aliases)
+    {
+        if (aliases)
+            throw new ArgumentException("gradInput must not alias input: the input is needed while gradients are written.", "gradInput");
+    }
+
+    /// <summary>CayleyBackward: a mask cannot be combined with a shared block and the exact map.</summary>
+    /// <exception cref="ArgumentException">It is.</exception>
+    public static void MaskAllowed(CayleyShape shape, bool hasMask)
+    {
+        if (hasMask && shape.Shared && shape.IsExact)
+            throw new ArgumentException($"identityMask cannot be combined with a shared block and the exact map ({shape}): the shared block's M is taken from block 0.", "identityMask");
+    }
+
+    /// <summary>CoftProject: the shape must be OFT's packed one and the radius finite and non-negative.</summary>
+    /// <exception cref="ArgumentException">The shape is not packed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The radius is negative or not finite.</exception>
+    public static void Coft(CayleyShape shape, double radius)
+    {
+        if (shape.Skew != SkewKind.PackedUpper)
+            throw new ArgumentException($"COFT projection is defined for OFT's packed parameters, but the shape is {shape}.", nameof(shape));
+        if (!double.IsFinite(radius) || radius < 0)
+            throw new ArgumentOutOfRangeException(nameof(radius), radius, "The COFT radius must be finite and non-negative.");
+    }
+
+    /// <summary>SgdStep: a momentum buffer is required when momentum is not 0.</summary>
+    /// <exception cref="ArgumentException">It is missing.</exception>
+    public static void MomentumBuffer(double momentum, bool present)
+    {
+        if (momentum != 0 && !present)
+            throw new ArgumentException(Invariant($"momentumBuffer is required when momentum is {momentum}."), "momentumBuffer");
+    }
+
+    /// <summary>AdamStep: the learning rate must be finite and non-negative.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not.</exception>
+    public static void LearningRate(double learningRate)
+    {
+        if (!double.IsFinite(learningRate) || learningRate < 0)
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, Invariant($"Invalid learning rate: {learningRate}"));
+    }
+
+    /// <summary>MseLoss: at least one element.</summary>
+    /// <exception cref="ArgumentException">There is none.</exception>
+    public static void NotEmptyPrediction(long length)
+    {
+        if (length == 0)
+            throw new ArgumentException("prediction is empty: the mean squared error of no elements is undefined.", "prediction");
+    }
+
+    /// <summary>SoftmaxCrossEntropy: at least one row and one class.</summary>
+    /// <exception cref="ArgumentException">There is none.</exception>
+    public static void LogitsNotEmpty(int rowCount, int classCount, string logitsShape)
+    {
+        if (rowCount == 0 || classCount == 0)
+            throw new ArgumentException($"logits has shape {logitsShape}: at least one row and one class are needed.", "logits");
+    }
+
+    #endregion
+
+    #region Ownership and lifetime
+
+    /// <summary>The exception for a disposed operand.</summary>
+    public static ObjectDisposedException Disposed(string name, string shape) => new(name, $"{name} ({shape}) has been disposed.");
+
+    /// <summary>The exception for an operand that belongs to another backend or accelerator.</summary>
+    /// <param name="name">The argument.</param>
+    /// <param name="shape">Its shape, or null (a stream).</param>
+    /// <param name="kind">"backend" or "accelerator".</param>
+    /// <param name="owner">Who owns it (distinguishable: name and instance).</param>
+    /// <param name="receiver">Who it was passed to.</param>
+    public static BackendMismatchException Mismatch(string name, string? shape, string kind, string owner, string receiver) =>
+        new($"{name}{(shape is null ? "" : $" ({shape})")} belongs to {kind} {owner} but was passed to {kind} {receiver}; copy it over first.");
+
+    #endregion
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
