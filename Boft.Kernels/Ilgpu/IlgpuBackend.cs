@@ -3,8 +3,11 @@
 //   CreateCuda()            a CUDA GPU (Name "Cuda"); throws NotSupportedException when no CUDA device is present
 //   CreateCpuSimulator(w)   ILGPU's CPU accelerator with warp size w (Name "IlgpuCpuWarp{w}"): a slow, exact simulator that
 //                           runs the same explicitly grouped kernels as the GPU, used by the tests to break warp-size assumptions
-//   new IlgpuBackend(acc)   the caller's own accelerator, not owned (not disposed with the backend)
-// Losses and SumOfSquares copy one scalar back to the host; everything else only enqueues work on Stream.
+//   new IlgpuBackend(acc)   the caller's own accelerator, not owned (not disposed with the backend), on its default stream
+//   new IlgpuBackend(stream) the caller's accelerator and stream: every op, allocation and copy is enqueued on that stream
+// Wrap(view, shape) makes a non-owning tensor over the caller's memory (no copy). Which calls wait (docs/03_Kernels/pipeline.md):
+// Synchronize, CopyFrom/CopyTo/Upload/ToArray, the losses and SumOfSquares (one scalar back to the host) wait for the
+// backend's stream only; allocation does not wait; everything else only enqueues work on Stream.
 
 using Boft.Backends;
 using ILGPU;
@@ -22,7 +25,8 @@ public sealed class IlgpuBackend : BoftBackend
     private readonly Accelerator? ownedAccelerator;
     private readonly string name;
 
-    /// <summary>Runs on <paramref name="accelerator"/>, which the caller keeps owning (it is not disposed with the backend).</summary>
+    /// <summary>Runs on <paramref name="accelerator"/>'s default stream; the caller keeps owning the accelerator (it is not
+    /// disposed with the backend).</summary>
     /// <param name="accelerator">Any ILGPU accelerator.</param>
     /// <param name="name">The backend's name, or null for <c>Ilgpu{AcceleratorType}</c>.</param>
     /// <param name="options">Kernel launch settings, or null for the defaults.</param>
@@ -30,8 +34,26 @@ public sealed class IlgpuBackend : BoftBackend
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
+        Stream = accelerator.DefaultStream;
         Kernels = new BoftKernels(accelerator, options);
         this.name = name ?? $"Ilgpu{accelerator.AcceleratorType}";
+    }
+
+    /// <summary>
+    /// Runs inside the caller's pipeline: every op, allocation (zero-fill) and copy of this backend, and of the layers on it,
+    /// is enqueued on <paramref name="stream"/>, in order with the caller's own work on that stream. The caller keeps owning
+    /// the stream and its accelerator (neither is disposed with the backend) and must keep them alive until the backend is
+    /// disposed.
+    /// </summary>
+    /// <param name="stream">A stream of the caller's accelerator.</param>
+    /// <param name="name">The backend's name, or null for <c>Ilgpu{AcceleratorType}</c>.</param>
+    /// <param name="options">Kernel launch settings, or null for the defaults.</param>
+    /// <exception cref="ObjectDisposedException">The stream or its accelerator is disposed.</exception>
+    public IlgpuBackend(AcceleratorStream stream, string? name = null, BoftKernelOptions? options = null)
+        : this((stream ?? throw new ArgumentNullException(nameof(stream))).Accelerator, name, options)
+    {
+        ObjectDisposedException.ThrowIf(stream.IsDisposed, stream);
+        Stream = stream;
     }
 
     private IlgpuBackend(Context context, Accelerator accelerator, string name, BoftKernelOptions? options)
@@ -50,8 +72,38 @@ public sealed class IlgpuBackend : BoftBackend
     /// <summary>The loaded kernels, for launching Boft ops on raw views in the same pipeline.</summary>
     public BoftKernels Kernels { get; }
 
-    /// <summary>The stream every op of this backend is enqueued on (the accelerator's default stream).</summary>
-    public AcceleratorStream Stream => Accelerator.DefaultStream;
+    /// <summary>The stream every op, allocation and copy of this backend is enqueued on: the caller's stream, or the
+    /// accelerator's default stream.</summary>
+    public AcceleratorStream Stream { get; }
+
+    /// <summary>
+    /// A tensor over the caller's memory, without a copy: ops read and write <paramref name="view"/> directly, the caller
+    /// keeps ownership (disposing the tensor does not free the memory; free it after the last op that uses it has run).
+    /// </summary>
+    /// <param name="view">Dense float32 memory of this backend's accelerator, row-major.</param>
+    /// <param name="shape">The dimensions; their product must equal the view's length.</param>
+    /// <returns>A non-owning tensor (<see cref="IlgpuTensor.OwnsMemory"/> is false).</returns>
+    /// <exception cref="ArgumentException">The view is <c>default</c>, or its length does not match the shape.</exception>
+    /// <exception cref="BackendMismatchException">The view belongs to another accelerator.</exception>
+    /// <exception cref="ObjectDisposedException">The backend or the view's buffer is disposed.</exception>
+    public IlgpuTensor Wrap(ArrayView<float> view, params int[] shape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(shape);
+        int[] dimensions = (int[])shape.Clone();
+        MemoryBuffer? owner = ((IArrayView)view).Buffer;
+        if (owner is null)
+            throw new ArgumentException("view is a default ArrayView (no buffer); pass a view of device memory.", nameof(view));
+        if (owner.IsDisposed)
+            throw ShapeChecks.Disposed(nameof(view), "a view of a disposed buffer");
+        if (!ReferenceEquals(owner.Accelerator, Accelerator))
+            throw ShapeChecks.Mismatch(nameof(view), $"[{view.Length}]", "accelerator", BoftKernels.Identity(owner.Accelerator), BoftKernels.Identity(Accelerator));
+        long expected = 1;
+        foreach (int dimension in dimensions)
+            expected *= Math.Max(0, dimension);
+        ShapeChecks.Length(nameof(view), $"[{view.Length}]", view.Length, expected, Tensor.FormatShape(dimensions));
+        return new IlgpuTensor(this, view, dimensions);
+    }
 
     /// <summary>Whether a CUDA device is visible to ILGPU on this machine (probed once).</summary>
     public static bool IsCudaAvailable => CudaDeviceCount.Value > 0;
@@ -147,6 +199,8 @@ public sealed class IlgpuBackend : BoftBackend
         {
             if (ownedAccelerator is not null && !ownedAccelerator.IsDisposed)
                 ownedAccelerator.Synchronize();
+            else if (!Accelerator.IsDisposed && !Stream.IsDisposed)
+                Stream.Synchronize(); // the caller's stream: Boft's tables and workspace must outlive the work queued on it
             Kernels.Dispose();
             ownedAccelerator?.Dispose();
             ownedContext?.Dispose();
@@ -163,7 +217,7 @@ public sealed class IlgpuBackend : BoftBackend
     protected override Tensor AllocateCore(int[] shape) => new IlgpuTensor(this, shape);
 
     /// <inheritdoc />
-    protected override void SynchronizeCore() => Accelerator.Synchronize();
+    protected override void SynchronizeCore() => Stream.Synchronize();
 
     /// <inheritdoc />
     protected override void CayleyForwardCore(CayleyShape shape, Tensor parameters, Tensor? identityMask, Tensor blocks) =>

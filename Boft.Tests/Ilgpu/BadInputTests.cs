@@ -165,6 +165,23 @@ public sealed class BadInputTests(BackendCase backendCase) : IlgpuKernelTestBase
     }
 
     [Test]
+    public void Wrap_ThrowsForForeignDefaultOrMismatchedViews_AndTheWrapperOwnsNothing()
+    {
+        using MemoryBuffer1D<float, Stride1D.Dense> foreign = Other.Accelerator.Allocate1D<float>(8);
+        var mismatch = Assert.Throws<BackendMismatchException>(() => Backend.Wrap(foreign.View, 2, 4))!;
+        Assert.That(mismatch.Message, Does.StartWith("view ([8]) belongs to accelerator"));
+        Assert.That(() => Backend.Wrap(default, 0), Throws.ArgumentException.With.Property("ParamName").EqualTo("view"));
+        ArrayView<float> mine = Zeros(8);
+        var length = Assert.Throws<ArgumentException>(() => Backend.Wrap(mine, 3, 4))!;
+        Assert.That(length.Message, Does.Contain("[8] (8 elements)").And.Contain("[3, 4] needs 12"));
+        using IlgpuTensor wrapped = Backend.Wrap(mine, 2, 4);
+        Assert.That(wrapped.OwnsMemory, Is.False);
+        Assert.That(() => wrapped.Buffer, Throws.InvalidOperationException);
+        using var owned = (IlgpuTensor)Backend.Allocate(2, 4);
+        Assert.That(owned.OwnsMemory, Is.True);
+    }
+
+    [Test]
     public void Factories_ThrowClearExceptions()
     {
         Assert.That(() => IlgpuBackend.CreateCpuSimulator(3), Throws.InstanceOf<ArgumentOutOfRangeException>());
