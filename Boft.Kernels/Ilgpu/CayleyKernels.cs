@@ -13,6 +13,7 @@
 // complement keeps a symmetric part ⪰ I, so every pivot is ≥ 1 (no growth, no division by small numbers).
 // Docs: docs/03_Kernels/cayley.md
 
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Boft.Backends;
@@ -148,6 +149,8 @@ internal static class CayleyKernels
         ArrayView<float> slot0 = shared.SubView(teamBase, p.SlotStride);
         ArrayView<float> slot1 = shared.SubView(teamBase + p.SlotStride, p.SlotStride);
         ArrayView<float> slot2 = p.CoefficientCount == 0 ? slot1 : shared.SubView(teamBase + 2 * p.SlotStride, p.SlotStride);
+        Debug.Assert(team < p.TeamsPerGroup && lane >= 0 && lane < p.TeamSize, "Cayley forward: thread maps to a team and a lane");
+        Debug.Assert((team + 1) * p.SlotsPerTeam * p.SlotStride <= shared.Length && b * (b + 1) <= p.SlotStride, "Cayley forward: the team's slots fit its scratch");
         for (int first = Grid.IdxX * p.TeamsPerGroup; first < p.TeamCount; first += Grid.DimX * p.TeamsPerGroup)
         {
             int blk = first + team;
@@ -270,6 +273,8 @@ internal static class CayleyKernels
         ArrayView<float> slot3 = exact ? slot2 : shared.SubView(teamBase + 3 * p.SlotStride, p.SlotStride);
         ArrayView<float> slot4 = exact ? slot2 : shared.SubView(teamBase + 4 * p.SlotStride, p.SlotStride);
         ArrayView<float> slot5 = exact ? slot2 : shared.SubView(teamBase + 5 * p.SlotStride, p.SlotStride);
+        Debug.Assert(team < p.TeamsPerGroup && lane >= 0 && lane < p.TeamSize, "Cayley backward: thread maps to a team and a lane");
+        Debug.Assert((team + 1) * p.SlotsPerTeam * p.SlotStride <= shared.Length && b * (b + 1) <= p.SlotStride, "Cayley backward: the team's slots fit its scratch");
         for (int first = Grid.IdxX * p.TeamsPerGroup; first < p.TeamCount; first += Grid.DimX * p.TeamsPerGroup)
         {
             int pbRaw = first + team;

@@ -144,7 +144,8 @@ public sealed class IlgpuBackend : BoftBackend
 
     /// <summary>
     /// A backend on ILGPU's CPU accelerator with <paramref name="warpSize"/> threads per warp, max(1, 16/warpSize) warps per group
-    /// (groups of max(16, warpSize) threads) and 2 multiprocessors that run groups concurrently (Name "IlgpuCpuWarp{warpSize}").
+    /// (groups of max(16, warpSize) threads) and 2 multiprocessors that run groups concurrently (Name "IlgpuCpuWarp{warpSize}"),
+    /// with ILGPU assertions enabled (kernel <c>Debug.Assert</c>s of a Debug build report through <c>Trace</c> listeners).
     /// A correctness simulator, 20–250× slower than managed code: keep shapes tiny. Each simulated thread is an OS thread, so
     /// small groups keep launches and barriers cheap (measured: a training step of d = 96 took about half as long with 16-thread
     /// groups as with 32 or 64).
@@ -158,7 +159,8 @@ public sealed class IlgpuBackend : BoftBackend
         if (warpSize < 1 || warpSize > 64 || (warpSize & (warpSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(warpSize), warpSize, "The warp size must be a power of two in [1, 64].");
         var device = new CPUDevice(warpSize, Math.Max(1, 16 / warpSize), 2);
-        Context context = Context.Create(b => b.CPU(device).EnableAlgorithms());
+        // Assertions on: Debug.Assert in kernels and ILGPU's own checks report through Trace listeners (the tests record them).
+        Context context = Context.Create(b => b.CPU(device).EnableAlgorithms().Assertions());
         try
         {
             CPUAccelerator accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);

@@ -12,6 +12,7 @@
 // gradBlocks = Σ over P row chunks of those partials, summed in chunk order by a second kernel: deterministic, no atomics.
 // Docs: docs/03_Kernels/rotation.md
 
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Boft.Backends;
@@ -132,6 +133,7 @@ internal static class RotationKernels
         int stride = Grid.DimX * Group.DimX;
         for (int e = Grid.IdxX * Group.DimX + Group.IdxX; e < length; e += stride)
         {
+            Debug.Assert(chunks >= 1 && (chunks - 1) * length + e < partial.Length, "rotation: partial index in range");
             float sum = 0f;
             for (int c = 0; c < chunks; c++)
                 sum += partial[c * length + e];
@@ -155,6 +157,9 @@ internal static class RotationKernels
             int column0 = (item - tile * p.TileColumns) * width;
             int row0 = tile * p.RowsPerTile;
             int rows = Math.Min(p.RowsPerTile, p.RowCount - row0);
+            Debug.Assert(rows > 0 && rows <= p.RowsPerTile, "rotation: a row tile holds 1..RowsPerTile rows");
+            Debug.Assert(column0 >= 0 && column0 + width <= d, "rotation: the column tile lies inside [0, d)");
+            Debug.Assert(bufferA.Length >= rows * width && bufferB.Length >= rows * width, "rotation: the tile fits its buffers");
             LoadRows(input, tables, 0, bufferA, row0, rows, column0, laneRow, laneColumn, p);
             Group.Barrier();
             for (int s = 0; s < m; s++)
@@ -172,6 +177,7 @@ internal static class RotationKernels
                 for (int a = laneColumn; a < width; a += p.ThreadsPerRow)
                 {
                     int global = column0 + a;
+                    Debug.Assert((uint)(tables[m * d + global] - column0) < (uint)width, "rotation: the last gather stays inside the tile");
                     float value = last[r * width + tables[m * d + global] - column0];
                     output[(row0 + r) * d + global] = p.HasRowScale != 0 ? value * scale : value;
                 }
@@ -203,6 +209,8 @@ internal static class RotationKernels
             int chunk = item / p.TileColumns;
             int column0 = (item - chunk * p.TileColumns) * width;
             int slotBase = chunk * m * factorLength + column0 * b;
+            Debug.Assert(column0 >= 0 && column0 + width <= d, "rotation backward: the column tile lies inside [0, d)");
+            Debug.Assert(slotBase + (m - 1) * factorLength + entries <= partial.Length, "rotation backward: the chunk's partial slots are in range");
             for (int i = 0; i < m; i++)
                 for (int e = tid; e < entries; e += groupSize)
                     partial[slotBase + i * factorLength + e] = 0f;
@@ -210,6 +218,7 @@ internal static class RotationKernels
             for (int row0 = chunk * p.ChunkRows; row0 < chunkEnd; row0 += p.RowsPerTile)
             {
                 int rows = Math.Min(p.RowsPerTile, chunkEnd - row0);
+                Debug.Assert(rows > 0 && rows <= p.RowsPerTile && (m + 2) * tileLength <= buffers.Length, "rotation backward: the tile fits its m + 2 buffers");
                 // Forward recompute: saved slot s holds w of forward stage s (factor m−1−s).
                 LoadRows(input, forwardTables, 0, buffers.SubView(0, tileLength), row0, rows, column0, laneRow, laneColumn, p);
                 Group.Barrier();
@@ -249,6 +258,7 @@ internal static class RotationKernels
                     for (int a = laneColumn; a < width; a += p.ThreadsPerRow)
                     {
                         int global = column0 + a;
+                        Debug.Assert((uint)(transposeTables[m * d + global] - column0) < (uint)width, "rotation backward: the last gather stays inside the tile");
                         gradInput[(row0 + r) * d + global] = last[r * width + transposeTables[m * d + global] - column0];
                     }
                 }
@@ -267,6 +277,7 @@ internal static class RotationKernels
             for (int a = laneColumn; a < width; a += p.ThreadsPerRow)
             {
                 int global = column0 + a;
+                Debug.Assert((uint)(tables[table * d + global] - column0) < (uint)width, "rotation: a gather leaves the tile");
                 target[r * width + tables[table * d + global] - column0] = source[(row0 + r) * d + global];
             }
         }
@@ -297,6 +308,8 @@ internal static class RotationKernels
                 int blockStart = a - c;
                 int cBase = (factor * p.BlockCount + block) * b * b + (transpose ? c * b : c);
                 int position = last ? a : tables[table * d + global] - column0;
+                Debug.Assert(blockStart >= 0 && blockStart + b <= width && (uint)position < (uint)width, "rotation: a block or its scatter target leaves the tile");
+                Debug.Assert((uint)block < (uint)p.BlockCount, "rotation: block index in range");
                 if (rowsHere == 4)
                 {
                     int i0 = r0 * width + blockStart;

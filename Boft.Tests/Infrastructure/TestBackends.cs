@@ -84,6 +84,21 @@ public abstract class BackendTestBase(BackendCase backendCase)
     [OneTimeTearDown]
     public void DisposeBackend() => backend?.Dispose();
 
+    [SetUp]
+    public void ClearTrace() => Boft.Tests.Ilgpu.RecordingTraceListener.Drain();
+
+    /// <summary>Fails the test when a kernel assertion (Debug.Assert, an out-of-bounds view access on ILGPU's CPU accelerator)
+    /// was recorded during it; the simulator contexts run with ILGPU assertions enabled.</summary>
+    [TearDown]
+    public void CheckTrace()
+    {
+        if (backend is not null && !backend.IsDisposed)
+            backend.Synchronize();
+        IReadOnlyList<string> failures = Boft.Tests.Ilgpu.RecordingTraceListener.Drain();
+        if (failures.Count > 0)
+            Assert.Fail($"{failures.Count} kernel assertion(s) during the test on {Case.Name}: {string.Join(" | ", failures.Take(5))}");
+    }
+
     /// <summary>Uploads doubles as a float32 tensor.</summary>
     protected Tensor Upload(double[] values, params int[] shape) => Backend.Upload(Array.ConvertAll(values, v => (float)v), shape);
 
