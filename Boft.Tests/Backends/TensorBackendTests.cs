@@ -56,11 +56,30 @@ public sealed class TensorBackendTests(BackendCase backendCase) : BackendTestBas
         using Tensor mine = Backend.Allocate(4);
         using Tensor theirs = second.Allocate(4);
         var e = Assert.Throws<BackendMismatchException>(() => Backend.Copy(theirs, mine))!;
-        Assert.That(e.Message, Does.Contain("source"));
+        Assert.That(e.Message, Does.StartWith("source ([4]) belongs to backend"));
+        // Both backends have the same Name; the message tells them apart by instance.
+        string[] instances = System.Text.RegularExpressions.Regex.Matches(e.Message, @"instance #(\d+)").Select(m => m.Groups[1].Value).ToArray();
+        Assert.That(instances, Has.Length.EqualTo(2).And.Unique, e.Message);
         RotationShape shape = new BoftConfig(8, BlockSize: 2, FactorCount: 2).Resolve().Rotation;
         using Tensor x = Backend.Allocate(1, 8);
         using Tensor blocks = second.Allocate(shape.BlocksLength);
         Assert.Throws<BackendMismatchException>(() => Backend.Rotate(shape, x, blocks, false, x));
+    }
+
+    [Test]
+    public void Op_ValidatesBeforeAnyWork()
+    {
+        // Smoke test of the contract's validation on this backend; the full table of bad arguments runs once, in
+        // BadArgumentTests (the checks are the base class's non-virtual code).
+        RotationShape shape = new BoftConfig(16, BlockSize: 4, FactorCount: 2).Resolve().Rotation;
+        using Tensor x = Backend.Upload(Enumerable.Repeat(1f, 48).ToArray(), 3, 16);
+        using Tensor blocks = Backend.Allocate(shape.BlocksLength);
+        using Tensor y = Backend.Allocate(4, 16);
+        Backend.Fill(y, float.NaN);
+        var e = Assert.Throws<ArgumentException>(() => Backend.Rotate(shape, x, blocks, false, y))!;
+        Assert.That(e.ParamName, Is.EqualTo("output"));
+        Assert.That(e.Message, Does.Contain("[4, 16]").And.Contain("[3, 16]"));
+        Assert.That(y.ToArray(), Is.All.NaN, "nothing may run before the exception");
     }
 
     [Test]

@@ -1,18 +1,22 @@
-// CayleyForward / CayleyBackward / CoftProject on every registered backend against the double-precision reference
-// (BackendOracle composes Boft.Core/Reference). Tolerances: BackendOracle.Tolerance with reduction length b² — the
-// elimination (exact map) or the power chain (Neumann) sums O(b) products per entry over O(b) steps.
-// On the ILGPU CPU simulator only the small block sizes run (it is 20-250x slower).
+// The one Cayley suite: CayleyForward / CayleyBackward / CoftProject on every registered backend against the double-precision
+// reference (BackendOracle composes Boft.Core/Reference): exact and Neumann maps, BOFT raw and OFT packed parameters, masks,
+// shared blocks, every block size (the specialized b = 1, 2, 4, 8, 16, 32 and others), large blocks and, on ILGPU, the
+// global-workspace path. (It merges the former CayleyBackendTests and the ILGPU-only CayleyKernelTests: the ILGPU backend
+// calls the same BoftKernels launchers, so one suite covers both.) Bad arguments: BadArgumentTests.
+// Tolerances: BackendOracle.Tolerance with reduction length b² — the elimination (exact map) or the power chain (Neumann)
+// sums O(b) products per entry over O(b) steps. On the ILGPU CPU simulator fewer block counts run (it is 20-250x slower).
 
 using Boft.Backends;
+using Boft.Kernels.Ilgpu;
 using Boft.Tests.Infrastructure;
 using static Boft.Tests.BackendOps.BackendOracle;
 
 namespace Boft.Tests.BackendOps;
 
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed class CayleyTests(BackendCase backendCase) : BackendTestBase(backendCase)
 {
-    private IEnumerable<int> BlockSizes => IsSimulator ? [1, 2, 3, 4, 8] : Enumerable.Range(1, 32);
+    private IEnumerable<int> BlockSizes => IsSimulator ? [1, 2, 3, 4, 6, 8, 12, 16, 32] : Enumerable.Range(1, 32);
 
     private static CayleyShape Boft(int blockCount, int b) => new(blockCount, b, SkewKind.HalfDifference, null, shared: false);
 
@@ -20,27 +24,29 @@ public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBas
         new(blockCount, b, SkewKind.PackedUpper, coefficients, shared);
 
     /// <summary>Runs forward and backward (backward accumulating onto a non-zero gradParameters) and checks both.</summary>
-    private void CheckForwardBackward(CayleyShape shape, int seed, double scale = 0.4, bool withMask = false)
+    private void CheckForwardBackward(CayleyShape shape, int seed, double scale = 0.4, bool withMask = false, BoftBackend? on = null)
     {
+        BoftBackend backend = on ?? Backend;
         var random = new Random(seed);
         double[] parameters = AsFloat(Random(random, shape.ParametersLength, scale));
         double[]? mask = withMask ? Enumerable.Range(0, shape.BlockCount).Select(j => j % 3 == 1 ? 1.0 : 0.0).ToArray() : null;
         double[] gradBlocks = AsFloat(Random(random, shape.BlocksLength));
         double[] initial = AsFloat(Random(random, shape.ParametersLength));
-        string context = $"{Case.Name} {shape} mask={withMask} seed={seed}";
+        string context = $"{backend.Name} {shape} mask={withMask} seed={seed}";
 
-        using Tensor p = Upload(parameters, shape.ParameterBlockCount, shape.ParameterBlockLength);
-        using Tensor? m = mask is null ? null : Upload(mask, shape.BlockCount);
-        using Tensor blocks = Backend.Allocate(shape.BlockCount, shape.BlockSize, shape.BlockSize);
-        Backend.Fill(blocks, float.NaN); // the forward must overwrite every element
-        Backend.CayleyForward(shape, p, m, blocks);
+        Tensor Up(double[] values, params int[] dims) => backend.Upload(Array.ConvertAll(values, v => (float)v), dims);
+        using Tensor p = Up(parameters, shape.ParameterBlockCount, shape.ParameterBlockLength);
+        using Tensor? m = mask is null ? null : Up(mask, shape.BlockCount);
+        using Tensor blocks = backend.Allocate(shape.BlockCount, shape.BlockSize, shape.BlockSize);
+        backend.Fill(blocks, float.NaN); // the forward must overwrite every element
+        backend.CayleyForward(shape, p, m, blocks);
         double[] expectedBlocks = CayleyForward(shape, parameters, mask);
         (double atol, double rtol) = Tolerance(expectedBlocks, shape.BlockSize * shape.BlockSize);
         Compare.AllClose(Download(blocks), expectedBlocks, atol, rtol, "blocks", context, [shape.BlockCount, shape.BlockSize, shape.BlockSize]);
 
-        using Tensor g = Upload(gradBlocks, shape.BlockCount, shape.BlockSize, shape.BlockSize);
-        using Tensor gp = Upload(initial, shape.ParameterBlockCount, shape.ParameterBlockLength);
-        Backend.CayleyBackward(shape, p, blocks, g, m, gp);
+        using Tensor g = Up(gradBlocks, shape.BlockCount, shape.BlockSize, shape.BlockSize);
+        using Tensor gp = Up(initial, shape.ParameterBlockCount, shape.ParameterBlockLength);
+        backend.CayleyBackward(shape, p, blocks, g, m, gp);
         double[] increment = CayleyBackward(shape, parameters, gradBlocks, mask);
         double[] expected = initial.Zip(increment, (a, b) => a + b).ToArray();
         (atol, rtol) = Tolerance(increment, shape.BlockSize * shape.BlockSize * (shape.Shared ? shape.BlockCount : 1));
@@ -70,7 +76,7 @@ public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBas
     public void CayleyForwardBackward_Neumann_MatchesReference(int terms)
     {
         foreach (NeumannVariant variant in new[] { NeumannVariant.Peft018, NeumannVariant.Peft016 })
-            foreach (int b in IsSimulator ? [4] : new[] { 2, 4, 7, 16, 32 })
+            foreach (int b in IsSimulator ? (terms == 5 ? [4, 16, 32] : [4]) : new[] { 2, 4, 7, 16, 32 })
                 CheckForwardBackward(Oft(IsSimulator ? 2 : 9, b, OftConfig.NeumannCoefficients(terms, variant)), seed: 300 + terms * 50 + b, scale: 0.15);
     }
 
@@ -85,6 +91,8 @@ public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBas
     public void CayleyForwardBackward_WithIdentityMask_MatchesReference()
     {
         CheckForwardBackward(Boft(7, 4), seed: 501, withMask: true);
+        CheckForwardBackward(Boft(3, 8), seed: 504, withMask: true);
+        CheckForwardBackward(Boft(2, 32), seed: 505, withMask: true);
         CheckForwardBackward(Oft(7, 6), seed: 502, withMask: true);
         CheckForwardBackward(Oft(7, 4, OftConfig.NeumannCoefficients(5, NeumannVariant.Peft018)), seed: 503, scale: 0.15, withMask: true);
     }
@@ -160,111 +168,47 @@ public sealed class CayleyBackendTests(BackendCase backendCase) : BackendTestBas
         Assert.That(second, Is.EqualTo(first).AsCollection, $"{Case.Name}: two runs must be bit-identical");
     }
 
-    [Test]
-    public void CoftProject_MatchesReference()
+    [TestCase(6, 5, 0.05)]
+    [TestCase(4, 5, 0.05)]
+    [TestCase(8, 3, 1e-4)]
+    [TestCase(3, 4, 10.0)]
+    public void CoftProject_MatchesReference(int blockSize, int blockCount, double radius)
     {
-        CayleyShape shape = Oft(5, 6);
-        var random = new Random(1001);
-        double[] w = AsFloat(Random(random, shape.ParametersLength, 0.1));
-        w.AsSpan(0, 15).Clear(); // block 0: norm 0, stays
-        for (int t = 15; t < 30; t++)
-            w[t] *= 1e-4; // block 1: inside the ball, unchanged
-        const double radius = 0.05;
-        using Tensor p = Upload(w, 5, 15);
+        CayleyShape shape = Oft(blockCount, blockSize);
+        var random = new Random(1001 + blockSize);
+        int length = shape.ParameterBlockLength;
+        double[] w = AsFloat(Random(random, shape.ParametersLength, 0.5));
+        w.AsSpan(0, length).Clear(); // block 0: norm 0, stays
+        for (int t = length; t < 2 * length; t++)
+            w[t] = (float)(w[t] * 1e-5); // block 1: inside the ball for every radius here, unchanged
+        using Tensor p = Upload(w, blockCount, length);
         Backend.CoftProject(shape, radius, p);
         var expected = new double[w.Length];
-        global::Boft.Reference.CoftReference.Project(w, 6, radius, expected);
-        Compare.AllClose(Download(p), expected, 1e-8, 1e-6, "projected", $"{Case.Name} COFT radius {radius}");
+        global::Boft.Reference.CoftReference.Project(w, blockSize, radius, expected);
+        Compare.AllClose(Download(p), expected, 1e-8, 1e-6, "projected", $"{Case.Name} COFT b={blockSize} radius {radius}");
     }
 
-    [Test]
-    public void CayleyForward_ThrowsForMismatchedParameters()
+    /// <summary>
+    /// Blocks too large for shared memory: on ILGPU a second backend over the same accelerator with SharedMemoryBytes = 0 forces
+    /// the global-workspace path even for small b, and b = 48 (beyond the specialized sizes) runs its Neumann backward (6
+    /// matrices of 48×49 floats) from the global workspace within the default 48 KiB; other backends run the same shapes.
+    /// </summary>
+    [TestCase(4, 5, false, 0)]
+    [TestCase(6, 3, true, 0)]
+    [TestCase(48, 2, false, 48 * 1024)]
+    [TestCase(48, 2, true, 48 * 1024)]
+    public void Cayley_GlobalWorkspacePathAndLargeBlocks_MatchReference(int blockSize, int blockCount, bool neumann, int sharedBytes)
     {
-        CayleyShape shape = Boft(2, 4);
-        using Tensor p = Backend.Allocate(2, 15);
-        using Tensor blocks = Backend.Allocate(2, 4, 4);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, null, blocks))!;
-        Assert.That(e.ParamName, Is.EqualTo("parameters"));
-        Assert.That(e.Message, Does.Contain("[2, 15]").And.Contain("[2, 16]"));
-    }
-
-    [Test]
-    public void CayleyForward_ThrowsForMismatchedBlocks()
-    {
-        CayleyShape shape = Boft(2, 4);
-        using Tensor p = Backend.Allocate(2, 16);
-        using Tensor blocks = Backend.Allocate(3, 4, 4);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, null, blocks))!;
-        Assert.That(e.ParamName, Is.EqualTo("blocks"));
-        Assert.That(e.Message, Does.Contain("[3, 4, 4]").And.Contain("[2, 4, 4]"));
-    }
-
-    [Test]
-    public void CayleyForward_ThrowsForMismatchedMask()
-    {
-        CayleyShape shape = Boft(2, 4);
-        using Tensor p = Backend.Allocate(2, 16);
-        using Tensor mask = Backend.Allocate(3);
-        using Tensor blocks = Backend.Allocate(2, 4, 4);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape, p, mask, blocks))!;
-        Assert.That(e.ParamName, Is.EqualTo("identityMask"));
-        Assert.That(e.Message, Does.Contain("[3]").And.Contain("[2]"));
-    }
-
-    [Test]
-    public void CayleyBackward_ThrowsForMismatchedGradBlocks()
-    {
-        CayleyShape shape = Boft(2, 4);
-        using Tensor p = Backend.Allocate(2, 16);
-        using Tensor blocks = Backend.Allocate(2, 4, 4);
-        using Tensor g = Backend.Allocate(2, 4, 3);
-        using Tensor gp = Backend.Allocate(2, 16);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, null, gp))!;
-        Assert.That(e.ParamName, Is.EqualTo("gradBlocks"));
-        Assert.That(e.Message, Does.Contain("[2, 4, 3]").And.Contain("[2, 4, 4]"));
-    }
-
-    [Test]
-    public void CayleyBackward_ThrowsForMismatchedGradParameters()
-    {
-        CayleyShape shape = Oft(2, 4);
-        using Tensor p = Backend.Allocate(2, 6);
-        using Tensor blocks = Backend.Allocate(2, 4, 4);
-        using Tensor g = Backend.Allocate(2, 4, 4);
-        using Tensor gp = Backend.Allocate(2, 16);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, null, gp))!;
-        Assert.That(e.ParamName, Is.EqualTo("gradParameters"));
-        Assert.That(e.Message, Does.Contain("[2, 16]").And.Contain("[2, 6]"));
-    }
-
-    [Test]
-    public void CayleyBackward_ThrowsForMaskWithSharedExactBlock()
-    {
-        CayleyShape shape = Oft(3, 4, shared: true);
-        using Tensor p = Backend.Allocate(1, 6);
-        using Tensor blocks = Backend.Allocate(3, 4, 4);
-        using Tensor g = Backend.Allocate(3, 4, 4);
-        using Tensor mask = Backend.Allocate(3);
-        using Tensor gp = Backend.Allocate(1, 6);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CayleyBackward(shape, p, blocks, g, mask, gp))!;
-        Assert.That(e.ParamName, Is.EqualTo("identityMask"));
-    }
-
-    [Test]
-    public void CoftProject_ThrowsForBoftShape()
-    {
-        using Tensor p = Backend.Allocate(2, 16);
-        var e = Assert.Throws<ArgumentException>(() => Backend.CoftProject(Boft(2, 4), 0.1, p))!;
-        Assert.That(e.ParamName, Is.EqualTo("shape"));
-    }
-
-    [TestCase(-1.0)]
-    [TestCase(double.NaN)]
-    [TestCase(double.PositiveInfinity)]
-    public void CoftProject_ThrowsForBadRadius(double radius)
-    {
-        using Tensor p = Backend.Allocate(2, 6);
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Backend.CoftProject(Oft(2, 4), radius, p))!;
-        Assert.That(e.ParamName, Is.EqualTo("radius"));
+        CayleyShape shape = Oft(blockCount, blockSize, neumann ? OftConfig.NeumannCoefficients(neumann && blockSize > 8 ? 4 : 5, NeumannVariant.Peft018) : null);
+        double scale = neumann ? 0.03 : 0.2;
+        if (Backend is not IlgpuBackend ilgpu)
+        {
+            CheckForwardBackward(shape, seed: 81 + blockSize, scale);
+            return;
+        }
+        using var global = new IlgpuBackend(ilgpu.Accelerator, "IlgpuSharedBytes" + sharedBytes, new BoftKernelOptions { SharedMemoryBytes = sharedBytes });
+        CheckForwardBackward(shape, seed: 81 + blockSize, scale, on: global);
+        if (sharedBytes == 0 || (blockSize == 48 && neumann))
+            Assert.That(global.Kernels.CayleyWorkspaceLength(shape), Is.GreaterThan(0), $"{shape} with {sharedBytes} shared bytes should run from the global workspace");
     }
 }
