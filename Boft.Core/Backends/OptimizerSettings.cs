@@ -13,8 +13,7 @@ public sealed record SgdSettings(double LearningRate, double Momentum = 0, doubl
     /// <exception cref="ArgumentException">Nesterov momentum without momentum or with dampening.</exception>
     public void Validate()
     {
-        if (!double.IsFinite(LearningRate) || LearningRate < 0)
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"Invalid learning rate: {LearningRate}");
+        ShapeChecks.LearningRate(LearningRate, nameof(LearningRate));
         if (!double.IsFinite(Momentum) || Momentum < 0)
             throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Invalid momentum value: {Momentum}");
         if (!double.IsFinite(WeightDecay) || WeightDecay < 0)
@@ -45,8 +44,7 @@ public sealed record AdamSettings(double LearningRate = 1e-3, double Beta1 = 0.9
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
     public void Validate()
     {
-        if (!double.IsFinite(LearningRate) || LearningRate < 0)
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"Invalid learning rate: {LearningRate}");
+        ShapeChecks.LearningRate(LearningRate, nameof(LearningRate));
         if (!double.IsFinite(Eps) || Eps < 0)
             throw new ArgumentOutOfRangeException(nameof(Eps), Eps, $"Invalid epsilon value: {Eps}");
         if (!(Beta1 >= 0 && Beta1 < 1))

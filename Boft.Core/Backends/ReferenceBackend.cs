@@ -177,7 +177,7 @@ public sealed class ReferenceBackend : BoftBackend
         for (int r = 0; r < raw.Length; r++)
         {
             if (!(raw[r] >= 0 && raw[r] < classCount && raw[r] == MathF.Floor(raw[r])))
-                throw new ArgumentException($"labels[{r}] = {raw[r]} is not a class index in [0, {classCount}).", nameof(labels));
+                throw ShapeChecks.InvalidLabel(r, raw[r], classCount);
             classes[r] = (int)raw[r];
         }
         var grad = new double[gradLogits is null ? 0 : logits.Length];

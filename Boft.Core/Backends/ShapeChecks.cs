@@ -154,13 +154,24 @@ internal static class ShapeChecks
             throw new ArgumentException(Invariant($"momentumBuffer is required when momentum is {momentum}."), "momentumBuffer");
     }
 
-    /// <summary>AdamStep: the learning rate must be finite and non-negative.</summary>
+    /// <summary>AdamStep and the optimizer settings: the learning rate must be finite and non-negative.</summary>
     /// <exception cref="ArgumentOutOfRangeException">It is not.</exception>
-    public static void LearningRate(double learningRate)
+    public static void LearningRate(double learningRate, string name = "learningRate")
     {
         if (!double.IsFinite(learningRate) || learningRate < 0)
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, Invariant($"Invalid learning rate: {learningRate}"));
+            throw new ArgumentOutOfRangeException(name, learningRate, Invariant($"Invalid learning rate: {learningRate}"));
     }
+
+    /// <summary>SoftmaxCrossEntropy: the exception for a label that is not an exact class index.</summary>
+    public static ArgumentException InvalidLabel(int row, double label, int classCount) =>
+        new(Invariant($"labels[{row}] = {label} is not a class index in [0, {classCount}) (labels must be exact integers stored as floats)."), "labels");
+
+    /// <summary>SoftmaxCrossEntropy on a device that only counts the bad labels.</summary>
+    public static ArgumentException InvalidLabels(double count, int classCount) =>
+        new(Invariant($"labels holds {count} values that are not class indices in [0, {classCount}) (labels must be exact integers stored as floats)."), "labels");
+
+    /// <summary>The exception for a required view that is <c>default</c> (no buffer).</summary>
+    public static ArgumentException DefaultView(string name) => new($"{name} is a default ArrayView (no buffer) but is required.", name);
 
     /// <summary>MseLoss: at least one element.</summary>
     /// <exception cref="ArgumentException">There is none.</exception>

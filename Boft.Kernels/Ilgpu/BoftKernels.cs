@@ -179,15 +179,20 @@ public sealed partial class BoftKernels : IDisposable
 
     /// <summary>Checks that a required view belongs to this accelerator and is alive; returns its length.</summary>
     private int Owned<T>(ArrayView<T> view, string name)
+        where T : unmanaged => OwnedBy(Accelerator, view, name);
+
+    /// <summary>Checks that a required view belongs to <paramref name="accelerator"/> and is alive; returns its length
+    /// (also used by <see cref="IlgpuBackend.Wrap(ArrayView{float}, int[])"/>).</summary>
+    internal static int OwnedBy<T>(Accelerator accelerator, ArrayView<T> view, string name)
         where T : unmanaged
     {
         MemoryBuffer? buffer = ((IArrayView)view).Buffer;
         if (buffer is null)
-            throw new ArgumentException($"{name} is a default ArrayView (no buffer) but is required.", name);
+            throw ShapeChecks.DefaultView(name);
         if (buffer.IsDisposed)
             throw ShapeChecks.Disposed(name, "a view of a disposed buffer");
-        if (!ReferenceEquals(buffer.Accelerator, Accelerator))
-            throw ShapeChecks.Mismatch(name, Invariant($"[{view.Length}]"), "accelerator", Identity(buffer.Accelerator), Identity(Accelerator));
+        if (!ReferenceEquals(buffer.Accelerator, accelerator))
+            throw ShapeChecks.Mismatch(name, Invariant($"[{view.Length}]"), "accelerator", Identity(buffer.Accelerator), Identity(accelerator));
         if (view.Length > int.MaxValue)
             throw new ArgumentOutOfRangeException(name, view.Length, $"{name} has {view.Length} elements; Boft's kernels index with int and accept at most int.MaxValue.");
         return (int)view.Length;

@@ -91,17 +91,11 @@ public sealed class IlgpuBackend : BoftBackend
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(shape);
         int[] dimensions = (int[])shape.Clone();
-        MemoryBuffer? owner = ((IArrayView)view).Buffer;
-        if (owner is null)
-            throw new ArgumentException("view is a default ArrayView (no buffer); pass a view of device memory.", nameof(view));
-        if (owner.IsDisposed)
-            throw ShapeChecks.Disposed(nameof(view), "a view of a disposed buffer");
-        if (!ReferenceEquals(owner.Accelerator, Accelerator))
-            throw ShapeChecks.Mismatch(nameof(view), $"[{view.Length}]", "accelerator", BoftKernels.Identity(owner.Accelerator), BoftKernels.Identity(Accelerator));
+        int length = BoftKernels.OwnedBy(Accelerator, view, nameof(view));
         long expected = 1;
         foreach (int dimension in dimensions)
             expected *= Math.Max(0, dimension);
-        ShapeChecks.Length(nameof(view), $"[{view.Length}]", view.Length, expected, Tensor.FormatShape(dimensions));
+        ShapeChecks.Length(nameof(view), $"[{length}]", length, expected, Tensor.FormatShape(dimensions));
         return new IlgpuTensor(this, view, dimensions);
     }
 

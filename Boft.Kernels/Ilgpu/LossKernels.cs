@@ -266,8 +266,8 @@ public sealed partial class BoftKernels
         {
             float label = host[r];
             if (!(label == MathF.Round(label) && label >= 0 && label < classCount))
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"labels[{r}] = {label} is not a class index in [0, {classCount})."), nameof(labels));
+                throw ShapeChecks.InvalidLabel(r, label, classCount);
         }
-        throw new ArgumentException($"labels holds {hostResult[1]} values that are not class indices in [0, {classCount}).", nameof(labels));
+        throw ShapeChecks.InvalidLabels(hostResult[1], classCount);
     }
 }
