@@ -27,7 +27,7 @@ public sealed class ReadmePipelineExampleTests
     {
         // README-BEGIN
         // Your pipeline: a context, an accelerator, a stream and device buffers that you own. (ILGPU's CPU accelerator here;
-        // on a GPU: Context.Create(b => b.Cuda()) and context.GetCudaDevice(0).CreateCudaAccelerator(context).)
+        // on a GPU: Context.Create(b => b.Cuda()) and context.CreateCudaAccelerator(0).)
         using Context context = Context.Create(builder => builder.CPU().EnableAlgorithms());
         using Accelerator accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context);
         using AcceleratorStream stream = accelerator.CreateStream();
