@@ -5,6 +5,7 @@
 // Operands are addressed through strides so one kernel serves all three products.
 // Docs: docs/03_Kernels/linear.md
 
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Boft.Backends;
@@ -65,6 +66,8 @@ internal static class LinearKernels
         int groupSize = ts * ts;
         int ty = tid / ts;
         int tx = tid - ty * ts;
+        Debug.Assert(Group.DimX == groupSize, "GEMM: the group is TS×TS threads");
+        Debug.Assert(shared.Length >= tileEdge * strideA + depth * strideB, "GEMM: both tiles fit the dynamic shared memory");
         int tilesN = (p.N + tileEdge - 1) / tileEdge;
         int tiles = ((p.M + tileEdge - 1) / tileEdge) * tilesN;
         for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
@@ -72,6 +75,7 @@ internal static class LinearKernels
             int tm = tile / tilesN;
             int row0 = tm * tileEdge;
             int column0 = (tile - tm * tilesN) * tileEdge;
+            Debug.Assert(row0 < p.M && column0 < p.N, "GEMM: every tile starts inside C");
             float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
             float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
             for (int k0 = 0; k0 < p.K; k0 += depth)
@@ -143,6 +147,7 @@ internal static class LinearKernels
         if (j >= p.N)
             return;
         int index = i * p.Ldc + j;
+        Debug.Assert(i >= 0 && i < p.M && j >= 0 && j < p.Ldc, "GEMM: stores stay inside C");
         c[index] = p.Beta == 0f ? p.Alpha * value : p.Alpha * value + p.Beta * c[index];
     }
 }
