@@ -190,6 +190,97 @@ public static class Conv2dReference
                 }
     }
 
+    /// <summary>
+    /// The weight-centric conv adapter (BoftConv2d / OftConv2d): blocks = Cayley(parameters) (identity mask optional),
+    /// <c>W' = diag(s)·W0·Rᵀ</c> on the weight matrix [C_out, d] (no s when <paramref name="scale"/> is empty), <c>y = conv2d(x, W') + bias</c>.
+    /// </summary>
+    /// <param name="convolution">The base convolution.</param>
+    /// <param name="rotation">The rotation (d = the filter dimension).</param>
+    /// <param name="cayley">The Cayley map of the parameters.</param>
+    /// <param name="batch">N.</param>
+    /// <param name="input">x [N, C_in, H, W].</param>
+    /// <param name="baseWeight">W0 [C_out, d].</param>
+    /// <param name="bias">[C_out] or empty.</param>
+    /// <param name="parameters">Raw adapter parameters.</param>
+    /// <param name="scale">[C_out] or empty.</param>
+    /// <param name="identityMask">Block identity mask or empty.</param>
+    /// <param name="output">y (overwritten).</param>
+    /// <param name="adaptedWeight">W' [C_out, d] (overwritten).</param>
+    public static void AdapterForward(Conv2dShape convolution, RotationShape rotation, CayleyShape cayley, int batch, ReadOnlySpan<double> input,
+        ReadOnlySpan<double> baseWeight, ReadOnlySpan<double> bias, ReadOnlySpan<double> parameters, ReadOnlySpan<double> scale, ReadOnlySpan<double> identityMask,
+        Span<double> output, Span<double> adaptedWeight)
+    {
+        ArgumentNullException.ThrowIfNull(convolution);
+        ArgumentNullException.ThrowIfNull(rotation);
+        ArgumentNullException.ThrowIfNull(cayley);
+        int d = rotation.FeatureCount;
+        var blocks = new double[cayley.BlocksLength];
+        CayleyBatchReference.Forward(cayley, parameters, identityMask, blocks);
+        RotationReference.Forward(rotation, baseWeight, blocks, transpose: true, adaptedWeight);
+        if (!scale.IsEmpty)
+            for (int o = 0; o < convolution.OutChannels; o++)
+                for (int t = 0; t < d; t++)
+                    adaptedWeight[o * d + t] *= scale[o];
+        Forward(convolution, batch, input, adaptedWeight, bias, output);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="AdapterForward"/> by the layers' route: gW' = conv weight gradient; G = diag(s)·gW', g_s += rowdot(gW', W0·Rᵀ);
+    /// g_blocks = ∂/∂blocks Σ W0 ⊙ (G·R) (RotationReference.Backward with input G and gradOutput W0); g_params += Cayley backward.
+    /// gradInput (overwritten) uses W'. Any output may be empty to skip it.
+    /// </summary>
+    /// <param name="convolution">The base convolution.</param>
+    /// <param name="rotation">The rotation.</param>
+    /// <param name="cayley">The Cayley map.</param>
+    /// <param name="batch">N.</param>
+    /// <param name="input">x.</param>
+    /// <param name="baseWeight">W0 [C_out, d].</param>
+    /// <param name="parameters">Raw parameters.</param>
+    /// <param name="scale">[C_out] or empty.</param>
+    /// <param name="identityMask">Mask or empty.</param>
+    /// <param name="gradOutput">∂L/∂y.</param>
+    /// <param name="gradParameters">Accumulated, or empty.</param>
+    /// <param name="gradScale">Accumulated, or empty.</param>
+    /// <param name="gradInput">Overwritten, or empty.</param>
+    /// <param name="gradBias">Accumulated, or empty.</param>
+    public static void AdapterBackward(Conv2dShape convolution, RotationShape rotation, CayleyShape cayley, int batch, ReadOnlySpan<double> input,
+        ReadOnlySpan<double> baseWeight, ReadOnlySpan<double> parameters, ReadOnlySpan<double> scale, ReadOnlySpan<double> identityMask,
+        ReadOnlySpan<double> gradOutput, Span<double> gradParameters, Span<double> gradScale, Span<double> gradInput, Span<double> gradBias)
+    {
+        ArgumentNullException.ThrowIfNull(convolution);
+        ArgumentNullException.ThrowIfNull(rotation);
+        ArgumentNullException.ThrowIfNull(cayley);
+        int d = rotation.FeatureCount, o = convolution.OutChannels;
+        var blocks = new double[cayley.BlocksLength];
+        CayleyBatchReference.Forward(cayley, parameters, identityMask, blocks);
+        var rotated = new double[o * d];
+        RotationReference.Forward(rotation, baseWeight, blocks, transpose: true, rotated);
+        var adapted = (double[])rotated.Clone();
+        if (!scale.IsEmpty)
+            for (int r = 0; r < o; r++)
+                for (int t = 0; t < d; t++)
+                    adapted[r * d + t] *= scale[r];
+        var gradAdapted = new double[o * d];
+        BackwardWeight(convolution, batch, gradOutput, input, gradAdapted, gradBias);
+        if (!gradInput.IsEmpty)
+            BackwardInput(convolution, batch, gradOutput, adapted, gradInput);
+        double[] rows = gradAdapted;
+        if (!scale.IsEmpty)
+        {
+            rows = new double[o * d];
+            RowScaleBackward(rotated, scale, gradAdapted, d, rows, gradScale);
+        }
+        if (gradParameters.IsEmpty)
+            return;
+        var gradBlocks = new double[cayley.BlocksLength];
+        var unused = new double[o * d];
+        RotationReference.Backward(rotation, rows, blocks, baseWeight, unused, gradBlocks);
+        var gradRaw = new double[gradParameters.Length];
+        CayleyBatchReference.Backward(cayley, parameters, gradBlocks, identityMask, gradRaw);
+        for (int i = 0; i < gradRaw.Length; i++)
+            gradParameters[i] += gradRaw[i];
+    }
+
     private static int InputIndex(Conv2dShape shape, int n, int c, int h, int w) => ((n * shape.InChannels + c) * shape.InputHeight + h) * shape.InputWidth + w;
 
     private static int OutputIndex(Conv2dShape shape, int n, int o, int oh, int ow) => ((n * shape.OutChannels + o) * shape.OutputHeight + oh) * shape.OutputWidth + ow;
