@@ -35,8 +35,12 @@ internal static class Cli
                     Console.WriteLine($"{MachineInfo.Cpu()}");
                     Console.WriteLine($"fp32 FMA peak: 1 thread {one.Gflops512:F1} GFLOP/s (Vector256 {one.Gflops256:F1}); {threads} threads {all.Gflops512:F1} GFLOP/s (Vector256 {all.Gflops256:F1})");
                     return 0;
+                case "finetune" when Option(rest, "--model") == "cnn":
+                    return Boft.Benchmarks.Finetune.CnnJob.Run(rest);
                 case "finetune":
                     return Boft.Benchmarks.Finetune.FinetuneJob.Run(ParseFinetune(rest));
+                case "conv":
+                    return Boft.Benchmarks.Conv.ConvJob.Run(rest);
                 case "bdn":
                     BenchmarkSwitcher.FromAssembly(typeof(Cli).Assembly).Run(rest, new Boft.Benchmarks.Suites.BenchConfig());
                     return 0;
