@@ -131,6 +131,38 @@ public sealed class Conv2dPropertyTests
         Compare.AllClose(trained.BaseWeight.Value.ToArray(), Array.ConvertAll(w, v => (double)v), 2e-5, 1e-5, "unmerge(merge(W0))", shape.ToString());
     }
 
+    [Test]
+    public void Interpolation_AndDropout_ActThroughTheBlockMask()
+    {
+        using var backend = new SimdBackend();
+        var shape = Conv2dShape.Square(4, 3, 2, 5, 5, padding: 1); // d = 16: BOFT b = 2, m = 3 (k = 8)
+        var random = new Random(6);
+        float[] x = Array.ConvertAll(Random(random, 2 * shape.InputImageLength), v => (float)v);
+        float[] w = Array.ConvertAll(Random(random, shape.WeightLength), v => (float)v);
+        double[] baseline = new double[2 * shape.OutputImageLength];
+        Conv2dReference.Forward(shape, 2, Array.ConvertAll(x, v => (double)v), Array.ConvertAll(w, v => (double)v), [], baseline);
+        using Tensor tx = backend.Upload(x, 2, shape.InputImageLength);
+        using Tensor ty = backend.Allocate(2, shape.OutputImageLength);
+        var config = new BoftConfig(0, BlockSize: 2, FactorCount: 3, Dropout: 0.25);
+        using var layer = new BoftConv2d(backend, shape, config, w, initialization: new AdapterInitialization(Identity: false, Seed: 2));
+        // boft_s ≠ 1 after random init: set it to 1 so that "all factors identity" must give the base conv exactly.
+        layer.BoftS.Value.CopyFrom(Enumerable.Repeat(1f, 3).ToArray());
+        layer.IsTraining = false;
+        layer.IdentityFactorCount = 3;
+        layer.Forward(tx, ty);
+        Compare.AllClose(ty.ToArray(), baseline, 2e-5, 1e-5, "every factor interpolated to I = base conv", shape.ToString());
+        Assert.That(layer.LastIdentityMask, Is.EqualTo(Enumerable.Repeat(1.0, 24).ToArray()));
+        layer.IdentityFactorCount = 0;
+        layer.IsTraining = true;
+        layer.Forward(tx, ty);
+        double[] mask = layer.LastIdentityMask!;
+        Assert.That(mask.Sum(), Is.EqualTo(2), "dropout: floor(0.25·8) = 2 blocks of one factor replaced by I");
+        Assert.That(Enumerable.Range(0, 3).Count(f => mask.Skip(f * 8).Take(8).Sum() > 0), Is.EqualTo(1), "exactly one factor");
+        layer.IsTraining = false;
+        layer.Forward(tx, ty);
+        Assert.That(layer.LastIdentityMask, Is.Null, "no dropout in evaluation mode");
+    }
+
     private static double Dot(double[] a, double[] b)
     {
         double sum = 0;
