@@ -7,6 +7,8 @@
 //   bdn [BenchmarkDotNet args]   BenchmarkDotNet suites (exports to docs/benchmarks/<machine>/)
 //   finetune [--quick] [--backend NAME] [--threads N] [--seed N] [--seeds N] [--shift PIXELS] [--json PATH] [--out DIR]
 //       a real finetuning run on the 8x8 digits: BOFT vs OFT vs full finetuning (docs/06_Finetuning.md)
+//   finetune --model cnn [...]   the CNN run on MNIST (Finetune/CnnJob.cs, docs/06_Finetuning_Cnn.md)
+//   conv [...]                   convolution rows: adapter cost vs the frozen conv (Conv/ConvJob.cs)
 // See docs/04_Benchmarking.md.
 
 using System.Globalization;
@@ -35,8 +37,12 @@ internal static class Cli
                     Console.WriteLine($"{MachineInfo.Cpu()}");
                     Console.WriteLine($"fp32 FMA peak: 1 thread {one.Gflops512:F1} GFLOP/s (Vector256 {one.Gflops256:F1}); {threads} threads {all.Gflops512:F1} GFLOP/s (Vector256 {all.Gflops256:F1})");
                     return 0;
+                case "finetune" when Option(rest, "--model") == "cnn":
+                    return Boft.Benchmarks.Finetune.CnnJob.Run(rest);
                 case "finetune":
                     return Boft.Benchmarks.Finetune.FinetuneJob.Run(ParseFinetune(rest));
+                case "conv":
+                    return Boft.Benchmarks.Conv.ConvJob.Run(rest);
                 case "bdn":
                     BenchmarkSwitcher.FromAssembly(typeof(Cli).Assembly).Run(rest, new Boft.Benchmarks.Suites.BenchConfig());
                     return 0;
@@ -62,6 +68,8 @@ internal static class Cli
           peak     fp32 FMA peak: --threads N
           bdn      BenchmarkDotNet suites (BDN arguments, e.g. --filter *BoftVsOft*)
           finetune digits finetuning, BOFT vs OFT vs full: --quick --backend NAME --threads N --seed N --seeds N --shift PIXELS --json PATH --out DIR
+                   --model cnn: the CNN on MNIST: --quick --backend NAME --threads N --seed N --pretrain-epochs N --adapt-epochs N --max-train N --json PATH --out DIR
+          conv     convolution rows (UNet-like, ResNet-like): --backend NAME --threads N --budget-ms MS --out DIR
         backends: default (CUDA when present, else simd), simd (widest vectors), simd512, simd256, simd128, cuda, ilgpu-cpu, ilgpu-cpu32, reference
         """;
 

@@ -7,7 +7,7 @@ using Boft.Reference;
 namespace Boft.Backends;
 
 /// <summary>The double-precision reference behind the <see cref="BoftBackend"/> contract (host memory, float32 storage).</summary>
-public sealed class ReferenceBackend : BoftBackend
+public sealed partial class ReferenceBackend : BoftBackend
 {
     /// <inheritdoc />
     public override string Name => "Reference";

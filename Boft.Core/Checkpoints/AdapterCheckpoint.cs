@@ -23,7 +23,15 @@ public abstract record AdapterModuleWeights(int InFeatureCount);
 /// <param name="Rotation"><c>boft_R</c>, m·k·b·b raw block values, shape [m, k, b, b].</param>
 /// <param name="Scale"><c>boft_s</c>, n values, shape [n, 1].</param>
 public sealed record BoftModuleWeights(int InFeatureCount, int OutFeatureCount, float[] Rotation, float[] Scale)
-    : AdapterModuleWeights(InFeatureCount);
+    : AdapterModuleWeights(InFeatureCount)
+{
+    /// <summary>True for an adapted Conv2d: <c>boft_s</c> is stored [1, n] as PEFT's BOFT Conv2d does (Linear: [n, 1]), and
+    /// InFeatureCount is the kernel dimension d = (C_in/groups)·kh·kw.</summary>
+    public bool Conv2dLayout { get; init; }
+
+    /// <summary>The stored shape of <c>boft_s</c>: [n, 1] (Linear) or [1, n] (Conv2d).</summary>
+    public long[] ScaleShape => Conv2dLayout ? [1, OutFeatureCount] : PeftStateDictKeys.BoftScaleShape(OutFeatureCount);
+}
 
 /// <summary>OFT (PEFT ≥ 0.16) parameters of one Linear layer.</summary>
 /// <param name="InFeatureCount">d, the layer's in-features.</param>
@@ -116,7 +124,7 @@ public sealed class AdapterCheckpoint
                 case BoftModuleWeights boft:
                     BoftShape shape = ((PeftBoftAdapterConfig)Config).ToBoftConfig(boft.InFeatureCount).Resolve();
                     tensors.Add(Tensor(PeftStateDictKeys.BoftRotation(path), PeftStateDictKeys.BoftRotationShape(shape), boft.Rotation, elementType));
-                    tensors.Add(Tensor(PeftStateDictKeys.BoftScale(path), PeftStateDictKeys.BoftScaleShape(boft.OutFeatureCount), boft.Scale, elementType));
+                    tensors.Add(Tensor(PeftStateDictKeys.BoftScale(path), boft.ScaleShape, boft.Scale, elementType));
                     break;
                 case OftModuleWeights oft:
                     OftShape oftShape = ((PeftOftAdapterConfig)Config).ToOftConfig(oft.InFeatureCount).Resolve();
@@ -277,11 +285,13 @@ public sealed class AdapterCheckpoint
         {
             if (rotationShape.Length != 4 || rotationShape[1] * rotationShape[2] > int.MaxValue)
                 throw Invalid(sourceName, $"'{rotation.Name}' has shape {SafeTensor.FormatShape(rotationShape)}, not [m, k, b, b]");
-            if (scaleShape.Length != 2 || scaleShape[0] > int.MaxValue)
-                throw Invalid(sourceName, $"'{scale.Name}' has shape {SafeTensor.FormatShape(scaleShape)}, not [n, 1]");
+            if (scaleShape.Length != 2 || scaleShape[0] > int.MaxValue || scaleShape[1] > int.MaxValue || (scaleShape[0] != 1 && scaleShape[1] != 1))
+                throw Invalid(sourceName, $"'{scale.Name}' has shape {SafeTensor.FormatShape(scaleShape)}, not [n, 1] (Linear) or [1, n] (Conv2d)");
             inFeatures = (int)(rotationShape[1] * rotationShape[2]);
-            outFeatures = (int)scaleShape[0];
+            outFeatures = (int)(scaleShape[1] == 1 ? scaleShape[0] : scaleShape[1]);
         }
+        // PEFT's BOFT Conv2d stores boft_s as [1, n]; Linear as [n, 1] (n = 1 reads as Linear: the same data either way).
+        bool conv2dLayout = scaleShape.Length == 2 && scaleShape[0] == 1 && scaleShape[1] != 1;
         BoftShape shape;
         try
         {
@@ -299,10 +309,10 @@ public sealed class AdapterCheckpoint
                 : string.Empty;
             throw Invalid(sourceName, $"'{rotation.Name}' has shape {SafeTensor.FormatShape(rotationShape)}, but the adapter config with in_features {inFeatures} implies {SafeTensor.FormatShape(expectedRotation)}{hint}");
         }
-        long[] expectedScale = PeftStateDictKeys.BoftScaleShape(outFeatures);
+        long[] expectedScale = conv2dLayout ? [1, outFeatures] : PeftStateDictKeys.BoftScaleShape(outFeatures);
         if (!scaleShape.SequenceEqual(expectedScale))
             throw Invalid(sourceName, $"'{scale.Name}' has shape {SafeTensor.FormatShape(scaleShape)}, but out_features {outFeatures} implies {SafeTensor.FormatShape(expectedScale)}");
-        return new BoftModuleWeights(inFeatures, outFeatures, rotation.ToSingleArray(), scale.ToSingleArray());
+        return new BoftModuleWeights(inFeatures, outFeatures, rotation.ToSingleArray(), scale.ToSingleArray()) { Conv2dLayout = conv2dLayout };
     }
 
     private static OftModuleWeights ReadOftModule(PeftOftAdapterConfig config, string path, SafeTensor weight, LayerFeatureCounts? given, string sourceName)

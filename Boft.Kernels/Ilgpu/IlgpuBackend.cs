@@ -18,7 +18,7 @@ using ILGPU.Runtime.Cuda;
 namespace Boft.Kernels.Ilgpu;
 
 /// <summary>A <see cref="BoftBackend"/> whose ops run as ILGPU kernels (CUDA, or ILGPU's CPU simulator for tests).</summary>
-public sealed class IlgpuBackend : BoftBackend
+public sealed partial class IlgpuBackend : BoftBackend
 {
     private static readonly Lazy<int> CudaDeviceCount = new(CountCudaDevices);
     private readonly Context? ownedContext;

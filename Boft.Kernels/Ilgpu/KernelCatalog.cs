@@ -63,6 +63,11 @@ internal static class KernelCatalog
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ScaleKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
+        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
+        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
+        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel));
+        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BiasGradKernel));
+        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.RowScaleBackwardKernel));
         return entries;
     }
 

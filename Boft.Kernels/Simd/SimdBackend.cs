@@ -14,7 +14,7 @@ namespace Boft.Kernels.Simd;
 /// vector abstraction and compiled for 512-, 256- or 128-bit vectors. Results are deterministic (bit-identical from run to
 /// run on the same machine and width). Not thread-safe, like every backend; its kernels use all cores by default.
 /// </summary>
-public sealed class SimdBackend : BoftBackend
+public sealed partial class SimdBackend : BoftBackend
 {
     private readonly IKernels kernels;
     private readonly ConcurrentDictionary<(RotationShape Shape, int Lanes), RotationPlan> plans = new();

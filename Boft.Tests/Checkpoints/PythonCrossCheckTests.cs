@@ -14,7 +14,7 @@ namespace Boft.Tests.Checkpoints;
 [Category("Checkpoints")]
 public sealed class PythonCrossCheckTests
 {
-    private static readonly string[] FixtureNames = ["boft_b4_m2_f32", "boft_legacy_p_f16", "oft_b4_v020_f32", "oft_shared_v017_bf16"];
+    private static readonly string[] FixtureNames = ["boft_b4_m2_f32", "boft_legacy_p_f16", "oft_b4_v020_f32", "oft_shared_v017_bf16", "boft_conv_b6_m2_f32"];
 
     private static Dictionary<string, (string DataType, long[] Shape, double[] Values)> Expected(string fixture)
     {

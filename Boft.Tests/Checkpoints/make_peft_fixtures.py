@@ -11,7 +11,7 @@ plus expected.json (not a PEFT file): every tensor's dtype, shape and values wid
 so the C# test can compare exactly).
 
 PEFT facts used (huggingface/peft HEAD 5d602fd):
-  BOFT  src/peft/tuners/boft/layer.py: boft_R ParameterDict [m, k, b, b], boft_s [n, 1]; boft_P non-persistent since
+  BOFT  src/peft/tuners/boft/layer.py: boft_R ParameterDict [m, k, b, b], boft_s [n, 1] (Conv2d: [1, n]); boft_P non-persistent since
         PEFT 0.13 (0.11-0.12 saved it as `<path>.boft_P`, a plain layer buffer without adapter name).
   OFT   src/peft/tuners/oft/layer.py: oft_R ModuleDict of OFTRotationModule with parameter `weight` [r_param, b(b-1)/2].
   keys  src/peft/tuners/tuners_utils.py _remove_adapter_name_from_state_dict_key: `...boft_R.default` -> `...boft_R`,
@@ -145,6 +145,27 @@ def main():
         config(BOFT_DEFAULTS, peft_type="BOFT", inference_mode=True, target_modules=["fc"], boft_block_size=2, boft_n_butterfly_factor=2),
         tensors,
         include_peft_version=False,
+    )
+
+    # 5. BOFT on a small CNN as PEFT's boft.layer.Conv2d saves it: conv1 (C_in=4, 3x3 kernel: conv_filter_dim d = 36,
+    #    boft_s [1, 6], the Conv2d layout) and the linear head fc (d = 12, boft_s [4, 1]); b=6, m=2 (36 and 12 are multiples of 12).
+    tensors = {
+        f"{PREFIX}conv1.boft_R": (0.1 * torch.randn(2, 6, 6, 6, generator=generator, dtype=torch.float64)).to(torch.float32),
+        f"{PREFIX}conv1.boft_s": (1.0 + 0.1 * torch.randn(1, 6, generator=generator, dtype=torch.float64)).to(torch.float32),
+    }
+    tensors.update(boft_tensors(generator, "fc", m=2, k=2, b=6, n=4, dtype=torch.float32))
+    write_fixture(
+        "boft_conv_b6_m2_f32",
+        config(
+            BOFT_DEFAULTS,
+            peft_type="BOFT",
+            peft_version="0.20.0",
+            inference_mode=True,
+            target_modules=["conv1", "fc"],
+            boft_block_size=6,
+            boft_n_butterfly_factor=2,
+        ),
+        tensors,
     )
 
 

@@ -10,7 +10,8 @@ Checks (torch only; no safetensors/peft packages):
     byte-identical to what the reference writer produces for the same tensors (ordering, header, padding);
   * metadata is {"format": "pt"} as PeftModel.save_pretrained writes;
   * every tensor's key, dtype, shape and values (exactly) match EXPECTED_JSON, values read with torch from the bytes;
-  * keys follow get_peft_model_state_dict's naming and shapes follow the config (boft_R [m,k,b,b], boft_s [n,1],
+  * keys follow get_peft_model_state_dict's naming and shapes follow the config (boft_R [m,k,b,b], boft_s [n,1]
+    or [1,n] for the Conv2d modules listed in EXPECTED_JSON's optional "conv_modules",
     oft_R.weight [r_param, b(b-1)/2]);
   * adapter_config.json is exactly json.dumps(config, indent=2, sort_keys=True), has every field PEFT's dataclass has,
     and passes OFTConfig.check_kwargs / __post_init__ (oft_block_size present, one of r / block size non-zero,
@@ -126,6 +127,9 @@ def main(folder, expected_path):
             m = config["boft_n_butterfly_factor"]
             if len(shape) != 4 or shape[0] != m or (b and (shape[2] != b or shape[3] != b)):
                 failures.append(f"{name}: shape {shape} does not fit boft_block_size={b}, boft_n_butterfly_factor={m}")
+        elif peft_type == "BOFT" and param == "boft_s" and match.group("path") in expected.get("conv_modules", []):
+            if len(shape) != 2 or shape[0] != 1:
+                failures.append(f"{name}: shape {shape} is not [1, n] (PEFT's BOFT Conv2d layout)")
         elif peft_type == "BOFT" and param == "boft_s":
             if len(shape) != 2 or shape[1] != 1:
                 failures.append(f"{name}: shape {shape} is not [n, 1]")

@@ -32,20 +32,61 @@ public sealed class GoldenCase
             double[] data = p.Value.GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray();
             tensors[p.Name] = new GoldenTensor(shape, data);
         }
-        JsonElement training = root.GetProperty("training");
-        Sgd = ReadTrajectory(training.GetProperty("sgd"));
-        Adam = ReadTrajectory(training.GetProperty("adam"));
-        CoftBeforeEachStep = training.TryGetProperty("coft_projection_before_each_forward", out JsonElement c) && c.GetBoolean();
-        Steps = training.GetProperty("steps").GetInt32();
+        Layer = Config.TryGetProperty("layer", out JsonElement layer) ? layer.GetString()! : "linear";
+        Dtype = Config.TryGetProperty("dtype", out JsonElement dtype) ? dtype.GetString()! : "float64";
+        if (root.TryGetProperty("precision", out JsonElement precision))
+            Precision = precision.Clone();
+        if (root.TryGetProperty("training", out JsonElement training))
+        {
+            sgd = ReadTrajectory(training.GetProperty("sgd"));
+            adam = ReadTrajectory(training.GetProperty("adam"));
+            CoftBeforeEachStep = training.TryGetProperty("coft_projection_before_each_forward", out JsonElement c) && c.GetBoolean();
+            Steps = training.GetProperty("steps").GetInt32();
+        }
     }
+
+    private readonly GoldenTrajectory? sgd;
+    private readonly GoldenTrajectory? adam;
+
+    /// <summary>"linear" (also for entries without a layer field) or "conv2d".</summary>
+    public string Layer { get; }
+
+    /// <summary>"float64" for the exact cases, "bfloat16" / "float16" for the low-precision (mixed-precision contract) cases.</summary>
+    public string Dtype { get; }
+
+    /// <summary>The low-precision contract and acceptance bounds (lowp cases), or null.</summary>
+    public JsonElement? Precision { get; }
+
+    public bool IsConv => Layer == "conv2d";
+    public bool IsLowPrecision => Dtype is "bfloat16" or "float16";
+    public bool HasTraining => sgd is not null;
+
+    /// <summary>The case's kind: linear, conv2d or lowp-&lt;dtype&gt;.</summary>
+    public string Kind => IsLowPrecision ? $"lowp-{Dtype}" : Layer;
+
+    /// <summary>The base convolution of a Conv2d case (square kernel, one stride/padding for both axes, dilation 1, groups 1 as recorded).</summary>
+    public Conv2dShape Convolution
+    {
+        get
+        {
+            int[] input = Config.GetProperty("input_shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            int k = Config.GetProperty("kernel_size").GetInt32();
+            return Conv2dShape.Square(Config.GetProperty("in_channels").GetInt32(), Config.GetProperty("out_channels").GetInt32(), k, input[2], input[3],
+                stride: Config.GetProperty("stride").GetInt32(), padding: Config.GetProperty("padding").GetInt32(),
+                dilation: Config.GetProperty("dilation").GetInt32(), groups: Config.GetProperty("groups").GetInt32());
+        }
+    }
+
+    /// <summary>N of a Conv2d case.</summary>
+    public int ImageCount => Config.GetProperty("input_shape")[0].GetInt32();
 
     public string Path { get; }
     public string Name { get; }
     public string Method { get; }
     public bool IsBoft => Method == "boft";
     public JsonElement Config { get; }
-    public GoldenTrajectory Sgd { get; }
-    public GoldenTrajectory Adam { get; }
+    public GoldenTrajectory Sgd => sgd ?? throw new InvalidOperationException($"Golden case {Name} has no training object.");
+    public GoldenTrajectory Adam => adam ?? throw new InvalidOperationException($"Golden case {Name} has no training object.");
     public bool CoftBeforeEachStep { get; }
     public int Steps { get; }
 

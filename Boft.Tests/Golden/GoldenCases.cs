@@ -31,9 +31,16 @@ public static class GoldenCases
     }
 
     /// <summary>NUnit case data, one per case file, named by the case file. A folder without cases yields one failing case.</summary>
-    public static IEnumerable<TestCaseData> CaseData()
+    public static IEnumerable<TestCaseData> CaseData() => CaseData(null);
+
+    /// <summary>NUnit case data for the case files that satisfy <paramref name="filter"/> (all when null); a folder without any case file
+    /// yields one failing case.</summary>
+    public static IEnumerable<TestCaseData> CaseData(Func<string, bool>? filter)
     {
-        string[] files = Files();
+        string[] all = Files();
+        string[] files = filter is null ? all : all.Where(filter).ToArray();
+        if (all.Length > 0 && files.Length == 0)
+            yield break;
         if (files.Length == 0)
         {
             yield return new TestCaseData(string.Empty).SetName($"NoGoldenCasesIn({System.IO.Path.GetFileName(Directory.TrimEnd('/'))})");

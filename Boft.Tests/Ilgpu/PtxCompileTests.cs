@@ -43,8 +43,8 @@ public sealed class PtxCompileTests
     {
         IReadOnlyList<KernelEntry> all = KernelCatalog.All();
         Assert.That(all.Select(e => e.Name), Is.Unique);
-        // 6 sized kernels × 7 size structs, 2 global-workspace Cayley kernels (any b), 3 GEMM tiles, 16 plain kernels.
-        Assert.That(all, Has.Count.EqualTo(6 * 7 + 2 + 3 + 16));
+        // 6 sized kernels × 7 size structs, 2 global-workspace Cayley kernels (any b), 3 GEMM tiles, 21 plain kernels (5 of them Conv2d).
+        Assert.That(all, Has.Count.EqualTo(6 * 7 + 2 + 3 + 21));
         var launched = typeof(BoftKernels).Assembly.GetTypes()
             .Where(t => t.Namespace == "Boft.Kernels.Ilgpu" && t.Name.EndsWith("Kernels", StringComparison.Ordinal) && t.IsAbstract && t.IsSealed)
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)

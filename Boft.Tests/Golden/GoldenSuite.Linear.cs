@@ -1,6 +1,6 @@
-// Every golden case through the float32 kernel path of each backend: BoftLinear/OftLinear layers (Cayley → Rotate →
-// Linear → ScaleBias and back), merge/unmerge, interpolation, explicit dropout mask, and both 20-step trajectories through
-// the training core's Sgd/Adam. Runs as GoldenTests(Simd), GoldenTests(IlgpuCpuWarp4), ...; GoldenDir applies here too.
+// GoldenSuite, Linear cases through the float32 layers of each backend: BoftLinear/OftLinear (Cayley → Rotate → Linear →
+// ScaleBias and back), merge/unmerge, interpolation, explicit dropout mask, and both 20-step trajectories through the
+// training core's Sgd/Adam.
 //
 // Float32 tolerances (golden README: observed |y_f32 − y_f64| 2e-7 … 1.1e-6):
 //   forward y, R, merged weight, unmerge: atol 2e-5 + rtol 1e-5 (≈ 20x the worst observed float32 deviation);
@@ -11,26 +11,19 @@
 
 using Boft.Backends;
 using Boft.Layers;
-using Boft.Tests.Golden;
 using Boft.Tests.Infrastructure;
 using Boft.Training;
 
-namespace Boft.Tests.Backends;
+namespace Boft.Tests.Golden;
 
-[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-[Category("Golden")]
-public sealed class GoldenTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed partial class GoldenSuite
 {
     private const double ForwardAtol = 2e-5, ForwardRtol = 1e-5;
     private const double GradRelAtol = 2e-4, GradRtol = 1e-4;
     private const double EarlyLossRtol = 1e-4, LateLossRtol = 2e-3, LossAtol = 1e-9, FinalRelAtol = 2e-3, FinalRtol = 2e-3;
 
-    public static IEnumerable<TestCaseData> Cases() => GoldenCases.CaseData();
-
-    [TestCaseSource(nameof(Cases))]
-    public void Layer_MatchesGolden(string file)
+    private void LayerLinear(GoldenCase c)
     {
-        GoldenCase c = GoldenCases.Load(file);
         string context = $"{c.Name} on {Case.Name}";
         using AdapterLinear layer = CreateLayer(c);
         int rows = c.RowCount, d = c.FeatureCount, n = c.OutFeatureCount;
@@ -76,13 +69,7 @@ public sealed class GoldenTests(BackendCase backendCase) : BackendTestBase(backe
         Compare.AllClose(Download(layer.BaseWeight.Value), c.Data("W0"), ForwardAtol, ForwardRtol, "unmerge(merge(W0))", context, [n, d]);
     }
 
-    [TestCaseSource(nameof(Cases))]
-    public void SgdTrajectory_MatchesGolden(string file) => CheckTrajectory(GoldenCases.Load(file), adam: false);
-
-    [TestCaseSource(nameof(Cases))]
-    public void AdamTrajectory_MatchesGolden(string file) => CheckTrajectory(GoldenCases.Load(file), adam: true);
-
-    private void CheckTrajectory(GoldenCase c, bool adam)
+    private void LayerTrajectory(GoldenCase c, bool adam)
     {
         string name = adam ? "adam" : "sgd";
         string context = $"{c.Name} {name} on {Case.Name}";
