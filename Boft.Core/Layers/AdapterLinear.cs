@@ -254,6 +254,9 @@ public abstract partial class AdapterLinear : ILayer
                 "lock around Forward+Backward. Inference (IsTraining = false) on a shared layer is safe; such calls wait for each other.");
     }
 
+    /// <summary>The lock every call takes (tests hold it to collide deterministically).</summary>
+    internal object CallGate => gate;
+
     /// <summary>The layer and operation, for messages.</summary>
     private protected string Describe(string operation) => $"{GetType().Name}(in {InFeatureCount}, out {OutFeatureCount}).{operation}";
 
