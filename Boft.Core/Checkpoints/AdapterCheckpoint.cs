@@ -331,7 +331,7 @@ public sealed class AdapterCheckpoint
         }
         else
         {
-            if (rotationShape.Length != 4 || rotationShape[1] * rotationShape[2] > int.MaxValue)
+            if (rotationShape.Length != 4 || rotationShape[1] > int.MaxValue || rotationShape[2] > int.MaxValue || rotationShape[1] * rotationShape[2] > int.MaxValue)
                 throw Invalid(sourceName, $"'{rotation.Name}' has shape {SafeTensor.FormatShape(rotationShape)}, not [m, k, b, b]");
             if (scaleShape.Length != 2 || scaleShape[0] > int.MaxValue)
                 throw Invalid(sourceName, $"'{scale.Name}' has shape {SafeTensor.FormatShape(scaleShape)}, not [n, 1]");
@@ -377,7 +377,7 @@ public sealed class AdapterCheckpoint
                 throw Invalid(sourceName, $"the in_features of module '{path}' cannot be inferred from the block-shared weight '{weight.Name}' {SafeTensor.FormatShape(weightShape)}; pass the layers' feature counts");
             long packed = weightShape[1];
             long blockSize = (long)Math.Round((1 + Math.Sqrt(1 + 8.0 * packed)) / 2);
-            if (blockSize * (blockSize - 1) / 2 != packed || weightShape[0] * blockSize > int.MaxValue)
+            if (blockSize * (blockSize - 1) / 2 != packed || weightShape[0] > int.MaxValue || blockSize > int.MaxValue || weightShape[0] * blockSize > int.MaxValue)
                 throw Invalid(sourceName, $"'{weight.Name}' has shape {SafeTensor.FormatShape(weightShape)}, whose last dimension is not b(b-1)/2 for any block size b");
             inFeatures = (int)(weightShape[0] * blockSize);
         }
