@@ -215,7 +215,7 @@ internal static class PeerJob
     {
         string root = MachineInfo.RepositoryRoot();
         string? env = Environment.GetEnvironmentVariable("BOFT_SHARED");
-        var candidates = new List<string>();
+        var candidates = new List<string> { Path.Combine(root, "reference", "torch_adapter_bench.py") }; // committed copy
         if (env is not null)
             candidates.Add(Path.Combine(env, "reference", "torch_adapter_bench.py"));
         for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)

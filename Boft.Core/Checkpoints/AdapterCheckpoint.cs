@@ -138,40 +138,73 @@ public sealed class AdapterCheckpoint
 
     /// <summary>
     /// Saves the adapter folder: <see cref="WeightsFileName"/> (metadata <c>{"format": "pt"}</c>, as PEFT writes) and
-    /// <see cref="AdapterConfigFile.FileName"/> (with <c>inference_mode</c> true, as <c>PeftModel.save_pretrained</c> writes). Both
-    /// files are first written to temporary files in the folder and flushed to disk; only then are they renamed over the old files,
-    /// weights first. Any failure before the renames leaves the old files untouched and removes the temporary files.
+    /// <see cref="AdapterConfigFile.FileName"/> (with <c>inference_mode</c> true, as <c>PeftModel.save_pretrained</c> writes).
+    /// All or nothing: both files are written into a staging folder beside <paramref name="directory"/> and flushed to disk, then
+    /// the folders are swapped with two renames; other files of the folder are kept. Whichever step fails, and even when the
+    /// process is killed between two steps, the folder afterwards holds the complete previous checkpoint or the complete new one,
+    /// never a mix (a half-finished swap is completed by the next <see cref="Load(string, IReadOnlyDictionary{string, LayerFeatureCounts}?, bool)"/> or <see cref="Save(string, SafeTensorsElementType)"/>; docs/08_Guarantees.md).
     /// </summary>
     /// <param name="directory">The folder (created when missing).</param>
     /// <param name="elementType">F32 (default) or F64 for the adapter parameters.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is neither F32 nor F64.</exception>
-    /// <exception cref="IOException">A file cannot be written.</exception>
-    public void Save(string directory, SafeTensorsElementType elementType = SafeTensorsElementType.Float32)
+    /// <exception cref="ArgumentException">A parameter holds a NaN or infinite value (the message names the module, the parameter and
+    /// the first index); nothing is written.</exception>
+    /// <exception cref="IOException">A file cannot be written; the previous checkpoint is then left as it was.</exception>
+    public void Save(string directory, SafeTensorsElementType elementType = SafeTensorsElementType.Float32) =>
+        Save(directory, elementType, CheckpointFileSystem.Default);
+
+    internal void Save(string directory, SafeTensorsElementType elementType, CheckpointFileSystem fileSystem)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        ThrowIfNonFinite();
         IReadOnlyList<SafeTensor> tensors = ToStateDict(elementType);
         List<SafeTensor> ordered = SafeTensorsFile.Order(tensors);
         byte[] configBytes = System.Text.Encoding.UTF8.GetBytes(AdapterConfigFile.ToJson(Config with { InferenceMode = true }));
-        Directory.CreateDirectory(directory);
-        string weightsPath = Path.Combine(directory, WeightsFileName), configPath = Path.Combine(directory, AdapterConfigFile.FileName);
-        string weightsTemporary = AtomicFile.CreateTemporary(weightsPath, stream => SafeTensorsFile.WriteTo(ordered, PeftMetadata, stream));
-        string configTemporary;
-        try
+        AtomicFolder.Replace(directory,
+            [(WeightsFileName, stream => SafeTensorsFile.WriteTo(ordered, PeftMetadata, stream)), (AdapterConfigFile.FileName, stream => stream.Write(configBytes))],
+            fileSystem);
+    }
+
+    /// <summary>Throws when an adapter parameter or a floating-point additional tensor holds a NaN or infinity.</summary>
+    private void ThrowIfNonFinite()
+    {
+        foreach (var (path, weights) in modules)
         {
-            configTemporary = AtomicFile.CreateTemporary(configPath, stream => stream.Write(configBytes));
+            switch (weights)
+            {
+                case BoftModuleWeights boft:
+                    ThrowIfNonFinite(boft.Rotation, PeftStateDictKeys.BoftRotation(path));
+                    ThrowIfNonFinite(boft.Scale, PeftStateDictKeys.BoftScale(path));
+                    break;
+                case OftModuleWeights oft:
+                    ThrowIfNonFinite(oft.Weight, PeftStateDictKeys.OftRotationWeight(path));
+                    break;
+            }
         }
-        catch
+        foreach (SafeTensor tensor in AdditionalTensors)
         {
-            AtomicFile.TryDelete(weightsTemporary);
-            throw;
+            if (tensor.IsDeferred || tensor.ElementType is not (SafeTensorsElementType.Float16 or SafeTensorsElementType.BFloat16 or SafeTensorsElementType.Float32 or SafeTensorsElementType.Float64))
+                continue;
+            double[] values = tensor.ToDoubleArray();
+            int index = Array.FindIndex(values, v => !double.IsFinite(v));
+            if (index >= 0)
+                throw new ArgumentException($"Cannot save the checkpoint: tensor '{tensor.Name}' holds {values[index]} at flat index {index}; a checkpoint must hold finite values. Nothing was written.", nameof(AdditionalTensors));
         }
-        AtomicFile.Commit([(weightsTemporary, weightsPath), (configTemporary, configPath)]);
+    }
+
+    private static void ThrowIfNonFinite(float[] values, string key)
+    {
+        int index = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (index >= 0)
+            throw new ArgumentException(
+                $"Cannot save the checkpoint: '{key}' holds {values[index]} at flat index {index} ({values.Count(v => !float.IsFinite(v))} non-finite values in all); " +
+                "a checkpoint must hold finite values. Nothing was written. Find the step that produced them (Optimizer.NonFiniteGradients, AnomalyDetection.Enable()).", "modules");
     }
 
     /// <summary>The <c>__metadata__</c> PEFT writes: <c>{"format": "pt"}</c>.</summary>
     public static IReadOnlyDictionary<string, string> PeftMetadata { get; } = new Dictionary<string, string> { ["format"] = "pt" };
 
-    /// <summary>Loads an adapter folder written by PEFT (or by <see cref="Save"/>), validating every tensor's shape against the config.</summary>
+    /// <summary>Loads an adapter folder written by PEFT (or by <see cref="Save(string, SafeTensorsElementType)"/>), validating every tensor's shape against the config.</summary>
     /// <param name="directory">The folder with <see cref="AdapterConfigFile.FileName"/> and <see cref="WeightsFileName"/>.</param>
     /// <param name="layerFeatureCounts">Module path → in/out features of the model's layers, or null to infer them from the tensor shapes
     /// (not possible for block-shared OFT, whose weight does not determine d). When given, every adapted module must be listed.</param>
@@ -179,9 +212,14 @@ public sealed class AdapterCheckpoint
     /// <exception cref="InvalidDataException">A file is invalid, the config is one PEFT rejects, a key or shape does not fit the config
     /// (the message names the file, the key and both shapes), or the checkpoint is from an incompatible PEFT version.</exception>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
-    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, LayerFeatureCounts>? layerFeatureCounts = null)
+    /// <remarks>A save that was interrupted (the process killed mid-swap) is completed or undone first (see <see cref="Save(string, SafeTensorsElementType)"/>).
+    /// Adapter parameters holding NaN, ±Inf or values outside the float range (which would become ±Inf) are refused unless
+    /// <paramref name="allowNonFinite"/> is true.</remarks>
+    /// <param name="allowNonFinite">Accept non-finite and out-of-range parameter values (they are then converted as they are).</param>
+    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, LayerFeatureCounts>? layerFeatureCounts = null, bool allowNonFinite = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        RecoverInterruptedSave(directory);
         string configPath = Path.Combine(directory, AdapterConfigFile.FileName), weightsPath = Path.Combine(directory, WeightsFileName);
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"The adapter folder '{directory}' has no {AdapterConfigFile.FileName}.", configPath);
@@ -194,19 +232,34 @@ public sealed class AdapterCheckpoint
         }
         PeftAdapterConfig config = AdapterConfigFile.Read(configPath);
         SafeTensorsContent content = SafeTensorsFile.Read(weightsPath);
-        return FromStateDict(config, content.Tensors, layerFeatureCounts, weightsPath);
+        return FromStateDict(config, content.Tensors, layerFeatureCounts, weightsPath, allowNonFinite);
+    }
+
+    /// <summary>Completes or undoes a save of <paramref name="directory"/> that a killed process left half-finished; a folder that
+    /// cannot be changed (read-only) is read as it is.</summary>
+    private static void RecoverInterruptedSave(string directory)
+    {
+        try
+        {
+            AtomicFolder.Recover(directory, CheckpointFileSystem.Default);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Read-only media: the folder is read as it is (it holds the previous or the new checkpoint, or is missing).
+        }
     }
 
     /// <summary>Builds a checkpoint from PEFT-keyed tensors (e.g. a safetensors file's content), validating keys and shapes.</summary>
     /// <param name="config">The adapter configuration.</param>
     /// <param name="tensors">The tensors with PEFT checkpoint keys.</param>
-    /// <param name="layerFeatureCounts">Module path → in/out features, or null to infer them from the shapes (see <see cref="Load"/>).</param>
+    /// <param name="layerFeatureCounts">Module path → in/out features, or null to infer them from the shapes (see <see cref="Load(string, IReadOnlyDictionary{string, LayerFeatureCounts}?, bool)"/>).</param>
     /// <param name="sourceName">A name for messages, e.g. the weights file path.</param>
+    /// <param name="allowNonFinite">Accept NaN, ±Inf and out-of-float-range parameter values; refused by default.</param>
     /// <returns>The checkpoint.</returns>
     /// <exception cref="InvalidDataException">A key or shape does not fit the config, a parameter is missing, or the tensors are from an
     /// incompatible PEFT version; the message names the source, the key and both shapes.</exception>
     public static AdapterCheckpoint FromStateDict(PeftAdapterConfig config, IEnumerable<SafeTensor> tensors,
-        IReadOnlyDictionary<string, LayerFeatureCounts>? layerFeatureCounts, string sourceName)
+        IReadOnlyDictionary<string, LayerFeatureCounts>? layerFeatureCounts, string sourceName, bool allowNonFinite = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -257,6 +310,9 @@ public sealed class AdapterCheckpoint
             weights[path] = isBoft
                 ? ReadBoftModule((PeftBoftAdapterConfig)config, path, byKind, given, sourceName)
                 : ReadOftModule((PeftOftAdapterConfig)config, path, byKind[PeftParameterKind.OftRotationWeight], given, sourceName);
+            if (!allowNonFinite)
+                foreach (SafeTensor tensor in byKind.Values)
+                    ThrowIfNotRepresentable(tensor, sourceName);
         }
         try
         {
@@ -283,7 +339,7 @@ public sealed class AdapterCheckpoint
         }
         else
         {
-            if (rotationShape.Length != 4 || rotationShape[1] * rotationShape[2] > int.MaxValue)
+            if (rotationShape.Length != 4 || rotationShape[1] > int.MaxValue || rotationShape[2] > int.MaxValue || rotationShape[1] * rotationShape[2] > int.MaxValue)
                 throw Invalid(sourceName, $"'{rotation.Name}' has shape {SafeTensor.FormatShape(rotationShape)}, not [m, k, b, b]");
             if (scaleShape.Length != 2 || scaleShape[0] > int.MaxValue || scaleShape[1] > int.MaxValue || (scaleShape[0] != 1 && scaleShape[1] != 1))
                 throw Invalid(sourceName, $"'{scale.Name}' has shape {SafeTensor.FormatShape(scaleShape)}, not [n, 1] (Linear) or [1, n] (Conv2d)");
@@ -331,7 +387,7 @@ public sealed class AdapterCheckpoint
                 throw Invalid(sourceName, $"the in_features of module '{path}' cannot be inferred from the block-shared weight '{weight.Name}' {SafeTensor.FormatShape(weightShape)}; pass the layers' feature counts");
             long packed = weightShape[1];
             long blockSize = (long)Math.Round((1 + Math.Sqrt(1 + 8.0 * packed)) / 2);
-            if (blockSize * (blockSize - 1) / 2 != packed || weightShape[0] * blockSize > int.MaxValue)
+            if (blockSize * (blockSize - 1) / 2 != packed || weightShape[0] > int.MaxValue || blockSize > int.MaxValue || weightShape[0] * blockSize > int.MaxValue)
                 throw Invalid(sourceName, $"'{weight.Name}' has shape {SafeTensor.FormatShape(weightShape)}, whose last dimension is not b(b-1)/2 for any block size b");
             inFeatures = (int)(weightShape[0] * blockSize);
         }
@@ -407,6 +463,20 @@ public sealed class AdapterCheckpoint
         elementType == SafeTensorsElementType.Float64
             ? SafeTensor.FromSingleAsDouble(key, shape, values)
             : SafeTensor.FromSingle(key, shape, values);
+
+    /// <summary>Refuses a parameter tensor with NaN, ±Inf, or a value beyond the float range (it would load as ±Inf).</summary>
+    private static void ThrowIfNotRepresentable(SafeTensor tensor, string sourceName)
+    {
+        double[] values = tensor.ToDoubleArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            double v = values[i];
+            if (!double.IsFinite(v))
+                throw Invalid(sourceName, $"'{tensor.Name}' holds {v} at flat index {i}; pass allowNonFinite: true to load it anyway");
+            if (Math.Abs(v) > float.MaxValue)
+                throw Invalid(sourceName, $"'{tensor.Name}' holds {v} at flat index {i}, outside the float range (±{float.MaxValue}), which would load as infinity; pass allowNonFinite: true to load it anyway");
+        }
+    }
 
     private static InvalidDataException Invalid(string sourceName, string problem) =>
         new($"Invalid PEFT adapter checkpoint '{sourceName}': {problem}{(problem.EndsWith('.') ? "" : ".")}");

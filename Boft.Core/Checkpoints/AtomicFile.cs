@@ -47,23 +47,6 @@ internal static class AtomicFile
         }
     }
 
-    /// <summary>Moves prepared temporary files over their destinations in order; on failure deletes the temporaries not yet moved.</summary>
-    public static void Commit(IReadOnlyList<(string Temporary, string Destination)> moves)
-    {
-        int next = 0;
-        try
-        {
-            for (; next < moves.Count; next++)
-                File.Move(moves[next].Temporary, moves[next].Destination, overwrite: true);
-        }
-        catch
-        {
-            for (int i = next; i < moves.Count; i++)
-                TryDelete(moves[i].Temporary);
-            throw;
-        }
-    }
-
     public static void TryDelete(string path)
     {
         try

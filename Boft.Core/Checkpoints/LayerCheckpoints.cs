@@ -58,7 +58,7 @@ public static class LayerCheckpoints
         return new AdapterCheckpoint(config, modules, biases);
     }
 
-    /// <summary>Saves the layers' adapters as a PEFT adapter folder (both files written atomically).</summary>
+    /// <summary>Saves the layers' adapters as a PEFT adapter folder, all or nothing (see <see cref="AdapterCheckpoint.Save(string, SafeTensorsElementType)"/>).</summary>
     /// <param name="layers">Module path → layer.</param>
     /// <param name="directory">The folder (created if missing).</param>
     /// <param name="template">Extra PEFT config fields, or null.</param>
@@ -107,12 +107,13 @@ public static class LayerCheckpoints
     /// <summary>Loads a PEFT adapter folder into layers (shapes and configurations are validated before any value changes).</summary>
     /// <param name="directory">The adapter folder.</param>
     /// <param name="layers">Module path → layer.</param>
+    /// <param name="allowNonFinite">Accept NaN, ±Inf and out-of-float-range parameter values (refused by default).</param>
     /// <returns>The loaded checkpoint (for its config and any extra tensors).</returns>
-    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, AdapterLinear> layers)
+    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, AdapterLinear> layers, bool allowNonFinite = false)
     {
         ArgumentNullException.ThrowIfNull(layers);
         var counts = layers.ToDictionary(kv => kv.Key, kv => new LayerFeatureCounts(kv.Value.InFeatureCount, kv.Value.OutFeatureCount), StringComparer.Ordinal);
-        AdapterCheckpoint checkpoint = AdapterCheckpoint.Load(directory, counts);
+        AdapterCheckpoint checkpoint = AdapterCheckpoint.Load(directory, counts, allowNonFinite);
         Restore(checkpoint, layers);
         return checkpoint;
     }

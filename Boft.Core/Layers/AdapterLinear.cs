@@ -2,6 +2,9 @@
 // built from trainable orthogonal blocks (docs/02_Ops/boft-layer.md, oft-layer.md). The forward runs entirely on the backend:
 //   Cayley (raw params → blocks) → Rotate (x → u = x R, all factors fused) → Linear (h = u W0ᵀ) → ScaleBias (y = h ⊙ s + bias)
 // and the backward reverses it, accumulating into the parameters' gradients. Workspaces are allocated once per input shape.
+// Thread safety (docs/08_Guarantees.md): a layer holds per-call state (workspace, saved input), so training calls from two
+// threads at once are detected and refused (ConcurrentLayerUseException); inference calls (IsTraining = false) on a shared
+// layer are serialized by a lock and therefore safe. Merge and Unmerge are safe by default (AdapterLinear.Merge.cs).
 
 using Boft.Backends;
 using Boft.Training;
@@ -19,7 +22,7 @@ public sealed record AdapterInitialization(bool Identity = true, int Seed = 0)
 }
 
 /// <summary>Base class of the adapted linear layers (<see cref="BoftLinear"/>, <see cref="OftLinear"/>).</summary>
-public abstract class AdapterLinear : ILayer
+public abstract partial class AdapterLinear : ILayer
 {
     private readonly List<Parameter> parameters = [];
     private readonly Tensor blocks;
@@ -28,6 +31,8 @@ public abstract class AdapterLinear : ILayer
     private Tensor? savedInput;
     private Tensor? activeMask;
     private bool disposed;
+    private bool backwardDone;
+    private readonly object gate = new();
 
     /// <summary>Creates the frozen base layer on <paramref name="backend"/> from host values.</summary>
     /// <param name="backend">The backend.</param>
@@ -99,16 +104,46 @@ public abstract class AdapterLinear : ILayer
     /// <summary>Whether the adapter is merged into <see cref="BaseWeight"/> (zero-overhead inference; no backward).</summary>
     public bool IsMerged { get; private set; }
 
+    /// <summary>Safe merge (PEFT <c>safe_merge</c>, but on by default): <see cref="Merge"/> and <see cref="Unmerge"/> check the scale,
+    /// the blocks and the result first and refuse, changing nothing, when the operation would lose the base weight. Set false only to
+    /// reproduce PEFT's unchecked behaviour.</summary>
+    public bool SafeMerge { get; set; } = true;
+
     /// <summary>The orthogonal blocks of the last forward (or merge). Shape: [blockCount, blockSize, blockSize].</summary>
     public Tensor Blocks => blocks;
 
     /// <inheritdoc />
+    /// <exception cref="ConcurrentLayerUseException">In training mode, another thread is running Forward, Backward, Merge or Unmerge
+    /// on this layer. (In inference mode, <see cref="IsTraining"/> = false, concurrent calls wait for each other instead.)</exception>
+    /// <exception cref="NonFiniteValueException">Anomaly detection is on (<see cref="AnomalyDetection.Enable"/>) and an op produced NaN or ±Inf.</exception>
     public void Forward(Tensor input, Tensor output)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
+        if (!IsTraining)
+        {
+            lock (gate)
+                ForwardCore(input, output);
+            return;
+        }
+        EnterExclusive(nameof(Forward));
+        try
+        {
+            ForwardCore(input, output);
+        }
+        finally
+        {
+            Monitor.Exit(gate);
+        }
+    }
+
+    private void ForwardCore(Tensor input, Tensor output)
+    {
         Workspace ws = PrepareWorkspace(input, output);
+        bool anomaly = AnomalyDetection.IsEnabled;
+        if (anomaly)
+            AnomalyDetection.Check(input, Describe("Forward"), "input (non-finite before this layer)");
         if (IsMerged)
         {
             Backend.Linear(input, BaseWeight.Value, output);
@@ -120,21 +155,50 @@ public abstract class AdapterLinear : ILayer
         BeforeForward();
         activeMask = BuildIdentityMask();
         Backend.CayleyForward(Cayley, Rotations.Value, activeMask, blocks);
+        if (anomaly)
+            AnomalyDetection.Check(blocks, Describe("Forward"), "CayleyForward (blocks)");
         Backend.Rotate(Rotation, input, blocks, transpose: false, ws.Rotated);
+        if (anomaly)
+            AnomalyDetection.Check(ws.Rotated, Describe("Forward"), "Rotate (x R)");
         Backend.Linear(ws.Rotated, BaseWeight.Value, ws.PreScale);
+        if (anomaly)
+            AnomalyDetection.Check(ws.PreScale, Describe("Forward"), "Linear ((x R) W0ᵀ)");
         Backend.ScaleBias(ws.PreScale, ScaleParameter?.Value, Bias?.Value, output);
+        if (anomaly)
+            AnomalyDetection.Check(output, Describe("Forward"), "ScaleBias (output)");
         savedInput = input;
+        backwardDone = false;
     }
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">No Forward preceded it, or Backward already ran for the last Forward (a second call
+    /// would add the gradients twice).</exception>
+    /// <exception cref="ConcurrentLayerUseException">Another thread is running Forward, Backward, Merge or Unmerge on this layer.</exception>
     public void Backward(Tensor gradOutput, Tensor? gradInput)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(gradOutput);
+        EnterExclusive(nameof(Backward));
+        try
+        {
+            BackwardCore(gradOutput, gradInput);
+        }
+        finally
+        {
+            Monitor.Exit(gate);
+        }
+    }
+
+    private void BackwardCore(Tensor gradOutput, Tensor? gradInput)
+    {
         if (IsMerged)
             throw new InvalidOperationException("The adapter is merged into the base weight; call Unmerge() before training.");
         if (savedInput is null || workspace is null)
             throw new InvalidOperationException("Backward needs a preceding Forward of this layer.");
+        if (backwardDone)
+            throw new InvalidOperationException(
+                $"{Describe("Backward")}: Backward already ran for the last Forward; a second call would add the gradients twice. " +
+                "Run Forward again before each Backward (to accumulate over several batches, run Forward and Backward once per batch).");
         if (savedInput.IsDisposed)
             throw new ObjectDisposedException("input", $"input ({savedInput.ShapeString}), the tensor passed to the last Forward, has been disposed; Backward needs it, so keep it alive until Backward.");
         Workspace ws = workspace;
@@ -142,6 +206,9 @@ public abstract class AdapterLinear : ILayer
             throw new ArgumentException($"gradOutput has shape {gradOutput.ShapeString} but the last output had shape {Tensor.FormatShape(ws.OutputShape)}.", nameof(gradOutput));
         if (gradInput is not null && !gradInput.Shape.SequenceEqual(savedInput.Shape))
             throw new ArgumentException($"gradInput has shape {gradInput.ShapeString} but the last input had shape {savedInput.ShapeString}.", nameof(gradInput));
+        bool anomaly = AnomalyDetection.IsEnabled;
+        if (anomaly)
+            AnomalyDetection.Check(gradOutput, Describe("Backward"), "gradOutput (non-finite before this layer)");
         Tensor gradPreScale = gradOutput;
         if (ScaleParameter is not null)
         {
@@ -152,42 +219,46 @@ public abstract class AdapterLinear : ILayer
         {
             Backend.ScaleBiasBackward(ws.PreScale, null, gradOutput, null, null, Bias.Gradient);
         }
+        if (anomaly && ScaleParameter is not null)
+        {
+            AnomalyDetection.Check(ws.GradPreScale, Describe("Backward"), "ScaleBiasBackward (gradient of (x R) W0ᵀ)");
+            if (ScaleParameter.Gradient is not null)
+                AnomalyDetection.Check(ScaleParameter.Gradient, Describe("Backward"), $"ScaleBiasBackward (gradient of {ScaleParameter.Name})");
+        }
         Backend.LinearBackwardInput(gradPreScale, BaseWeight.Value, ws.GradRotated);
+        if (anomaly)
+            AnomalyDetection.Check(ws.GradRotated, Describe("Backward"), "LinearBackwardInput (gradient of x R)");
         Backend.RotateBackward(Rotation, savedInput, blocks, ws.GradRotated, gradInput ?? ws.GradInput, gradBlocks);
+        if (anomaly)
+        {
+            AnomalyDetection.Check(gradInput ?? ws.GradInput, Describe("Backward"), "RotateBackward (gradInput)");
+            AnomalyDetection.Check(gradBlocks, Describe("Backward"), "RotateBackward (gradient of the blocks)");
+        }
         if (Rotations.Gradient is not null)
+        {
             Backend.CayleyBackward(Cayley, Rotations.Value, blocks, gradBlocks, activeMask, Rotations.Gradient);
+            if (anomaly)
+                AnomalyDetection.Check(Rotations.Gradient, Describe("Backward"), $"CayleyBackward (gradient of {Rotations.Name})");
+        }
+        backwardDone = true;
     }
 
-    /// <summary>Merges the adapter into the base weight (<c>W' = diag(s) W0 Rᵀ</c>) for zero-overhead inference.</summary>
-    /// <exception cref="InvalidOperationException">Already merged.</exception>
-    public void Merge()
+    /// <summary>Takes the layer's lock for a training call, or throws when another thread holds it.</summary>
+    /// <param name="operation">The call, for the message.</param>
+    private void EnterExclusive(string operation)
     {
-        ThrowIfDisposed();
-        if (IsMerged)
-            throw new InvalidOperationException("The adapter is already merged.");
-        BeforeForward();
-        Backend.CayleyForward(Cayley, Rotations.Value, BuildMergeMask(), blocks);
-        Backend.Merge(Rotation, BaseWeight.Value, blocks, ScaleParameter?.Value, BaseWeight.Value);
-        IsMerged = true;
-        savedInput = null;
+        if (!Monitor.TryEnter(gate))
+            throw new ConcurrentLayerUseException(
+                $"{Describe(operation)}: another thread is running Forward, Backward, Merge or Unmerge on this layer. A layer keeps per-call state " +
+                "(saved input, activations), so training calls must come from one thread at a time: use one layer (or model) per thread, or " +
+                "lock around Forward+Backward. Inference (IsTraining = false) on a shared layer is safe; such calls wait for each other.");
     }
 
-    /// <summary>
-    /// Restores the base weight from the merged one with PEFT's formula (BOFT: <c>W0 = diag(1/s) W' R</c>; OFT: <c>W0 = W' R⁻ᵀ</c>).
-    /// Computed in double precision on the host (a rare operation; one download and one upload of the weight).
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Not merged.</exception>
-    public void Unmerge()
-    {
-        ThrowIfDisposed();
-        if (!IsMerged)
-            throw new InvalidOperationException("The adapter is not merged.");
-        double[] merged = Array.ConvertAll(BaseWeight.Value.ToArray(), v => (double)v);
-        var restored = new double[merged.Length];
-        UnmergeOnHost(merged, restored);
-        BaseWeight.Value.CopyFrom(Array.ConvertAll(restored, v => (float)v));
-        IsMerged = false;
-    }
+    /// <summary>The lock every call takes (tests hold it to collide deterministically).</summary>
+    internal object CallGate => gate;
+
+    /// <summary>The layer and operation, for messages.</summary>
+    private protected string Describe(string operation) => $"{GetType().Name}(in {InFeatureCount}, out {OutFeatureCount}).{operation}";
 
     /// <summary>Frees every tensor of the layer.</summary>
     public void Dispose()

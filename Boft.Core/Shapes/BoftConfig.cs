@@ -22,6 +22,8 @@ public sealed record BoftConfig(int FeatureCount, int BlockSize = 4, int BlockCo
     /// <returns>The validated shape (d, m, k, b) with its permutation tables.</returns>
     /// <exception cref="ArgumentException">The configuration is one PEFT rejects; the message contains PEFT's text.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative or the dropout probability is outside [0, 1).</exception>
+    /// <remarks>Shapes beyond <see cref="ShapeLimits.MaxElementCount"/> elements per tensor are refused (ArgumentException naming d, b, m
+    /// and the limit) before anything is allocated.</remarks>
     public BoftShape Resolve()
     {
         int d = FeatureCount, b = BlockSize, k = BlockCount, m = FactorCount;
@@ -73,6 +75,10 @@ public sealed record BoftConfig(int FeatureCount, int BlockSize = 4, int BlockCo
             if (b % 2 != 0)
                 throw new ArgumentException($"boft_block_size ({b}) must be an even number!", nameof(BlockSize));
         }
+        // Sizes, in 64-bit arithmetic, before any table or tensor exists: the blocks (m·k·b²) and the permutation tables (m·d).
+        string config = $"BOFT(d={d}, b={b}, m={m}, k={k})";
+        ShapeLimits.Check((long)m * k * b * b, $"{config} needs m·k·b² = {m}·{k}·{b}²", nameof(BlockSize));
+        ShapeLimits.Check((long)m * d, $"{config} needs permutation tables of m·d = {m}·{d}", nameof(FactorCount));
         return new BoftShape(d, m, k, b);
     }
 

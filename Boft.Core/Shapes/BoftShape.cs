@@ -41,13 +41,13 @@ public sealed class BoftShape : IEquatable<BoftShape>
     public CayleyShape Cayley { get; }
 
     /// <summary>The size of the dense diagonal blocks of R: <c>b·2^(m−1)</c>.</summary>
-    public int DenseBlockSize => BlockSize << (FactorCount - 1);
+    public int DenseBlockSize => checked((int)((long)BlockSize << (FactorCount - 1)));
 
     /// <summary>Whether R is a dense d×d matrix: exactly when <c>k = 2^(m−1)</c>, i.e. <c>m = log2(d/b) + 1</c>.</summary>
     public bool IsDense => DenseBlockSize == FeatureCount;
 
     /// <summary>Number of raw block scalars PEFT stores: <c>m·k·b²</c>.</summary>
-    public int RawParameterCount => FactorCount * BlockCount * BlockSize * BlockSize;
+    public int RawParameterCount => checked(FactorCount * BlockCount * BlockSize * BlockSize);
 
     /// <summary>Trainable scalars PEFT stores for a layer with <paramref name="outFeatureCount"/> outputs: <c>m·k·b² + n</c>.</summary>
     /// <param name="outFeatureCount">n.</param>
@@ -55,7 +55,7 @@ public sealed class BoftShape : IEquatable<BoftShape>
     public long StoredParameterCount(int outFeatureCount) => RawParameterCount + (long)outFeatureCount;
 
     /// <summary>The paper's effective count (skew degrees of freedom): <c>m·k·b(b−1)/2 = ½(b−1)·d·m</c>.</summary>
-    public int EffectiveParameterCount => FactorCount * BlockCount * BlockSize * (BlockSize - 1) / 2;
+    public int EffectiveParameterCount => (int)((long)FactorCount * BlockCount * BlockSize * (BlockSize - 1) / 2);
 
     /// <inheritdoc />
     public bool Equals(BoftShape? other) =>

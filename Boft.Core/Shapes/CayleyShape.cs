@@ -62,13 +62,13 @@ public sealed class CayleyShape : IEquatable<CayleyShape>
     public int ParameterBlockCount => Shared ? 1 : BlockCount;
 
     /// <summary>Length of one parameter block: b² (<see cref="SkewKind.HalfDifference"/>) or b(b−1)/2 (<see cref="SkewKind.PackedUpper"/>).</summary>
-    public int ParameterBlockLength => Skew == SkewKind.HalfDifference ? BlockSize * BlockSize : BlockSize * (BlockSize - 1) / 2;
+    public int ParameterBlockLength => checked(Skew == SkewKind.HalfDifference ? BlockSize * BlockSize : (int)((long)BlockSize * (BlockSize - 1) / 2));
 
     /// <summary>Length of the parameter tensor.</summary>
-    public int ParametersLength => ParameterBlockCount * ParameterBlockLength;
+    public int ParametersLength => checked(ParameterBlockCount * ParameterBlockLength);
 
     /// <summary>Length of the blocks tensor: BlockCount·b².</summary>
-    public int BlocksLength => BlockCount * BlockSize * BlockSize;
+    public int BlocksLength => checked(BlockCount * BlockSize * BlockSize);
 
     /// <summary>The parameter block used by output block <paramref name="block"/>.</summary>
     /// <param name="block">An output block index.</param>

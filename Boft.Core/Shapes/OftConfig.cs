@@ -101,6 +101,8 @@ public sealed record OftConfig(
         double[]? coefficients = Orthogonalization == Orthogonalization.CayleyNeumann
             ? NeumannCoefficients(NeumannTerms, NeumannVariant)
             : null;
+        // The blocks tensor has r·b² = d·b elements; checked in 64-bit arithmetic before anything is allocated.
+        ShapeLimits.Check((long)r * b * b, $"OFT(d={d}, b={b}, r={r}) needs r·b² = {r}·{b}²", nameof(BlockSize));
         return new OftShape(d, r, b, BlockShare, Orthogonalization, coefficients, Coft, Eps);
     }
 

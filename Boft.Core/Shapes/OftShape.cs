@@ -54,10 +54,10 @@ public sealed class OftShape : IEquatable<OftShape>
     public int ParameterBlockCount => BlockShare ? 1 : BlockCount;
 
     /// <summary>b(b−1)/2, the packed length of one block's parameters.</summary>
-    public int PackedBlockLength => BlockSize * (BlockSize - 1) / 2;
+    public int PackedBlockLength => checked((int)((long)BlockSize * (BlockSize - 1) / 2));
 
     /// <summary>Trainable scalars PEFT stores: <c>r_param·b(b−1)/2</c>.</summary>
-    public int StoredParameterCount => ParameterBlockCount * PackedBlockLength;
+    public int StoredParameterCount => checked(ParameterBlockCount * PackedBlockLength);
 
     /// <summary>The rotation shape the kernels take (one factor, identity permutation).</summary>
     public RotationShape Rotation { get; }

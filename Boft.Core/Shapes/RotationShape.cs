@@ -47,10 +47,10 @@ public sealed class RotationShape : IEquatable<RotationShape>
     public ButterflyPermutations Permutations { get; }
 
     /// <summary>m·k, the number of blocks.</summary>
-    public int TotalBlockCount => FactorCount * BlockCount;
+    public int TotalBlockCount => checked(FactorCount * BlockCount);
 
     /// <summary>m·k·b², the length of the blocks tensor.</summary>
-    public int BlocksLength => TotalBlockCount * BlockSize * BlockSize;
+    public int BlocksLength => checked(TotalBlockCount * BlockSize * BlockSize);
 
     /// <inheritdoc />
     public bool Equals(RotationShape? other) =>

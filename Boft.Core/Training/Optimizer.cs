@@ -31,24 +31,69 @@ public abstract class Optimizer : IDisposable
     /// <summary>The backend.</summary>
     public BoftBackend Backend { get; }
 
-    /// <summary>Number of steps taken.</summary>
+    /// <summary>Number of steps taken (skipped steps are not counted).</summary>
     public int StepCount { get; private set; }
+
+    /// <summary>What a step does when a gradient holds NaN or ±Inf: throw (default) or skip the step. Either way no parameter or
+    /// optimizer state changes. The check is fused with the gradient norm that clipping needs (one read of every gradient).</summary>
+    public NonFiniteGradientPolicy NonFiniteGradients { get; set; } = NonFiniteGradientPolicy.Throw;
+
+    /// <summary>Number of steps skipped under <see cref="NonFiniteGradientPolicy.SkipStep"/> (or by the trainer for a non-finite loss).</summary>
+    public int SkippedStepCount { get; private set; }
+
+    /// <summary>The global 2-norm of the gradients at the last <see cref="Step(double?)"/>, before clipping (NaN or ∞ for a skipped step).</summary>
+    public double LastGradientNorm { get; private set; } = double.NaN;
 
     /// <summary>The base learning rate.</summary>
     public abstract double LearningRate { get; }
 
     /// <summary>Takes one step with learning rate <paramref name="learningRate"/> (default: the base rate).</summary>
     /// <param name="learningRate">This step's learning rate, e.g. from a schedule.</param>
-    public void Step(double? learningRate = null)
+    /// <returns>True when the step was taken; false when it was skipped because a gradient is not finite
+    /// (<see cref="NonFiniteGradientPolicy.SkipStep"/>).</returns>
+    /// <exception cref="NonFiniteValueException">A gradient holds NaN or ±Inf and the policy is <see cref="NonFiniteGradientPolicy.Throw"/>;
+    /// the message names the parameter. No parameter was changed.</exception>
+    public bool Step(double? learningRate = null) => Step(learningRate, null);
+
+    /// <summary>Clips the gradients to the global 2-norm <paramref name="maxGradientNorm"/> (PyTorch <c>clip_grad_norm_</c>, when not
+    /// null) and takes one step; the norm is computed once, and the same pass checks that every gradient is finite.</summary>
+    /// <param name="learningRate">This step's learning rate (default: the base rate).</param>
+    /// <param name="maxGradientNorm">The clipping norm (positive, finite), or null for no clipping.</param>
+    /// <returns>True when the step was taken; false when it was skipped (see <see cref="Step(double?)"/>).</returns>
+    /// <exception cref="NonFiniteValueException">A gradient holds NaN or ±Inf and the policy is <see cref="NonFiniteGradientPolicy.Throw"/>.</exception>
+    public bool Step(double? learningRate, double? maxGradientNorm)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         double lr = learningRate ?? LearningRate;
         if (!double.IsFinite(lr) || lr < 0)
             throw new ArgumentOutOfRangeException(nameof(learningRate), lr, $"Invalid learning rate: {lr}");
+        if (maxGradientNorm is { } limit && (!double.IsFinite(limit) || limit <= 0))
+            throw new ArgumentOutOfRangeException(nameof(maxGradientNorm), limit, $"maxGradientNorm ({limit}) must be positive and finite.");
+        double total = GradientClipping.NormAndCheck(parameters, out int firstNonFinite);
+        LastGradientNorm = total;
+        if (firstNonFinite >= 0)
+        {
+            if (NonFiniteGradients == NonFiniteGradientPolicy.SkipStep)
+            {
+                SkippedStepCount++;
+                return false;
+            }
+            Parameter bad = parameters[firstNonFinite];
+            throw new NonFiniteValueException(
+                $"The gradient of parameter #{firstNonFinite} '{bad.Name}' {bad.Value.ShapeString} holds NaN or infinite values at step {StepCount + 1}; " +
+                "the step was not taken and no parameter changed. Find the source with AnomalyDetection.Enable() (a NaN in the batch, an overflowing loss), " +
+                "or set NonFiniteGradients = NonFiniteGradientPolicy.SkipStep to skip such steps and count them.");
+        }
+        if (maxGradientNorm is { } maxNorm)
+            GradientClipping.ScaleToNorm(parameters, total, maxNorm);
         StepCount++;
         for (int i = 0; i < parameters.Length; i++)
             StepParameter(i, parameters[i], lr, StepCount);
+        return true;
     }
+
+    /// <summary>Counts a step the caller skipped (the trainer, for a non-finite loss under <see cref="NonFiniteGradientPolicy.SkipStep"/>).</summary>
+    internal void RecordSkippedStep() => SkippedStepCount++;
 
     /// <summary>Zeroes every parameter's gradient.</summary>
     public void ZeroGrad()

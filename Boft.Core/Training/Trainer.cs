@@ -44,16 +44,19 @@ public sealed record TrainingOptions(int Epochs = 1, int BatchSize = 32, bool Sh
 /// <param name="Loss">Mean training loss since the last report.</param>
 /// <param name="LearningRate">The learning rate of the last step.</param>
 /// <param name="StepsPerSecond">Throughput since the start.</param>
-/// <param name="GradientNorm">Global gradient norm of the last step before clipping (NaN when clipping is off).</param>
+/// <param name="GradientNorm">Global gradient norm of the last step before clipping.</param>
 /// <param name="Metrics">Evaluation metrics, when this report follows an evaluation.</param>
+/// <param name="SkippedSteps">Steps skipped so far because a gradient or the loss was not finite
+/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>).</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, int Epoch, double Loss, double LearningRate, double StepsPerSecond,
-    double GradientNorm, IReadOnlyDictionary<string, double>? Metrics = null)
+    double GradientNorm, IReadOnlyDictionary<string, double>? Metrics = null, int SkippedSteps = 0)
 {
     /// <inheritdoc />
     public override string ToString()
     {
         string metrics = Metrics is null ? "" : "  " + string.Join("  ", Metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}")));
-        return string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps}  epoch {Epoch}  loss {Loss:F5}  lr {LearningRate:G3}  {StepsPerSecond:F1} steps/s{metrics}");
+        string skipped = SkippedSteps == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"  skipped {SkippedSteps}");
+        return string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps}  epoch {Epoch}  loss {Loss:F5}  lr {LearningRate:G3}  {StepsPerSecond:F1} steps/s{skipped}{metrics}");
     }
 }
 
@@ -62,7 +65,10 @@ public sealed record TrainingProgress(int Step, int TotalSteps, int Epoch, doubl
 /// <param name="Losses">The training loss of every step.</param>
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="Evaluations">Every evaluation with the step it ran at.</param>
-public sealed record TrainingResult(int Steps, IReadOnlyList<double> Losses, TimeSpan Elapsed, IReadOnlyList<(int Step, IReadOnlyDictionary<string, double> Metrics)> Evaluations);
+/// <param name="SkippedSteps">Of <paramref name="Steps"/>, how many were skipped because a gradient or the loss was not finite
+/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>; the optimizer's <see cref="Optimizer.NonFiniteGradients"/>).</param>
+public sealed record TrainingResult(int Steps, IReadOnlyList<double> Losses, TimeSpan Elapsed, IReadOnlyList<(int Step, IReadOnlyDictionary<string, double> Metrics)> Evaluations,
+    int SkippedSteps = 0);
 
 /// <summary>A training loop over a model, an optimizer and a loss. Tensors for batches are allocated once.</summary>
 public sealed class Trainer
@@ -127,6 +133,7 @@ public sealed class Trainer
         double reportSum = 0;
         int reportCount = 0, step = 0;
         double gradNorm = double.NaN;
+        int skippedAtStart = Optimizer.SkippedStepCount;
         try
         {
             for (int epoch = 1; epoch <= Options.Epochs; epoch++)
@@ -143,13 +150,23 @@ public sealed class Trainer
                     Optimizer.ZeroGrad();
                     Model.Forward(tensors.Features, tensors.Output);
                     double value = Loss.Compute(tensors.Output, tensors.Targets, tensors.GradOutput);
-                    if (!double.IsFinite(value))
-                        throw new InvalidOperationException($"The training loss became {value} at step {step + 1}; lower the learning rate or enable gradient clipping.");
-                    Model.Backward(tensors.GradOutput, null);
-                    if (Options.MaxGradientNorm is { } maxNorm)
-                        gradNorm = GradientClipping.ClipByGlobalNorm(Optimizer.Parameters, maxNorm);
                     double lr = Optimizer.LearningRate * (Options.Schedule?.Factor(step) ?? 1.0);
-                    Optimizer.Step(lr);
+                    if (double.IsFinite(value))
+                    {
+                        Model.Backward(tensors.GradOutput, null);
+                        Optimizer.Step(lr, Options.MaxGradientNorm);
+                        gradNorm = Optimizer.LastGradientNorm;
+                    }
+                    else if (Optimizer.NonFiniteGradients == NonFiniteGradientPolicy.SkipStep)
+                    {
+                        Optimizer.RecordSkippedStep();
+                    }
+                    else
+                    {
+                        throw new NonFiniteValueException($"The training loss became {value} at step {step + 1}; no parameter was changed. Check the batch for NaN or " +
+                            "infinite values (AnomalyDetection.Enable() names the first op), lower the learning rate or enable gradient clipping, " +
+                            "or set the optimizer's NonFiniteGradients = SkipStep to skip such steps.");
+                    }
                     step++;
                     losses.Add(value);
                     reportSum += value;
@@ -165,7 +182,8 @@ public sealed class Trainer
                     }
                     if (Progress is not null && (step % Options.ReportEvery == 0 || step == totalSteps || metrics is not null))
                     {
-                        Progress.Report(new TrainingProgress(step, totalSteps, epoch, reportSum / reportCount, lr, step / clock.Elapsed.TotalSeconds, gradNorm, metrics));
+                        Progress.Report(new TrainingProgress(step, totalSteps, epoch, reportSum / reportCount, lr, step / clock.Elapsed.TotalSeconds, gradNorm, metrics,
+                            Optimizer.SkippedStepCount - skippedAtStart));
                         reportSum = 0;
                         reportCount = 0;
                     }
@@ -178,7 +196,7 @@ public sealed class Trainer
                 t.Dispose();
             Model.IsTraining = false;
         }
-        return new TrainingResult(step, losses, clock.Elapsed, evaluations);
+        return new TrainingResult(step, losses, clock.Elapsed, evaluations, Optimizer.SkippedStepCount - skippedAtStart);
     }
 
     private sealed class BatchTensors : IDisposable
