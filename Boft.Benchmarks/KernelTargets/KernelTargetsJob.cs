@@ -34,6 +34,10 @@ internal sealed class KernelTargetsOptions
     /// <summary>Fewer shapes and one round (a smoke run; not for reported numbers).</summary>
     public bool Quick { get; set; }
 
+    /// <summary>Only the cases of these groups (e.g. <c>frozen_gemm</c>); null for all. For iterating on one kernel; a run
+    /// with a filter is not a report of the targets.</summary>
+    public string[]? Only { get; set; }
+
     /// <summary>Only the per-pass rotation profile (RotationProfile.cs), printed to stdout; no result files.</summary>
     public bool ProfileOnly { get; set; }
 
@@ -56,7 +60,7 @@ internal sealed class KernelTargetsOptions
                 continue;
             }
             if (i + 1 >= args.Length)
-                throw new ArgumentException($"{name} needs a value (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --quick --profile).");
+                throw new ArgumentException($"{name} needs a value (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --only GROUP[,GROUP] --quick --profile).");
             string value = args[++i];
             switch (name)
             {
@@ -75,8 +79,11 @@ internal sealed class KernelTargetsOptions
                 case "--out":
                     options.OutputDirectory = value;
                     break;
+                case "--only":
+                    options.Only = value.Split(',', StringSplitOptions.RemoveEmptyEntries);
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown option '{name}' (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --quick --profile).");
+                    throw new ArgumentException($"Unknown option '{name}' (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --only GROUP[,GROUP] --quick --profile).");
             }
         }
         return options;
@@ -122,7 +129,7 @@ internal static class KernelTargetsJob
         try
         {
             foreach (int t in threadCounts)
-                cases.AddRange(BuildCases(backends[t], t, quick));
+                cases.AddRange(BuildCases(backends[t], t, quick, options.Only));
 
             Console.Error.WriteLine("measuring memory bandwidth at each memory-bound working set ...");
             var bandwidth = new Dictionary<(int Threads, long Bytes), double>();
@@ -191,7 +198,18 @@ internal static class KernelTargetsJob
     /// <summary>The working set the bandwidth probe uses for a case (rounded to 64 KiB, at least 256 KiB).</summary>
     private static long RoundWorkingSet(double bytes) => Math.Max(256L * 1024, (long)Math.Ceiling(bytes / 65536) * 65536);
 
-    private static IEnumerable<KernelCase> BuildCases(BoftBackend backend, int threads, bool quick)
+    private static IEnumerable<KernelCase> BuildCases(BoftBackend backend, int threads, bool quick, string[]? only)
+    {
+        foreach (KernelCase c in AllCases(backend, threads, quick))
+        {
+            if (only is null || only.Contains(c.Target) || (c.Target == KernelCases.CayleyForward && only.Contains(KernelCases.Cayley)))
+                yield return c;
+            else
+                c.Dispose();
+        }
+    }
+
+    private static IEnumerable<KernelCase> AllCases(BoftBackend backend, int threads, bool quick)
     {
         // Compute-bound rotation rows: b ≥ 8, 512 tokens, d = 1024 (x and y: 4 MiB, in the 32 MiB L3) and d = 256 (1 MiB, L2-sized).
         (int M, int B, int D)[] compute = quick ? [(2, 8, 1024)] : [(2, 8, 1024), (4, 8, 1024), (2, 16, 1024), (1, 32, 1024), (2, 8, 256), (1, 32, 256)];

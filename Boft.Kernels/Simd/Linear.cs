@@ -79,9 +79,15 @@ internal static class Linear
 
         int nr = 2 * TS.Count;
         int panels = (n + nr - 1) / nr;
+        // A with k strided (LinearBackwardWeight: A = g_yᵀ, each k step a whole row of g_y further) is packed once per K
+        // block into MR-row panels, k-major, shared by all tasks: the micro-kernel's broadcasts then walk one contiguous
+        // buffer instead of a new cache line and page per k step. A with k contiguous (the other two ops) is read in place.
+        bool packA = a.ColumnStride != 1;
         int columnTasks = (panels + PanelsPerTask - 1) / PanelsPerTask;
         int rowTasks = (m + MC - 1) / MC;
         float[] packed = ArrayPool<float>.Shared.Rent(Math.Min(KC, k) * panels * nr);
+        int rowPanels = (m + MR - 1) / MR;
+        float[]? packedA = packA ? ArrayPool<float>.Shared.Rent(Math.Min(KC, k) * rowPanels * MR) : null;
         try
         {
             for (int k0 = 0; k0 < k; k0 += KC)
@@ -90,6 +96,8 @@ internal static class Linear
                 bool store = k0 == 0 && !accumulate;
                 int kBlock = k0;
                 SimdParallel.For(panels, (long)kc * panels * nr, maxDegreeOfParallelism, panel => PackPanel<TS, TV>(b, kBlock, kc, panel, n, packed));
+                if (packedA is not null)
+                    SimdParallel.For(rowPanels, (long)kc * rowPanels * MR, maxDegreeOfParallelism, panel => PackRowPanel(a, kBlock, kc, panel, m, packedA));
                 SimdParallel.For(rowTasks * columnTasks, (long)m * n * kc, maxDegreeOfParallelism, task =>
                 {
                     int rowTask = task / columnTasks, columnTask = task % columnTasks;
@@ -100,7 +108,12 @@ internal static class Linear
                         int j0 = panel * nr, columns = Math.Min(nr, n - j0);
                         ref float panelData = ref packed[panel * kc * nr];
                         for (int i = i0; i < i1; i += MR)
-                            Micro<TS, TV>(a, i, Math.Min(MR, i1 - i), kBlock, kc, ref panelData, c, j0, columns, store);
+                        {
+                            if (packedA is null)
+                                Micro<TS, TV>(a, i, Math.Min(MR, i1 - i), kBlock, kc, ref panelData, c, j0, columns, store);
+                            else
+                                Micro<TS, TV>(new MatrixView(packedA, i * kc, 1, MR), 0, Math.Min(MR, i1 - i), 0, kc, ref panelData, c, j0, columns, store, i);
+                        }
                     }
                 });
             }
@@ -108,6 +121,8 @@ internal static class Linear
         finally
         {
             ArrayPool<float>.Shared.Return(packed);
+            if (packedA is not null)
+                ArrayPool<float>.Shared.Return(packedA);
         }
     }
 
@@ -140,9 +155,28 @@ internal static class Linear
         }
     }
 
-    /// <summary>C[i0 … i0+rows, j0 … j0+columns] (=|+=) A[i0…, k0 … k0+kc]·panel; rows ≤ 6, columns ≤ 2 vectors.</summary>
+    /// <summary>Packs rows [panel·MR, panel·MR + MR) of A[·, k0 … k0+kc) at panel·MR·kc, element (r, kk) at kk·MR + r
+    /// (rows past m are left as they are: the micro-kernel never reads them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro<TS, TV>(MatrixView a, int i0, int rows, int k0, int kc, ref float panel, MatrixView c, int j0, int columns, bool store)
+    private static void PackRowPanel(MatrixView a, int k0, int kc, int panel, int m, float[] packed)
+    {
+        int rows = Math.Min(MR, m - panel * MR);
+        ref float destination = ref packed[panel * MR * kc];
+        ref float source = ref a.Array[a.Offset + panel * MR * a.RowStride + k0 * a.ColumnStride];
+        nint rowStride = a.RowStride, columnStride = a.ColumnStride;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            ref float column = ref Unsafe.Add(ref source, kk * columnStride);
+            ref float target = ref Unsafe.Add(ref destination, kk * MR);
+            for (int r = 0; r < rows; r++)
+                Unsafe.Add(ref target, r) = Unsafe.Add(ref column, r * rowStride);
+        }
+    }
+
+    /// <summary>C[i0 … i0+rows, j0 … j0+columns] (=|+=) A[i0…, k0 … k0+kc]·panel; rows ≤ 6, columns ≤ 2 vectors. With
+    /// <paramref name="cRow"/> ≥ 0, A is a packed panel (rows at i0 = 0) and C's first row is <paramref name="cRow"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro<TS, TV>(MatrixView a, int i0, int rows, int k0, int kc, ref float panel, MatrixView c, int j0, int columns, bool store, int cRow = -1)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -177,9 +211,10 @@ internal static class Linear
             bp = ref Unsafe.Add(ref bp, nr);
             offset += acs;
         }
+        int ci = cRow >= 0 ? cRow : i0;
         if (rows == MR && columns == nr)
         {
-            ref float o = ref c.Array[c.Offset + i0 * c.RowStride + j0];
+            ref float o = ref c.Array[c.Offset + ci * c.RowStride + j0];
             nint ldc = c.RowStride;
             WritePair<TS, TV>(ref o, c00, c01, store, v);
             WritePair<TS, TV>(ref Unsafe.Add(ref o, ldc), c10, c11, store, v);
@@ -199,7 +234,7 @@ internal static class Linear
         TS.Store(c50, ref Unsafe.Add(ref t, 5 * nr)); TS.Store(c51, ref Unsafe.Add(ref t, 5 * nr + v));
         for (int r = 0; r < rows; r++)
         {
-            Span<float> target = c.Array.AsSpan(c.Offset + (i0 + r) * c.RowStride + j0, columns);
+            Span<float> target = c.Array.AsSpan(c.Offset + (ci + r) * c.RowStride + j0, columns);
             ReadOnlySpan<float> source = tile.Slice(r * nr, columns);
             if (store)
                 source.CopyTo(target);
