@@ -4,6 +4,7 @@
 //   peer [--d D] [--tokens T] [--pairs m,b,m,b...] [--python PATH] [--script PATH] [--backend simd] [--threads N]
 //       side by side with the PyTorch peer, plus the FMA peak and the fused forward's share of it (results/peer.md)
 //   peak [--threads N]           the fp32 FMA peak of this machine
+//   kernels [--threads 1,2] [--rounds R] [--budget-ms MS] [--out DIR] [--quick]  CPU kernels against the machine's limits (results/kernels.md)
 //   bdn [BenchmarkDotNet args]   BenchmarkDotNet suites (exports to docs/benchmarks/<machine>/)
 //   finetune [--quick] [--backend NAME] [--threads N] [--seed N] [--seeds N] [--shift PIXELS] [--json PATH] [--out DIR]
 //       a real finetuning run on the 8x8 digits: BOFT vs OFT vs full finetuning (docs/06_Finetuning.md)
@@ -31,6 +32,8 @@ internal static class Cli
                     return CompareJob.Run(ParseCompare(rest));
                 case "peer":
                     return PeerJob.Run(ParsePeer(rest));
+                case "kernels":
+                    return Boft.Benchmarks.KernelTargets.KernelTargetsJob.Run(Boft.Benchmarks.KernelTargets.KernelTargetsOptions.Parse(rest));
                 case "peak":
                     int threads = Option(rest, "--threads") is string t ? int.Parse(t, CultureInfo.InvariantCulture) : Environment.ProcessorCount;
                     FmaPeak.Result one = FmaPeak.Measure(1), all = FmaPeak.Measure(threads);
@@ -66,6 +69,7 @@ internal static class Cli
           compare  (default) BOFT vs OFT table: --d 768,1024,4096 --tokens 1,64,512,2048 --backend simd --threads N --budget-ms 200 --json PATH --out DIR --quick
           peer     vs the PyTorch peer: --d 1024 --tokens 512 --pairs 2,8,4,4,1,32 --python /usr/bin/python3 --script PATH --budget-ms 500 --torch-runs 3
           peak     fp32 FMA peak: --threads N
+          kernels  CPU kernels against the machine's limits: --threads 1,2 --rounds 3 --budget-ms 200 --backend simd --out DIR --quick
           bdn      BenchmarkDotNet suites (BDN arguments, e.g. --filter *BoftVsOft*)
           finetune digits finetuning, BOFT vs OFT vs full: --quick --backend NAME --threads N --seed N --seeds N --shift PIXELS --json PATH --out DIR
                    --model cnn: the CNN on MNIST: --quick --backend NAME --threads N --seed N --pretrain-epochs N --adapt-epochs N --max-train N --json PATH --out DIR

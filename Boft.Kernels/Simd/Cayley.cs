@@ -262,28 +262,38 @@ internal static class Cayley
             return;
         }
 
-        // Cayley–Neumann: C = Σ_p c_p Q^p.
+        // Cayley–Neumann: C = Σ_p c_p Q^p by Horner in Q² over pairs of terms (Paterson–Stockmeyer with s = 2):
+        // A_j = c_{2j} I + c_{2j+1} Q, the last pair also taking c_{2J} Q² when the term count is odd; C = A_0 + Q²(A_1 + Q²(…)).
+        // Block products: 1 + ⌊terms/2⌋ − 1 (PEFT's 5 terms: 2, where the power-by-power sum took 3).
         Span<float> buffers = Scratch.Get(4 * bb * v);
-        ref float q2 = ref buffers[0];
-        ref float power = ref buffers[bb * v];
+        ref float q = ref buffers[0];
+        ref float qq = ref buffers[bb * v];
         ref float product = ref buffers[2 * bb * v];
         ref float result = ref buffers[3 * bb * v];
-        LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q2, ref product);
-        for (int r = 0; r < b; r++)
-            for (int c = 0; c < b; c++)
-            {
-                TV identity = r == c ? TS.Create(coefficients[0]) : TS.Zero;
-                TV term = coefficients.Length > 1 ? TS.Fma(TS.Create(coefficients[1]), TS.Load(ref At(ref q2, b, r, c, v)), identity) : identity;
-                TS.Store(term, ref At(ref result, b, r, c, v));
-            }
-        MemoryMarshal.CreateSpan(ref q2, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
-        for (int p = 2; p < coefficients.Length; p++)
+        LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref q, ref product);
+        int terms = coefficients.Length, pairs = Math.Max(1, terms / 2);
+        bool squared = terms > 2;
+        if (squared)
+            LanesMultiply<TS, TV>(ref q, false, ref q, false, ref qq, b);
+        for (int j = pairs - 1; j >= 0; j--)
         {
-            LanesMultiply<TS, TV>(ref power, false, ref q2, false, ref product, b);
-            MemoryMarshal.CreateSpan(ref product, bb * v).CopyTo(MemoryMarshal.CreateSpan(ref power, bb * v));
-            TV cp = TS.Create(coefficients[p]);
-            for (int e = 0; e < bb; e++)
-                TS.Store(TS.Fma(cp, TS.Load(ref Unsafe.Add(ref power, e * v)), TS.Load(ref Unsafe.Add(ref result, e * v))), ref Unsafe.Add(ref result, e * v));
+            if (j < pairs - 1)
+                LanesMultiply<TS, TV>(ref qq, false, ref result, false, ref product, b);
+            float c0 = 2 * j < terms ? coefficients[2 * j] : 0f, c1 = 2 * j + 1 < terms ? coefficients[2 * j + 1] : 0f;
+            bool top = j == pairs - 1 && terms % 2 == 1 && terms > 2;
+            TV cq = TS.Create(c1), cqq = TS.Create(top ? coefficients[terms - 1] : 0f), cI = TS.Create(c0);
+            for (int r = 0; r < b; r++)
+                for (int c = 0; c < b; c++)
+                {
+                    nint e = ((nint)r * b + c) * v;
+                    TV value = j < pairs - 1 ? TS.Load(ref Unsafe.Add(ref product, e)) : TS.Zero;
+                    if (top)
+                        value = TS.Fma(cqq, TS.Load(ref Unsafe.Add(ref qq, e)), value);
+                    value = TS.Fma(cq, TS.Load(ref Unsafe.Add(ref q, e)), value);
+                    if (r == c)
+                        value = TS.Add(value, cI);
+                    TS.Store(value, ref Unsafe.Add(ref result, e));
+                }
         }
         StoreLanes<TS, TV>(ref result, first, lanes, bb, ref blocks);
     }

@@ -28,7 +28,12 @@ internal static class Linear
     private const int KC = 256;
     private const int MC = 96;
     private const int PanelsPerTask = 8;
-    private const int FewRows = 4;
+    /// <summary>Up to this many rows, the dot-product (or row AXPY) paths: no packing of the whole weight per call, which for
+    /// 5-8 tokens (token-by-token inference, d = 4096) tripled the weight traffic of a memory-bound GEMV.</summary>
+    private const int FewRows = 8;
+
+    /// <summary>Up to this many rows, the row-AXPY path (it streams B once per row, so it stays at 4).</summary>
+    private const int FewAxpyRows = 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(SimdTensor input, SimdTensor weight, SimdTensor output, int rows, int d, int n, int maxDegreeOfParallelism)
@@ -71,7 +76,7 @@ internal static class Linear
             DotRows<TS, TV>(a, b, c, m, n, k, accumulate, maxDegreeOfParallelism);
             return;
         }
-        if (m <= FewRows && b.ColumnStride == 1)
+        if (m <= FewAxpyRows && b.ColumnStride == 1)
         {
             AxpyRows<TS, TV>(a, b, c, m, n, k, accumulate, maxDegreeOfParallelism);
             return;
@@ -79,9 +84,15 @@ internal static class Linear
 
         int nr = 2 * TS.Count;
         int panels = (n + nr - 1) / nr;
+        // A with k strided (LinearBackwardWeight: A = g_yᵀ, each k step a whole row of g_y further) is packed once per K
+        // block into MR-row panels, k-major, shared by all tasks: the micro-kernel's broadcasts then walk one contiguous
+        // buffer instead of a new cache line and page per k step. A with k contiguous (the other two ops) is read in place.
+        bool packA = a.ColumnStride != 1;
         int columnTasks = (panels + PanelsPerTask - 1) / PanelsPerTask;
         int rowTasks = (m + MC - 1) / MC;
         float[] packed = ArrayPool<float>.Shared.Rent(Math.Min(KC, k) * panels * nr);
+        int rowPanels = (m + MR - 1) / MR;
+        float[]? packedA = packA ? ArrayPool<float>.Shared.Rent(Math.Min(KC, k) * rowPanels * MR) : null;
         try
         {
             for (int k0 = 0; k0 < k; k0 += KC)
@@ -90,6 +101,8 @@ internal static class Linear
                 bool store = k0 == 0 && !accumulate;
                 int kBlock = k0;
                 SimdParallel.For(panels, (long)kc * panels * nr, maxDegreeOfParallelism, panel => PackPanel<TS, TV>(b, kBlock, kc, panel, n, packed));
+                if (packedA is not null)
+                    SimdParallel.For(rowPanels, (long)kc * rowPanels * MR, maxDegreeOfParallelism, panel => PackRowPanel(a, kBlock, kc, panel, m, packedA));
                 SimdParallel.For(rowTasks * columnTasks, (long)m * n * kc, maxDegreeOfParallelism, task =>
                 {
                     int rowTask = task / columnTasks, columnTask = task % columnTasks;
@@ -100,7 +113,12 @@ internal static class Linear
                         int j0 = panel * nr, columns = Math.Min(nr, n - j0);
                         ref float panelData = ref packed[panel * kc * nr];
                         for (int i = i0; i < i1; i += MR)
-                            Micro<TS, TV>(a, i, Math.Min(MR, i1 - i), kBlock, kc, ref panelData, c, j0, columns, store);
+                        {
+                            if (packedA is null)
+                                Micro<TS, TV>(a, i, Math.Min(MR, i1 - i), kBlock, kc, ref panelData, c, j0, columns, store);
+                            else
+                                Micro<TS, TV>(new MatrixView(packedA, i * kc, 1, MR), 0, Math.Min(MR, i1 - i), 0, kc, ref panelData, c, j0, columns, store, i);
+                        }
                     }
                 });
             }
@@ -108,6 +126,8 @@ internal static class Linear
         finally
         {
             ArrayPool<float>.Shared.Return(packed);
+            if (packedA is not null)
+                ArrayPool<float>.Shared.Return(packedA);
         }
     }
 
@@ -140,9 +160,28 @@ internal static class Linear
         }
     }
 
-    /// <summary>C[i0 … i0+rows, j0 … j0+columns] (=|+=) A[i0…, k0 … k0+kc]·panel; rows ≤ 6, columns ≤ 2 vectors.</summary>
+    /// <summary>Packs rows [panel·MR, panel·MR + MR) of A[·, k0 … k0+kc) at panel·MR·kc, element (r, kk) at kk·MR + r
+    /// (rows past m are left as they are: the micro-kernel never reads them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro<TS, TV>(MatrixView a, int i0, int rows, int k0, int kc, ref float panel, MatrixView c, int j0, int columns, bool store)
+    private static void PackRowPanel(MatrixView a, int k0, int kc, int panel, int m, float[] packed)
+    {
+        int rows = Math.Min(MR, m - panel * MR);
+        ref float destination = ref packed[panel * MR * kc];
+        ref float source = ref a.Array[a.Offset + panel * MR * a.RowStride + k0 * a.ColumnStride];
+        nint rowStride = a.RowStride, columnStride = a.ColumnStride;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            ref float column = ref Unsafe.Add(ref source, kk * columnStride);
+            ref float target = ref Unsafe.Add(ref destination, kk * MR);
+            for (int r = 0; r < rows; r++)
+                Unsafe.Add(ref target, r) = Unsafe.Add(ref column, r * rowStride);
+        }
+    }
+
+    /// <summary>C[i0 … i0+rows, j0 … j0+columns] (=|+=) A[i0…, k0 … k0+kc]·panel; rows ≤ 6, columns ≤ 2 vectors. With
+    /// <paramref name="cRow"/> ≥ 0, A is a packed panel (rows at i0 = 0) and C's first row is <paramref name="cRow"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro<TS, TV>(MatrixView a, int i0, int rows, int k0, int kc, ref float panel, MatrixView c, int j0, int columns, bool store, int cRow = -1)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -177,9 +216,10 @@ internal static class Linear
             bp = ref Unsafe.Add(ref bp, nr);
             offset += acs;
         }
+        int ci = cRow >= 0 ? cRow : i0;
         if (rows == MR && columns == nr)
         {
-            ref float o = ref c.Array[c.Offset + i0 * c.RowStride + j0];
+            ref float o = ref c.Array[c.Offset + ci * c.RowStride + j0];
             nint ldc = c.RowStride;
             WritePair<TS, TV>(ref o, c00, c01, store, v);
             WritePair<TS, TV>(ref Unsafe.Add(ref o, ldc), c10, c11, store, v);
@@ -199,7 +239,7 @@ internal static class Linear
         TS.Store(c50, ref Unsafe.Add(ref t, 5 * nr)); TS.Store(c51, ref Unsafe.Add(ref t, 5 * nr + v));
         for (int r = 0; r < rows; r++)
         {
-            Span<float> target = c.Array.AsSpan(c.Offset + (i0 + r) * c.RowStride + j0, columns);
+            Span<float> target = c.Array.AsSpan(c.Offset + (ci + r) * c.RowStride + j0, columns);
             ReadOnlySpan<float> source = tile.Slice(r * nr, columns);
             if (store)
                 source.CopyTo(target);
@@ -224,7 +264,10 @@ internal static class Linear
         TS.Store(second, ref next);
     }
 
-    /// <summary>Few rows, B(k, j) contiguous in k: C[i, j] = dot(A[i, :], B[:, j]), parallel over column slices.</summary>
+    /// <summary>Few rows, B(k, j) contiguous in k: C[i, j] = dot(A[i, :], B[:, j]), parallel over column slices. Rows go
+    /// four at a time so each vector of B's column, read once from memory, feeds four dot products (the GEMV of
+    /// token-by-token inference is bound by streaming the weight). Each dot product keeps its own fixed order (two
+    /// partial sums over alternate vectors, then the scalar tail), the same for every grouping of rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotRows<TS, TV>(MatrixView a, MatrixView b, MatrixView c, int m, int n, int k, bool accumulate, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
@@ -237,7 +280,33 @@ internal static class Linear
             for (int j = s * slice, end = Math.Min(n, j + slice); j < end; j++)
             {
                 ref float column = ref b.Array[b.Offset + j * b.ColumnStride];
-                for (int i = 0; i < m; i++)
+                int i = 0;
+                for (; i + 4 <= m; i += 4)
+                {
+                    ref float row0 = ref a.Array[a.Offset + i * a.RowStride];
+                    ref float row1 = ref Unsafe.Add(ref row0, a.RowStride);
+                    ref float row2 = ref Unsafe.Add(ref row0, 2 * (nint)a.RowStride);
+                    ref float row3 = ref Unsafe.Add(ref row0, 3 * (nint)a.RowStride);
+                    TV s00 = TS.Zero, s01 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s20 = TS.Zero, s21 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero;
+                    int kk = 0;
+                    for (; kk + 2 * v <= k; kk += 2 * v)
+                    {
+                        TV b0 = TS.Load(ref Unsafe.Add(ref column, kk)), b1 = TS.Load(ref Unsafe.Add(ref column, kk + v));
+                        s00 = TS.Fma(TS.Load(ref Unsafe.Add(ref row0, kk)), b0, s00);
+                        s01 = TS.Fma(TS.Load(ref Unsafe.Add(ref row0, kk + v)), b1, s01);
+                        s10 = TS.Fma(TS.Load(ref Unsafe.Add(ref row1, kk)), b0, s10);
+                        s11 = TS.Fma(TS.Load(ref Unsafe.Add(ref row1, kk + v)), b1, s11);
+                        s20 = TS.Fma(TS.Load(ref Unsafe.Add(ref row2, kk)), b0, s20);
+                        s21 = TS.Fma(TS.Load(ref Unsafe.Add(ref row2, kk + v)), b1, s21);
+                        s30 = TS.Fma(TS.Load(ref Unsafe.Add(ref row3, kk)), b0, s30);
+                        s31 = TS.Fma(TS.Load(ref Unsafe.Add(ref row3, kk + v)), b1, s31);
+                    }
+                    Finish(ref row0, ref column, kk, k, TS.Sum(TS.Add(s00, s01)), ref c.Array[c.Offset + i * c.RowStride + j], accumulate);
+                    Finish(ref row1, ref column, kk, k, TS.Sum(TS.Add(s10, s11)), ref c.Array[c.Offset + (i + 1) * c.RowStride + j], accumulate);
+                    Finish(ref row2, ref column, kk, k, TS.Sum(TS.Add(s20, s21)), ref c.Array[c.Offset + (i + 2) * c.RowStride + j], accumulate);
+                    Finish(ref row3, ref column, kk, k, TS.Sum(TS.Add(s30, s31)), ref c.Array[c.Offset + (i + 3) * c.RowStride + j], accumulate);
+                }
+                for (; i < m; i++)
                 {
                     ref float row = ref a.Array[a.Offset + i * a.RowStride];
                     TV s0 = TS.Zero, s1 = TS.Zero;
@@ -247,14 +316,19 @@ internal static class Linear
                         s0 = TS.Fma(TS.Load(ref Unsafe.Add(ref row, kk)), TS.Load(ref Unsafe.Add(ref column, kk)), s0);
                         s1 = TS.Fma(TS.Load(ref Unsafe.Add(ref row, kk + v)), TS.Load(ref Unsafe.Add(ref column, kk + v)), s1);
                     }
-                    float sum = TS.Sum(TS.Add(s0, s1));
-                    for (; kk < k; kk++)
-                        sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref row, kk), Unsafe.Add(ref column, kk), sum);
-                    ref float o = ref c.Array[c.Offset + i * c.RowStride + j];
-                    o = accumulate ? o + sum : sum;
+                    Finish(ref row, ref column, kk, k, TS.Sum(TS.Add(s0, s1)), ref c.Array[c.Offset + i * c.RowStride + j], accumulate);
                 }
             }
         });
+    }
+
+    /// <summary>Adds the scalar tail kk … k−1 to <paramref name="sum"/> and writes (or adds) it to <paramref name="output"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(ref float row, ref float column, int kk, int k, float sum, ref float output, bool accumulate)
+    {
+        for (; kk < k; kk++)
+            sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref row, kk), Unsafe.Add(ref column, kk), sum);
+        output = accumulate ? output + sum : sum;
     }
 
     /// <summary>Few rows, B rows contiguous: C[i, :] = Σ_k A[i, k]·B[k, :], parallel over column slices (k order fixed).</summary>

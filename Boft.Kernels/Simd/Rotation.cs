@@ -241,7 +241,7 @@ internal static class Rotation
             next = ref swap;
         }
         ref float outputRow = ref Unsafe.Add(ref output.Data, (nint)firstRow * d + firstFeature);
-        Transposer.Transpose<TS, TV>(ref current, tileRows, ref outputRow, d, width, rows);
+        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref outputRow, d, width, rows);
         if (rowScale is not null)
         {
             ReadOnlySpan<float> scale = rowScale.Span;
@@ -295,7 +295,7 @@ internal static class Rotation
             current = ref next;
             next = ref swap;
         }
-        Transposer.Transpose<TS, TV>(ref current, tileRows, ref Unsafe.Add(ref gradInput.Data, rowOffset), d, width, rows);
+        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref Unsafe.Add(ref gradInput.Data, rowOffset), d, width, rows);
     }
 
     /// <summary>Rows → SoA tile (feature-major, <paramref name="tileRows"/> floats per feature); lanes past <paramref name="rows"/> are zeroed.</summary>

@@ -2,6 +2,8 @@
 // Vector256 / Vector128 fallbacks, Parallel.For over tiles and blocks, deterministic reductions. Validation is done by
 // BoftBackend before any *Core hook runs. Design: docs/02_Ops/simd-backend.md; kernels: one file per op family here.
 // Gradient convention (BoftBackend): parameter gradients accumulate (+=), activation gradients are overwritten (=).
+// Each width-dependent hook runs a call struct (declared right below it) through the SimdDispatch chosen at creation
+// (SimdDispatch.cs): adding an op means adding its hook and its call here, nothing else in the backend.
 
 using System.Collections.Concurrent;
 using System.Runtime.Intrinsics;
@@ -16,7 +18,8 @@ namespace Boft.Kernels.Simd;
 /// </summary>
 public sealed partial class SimdBackend : BoftBackend
 {
-    private readonly IKernels kernels;
+    /// <summary>The dispatch of <see cref="Width"/>, and of the narrower widths the rotation uses for few rows.</summary>
+    private readonly SimdDispatch simd, simd128, simd256;
     private readonly ConcurrentDictionary<(RotationShape Shape, int Lanes), RotationPlan> plans = new();
 
     /// <summary>Creates the backend with the widest vectors this machine accelerates and all cores.</summary>
@@ -38,13 +41,9 @@ public sealed partial class SimdBackend : BoftBackend
             throw new PlatformNotSupportedException($"{width} is not hardware accelerated on this machine; the widest accelerated width is {BestWidth}.");
         Width = width;
         MaxDegreeOfParallelism = maxDegreeOfParallelism;
-        kernels = width switch
-        {
-            SimdWidth.Vector512 => new Kernels<Simd512, Vector512<float>>(this),
-            SimdWidth.Vector256 => new Kernels<Simd256, Vector256<float>>(this),
-            SimdWidth.Vector128 => new Kernels<Simd128, Vector128<float>>(this),
-            _ => throw new ArgumentOutOfRangeException(nameof(width), width, "Unknown vector width."),
-        };
+        simd = SimdDispatch.For(width);
+        simd128 = width == SimdWidth.Vector128 ? simd : SimdDispatch.For(SimdWidth.Vector128);
+        simd256 = width == SimdWidth.Vector256 ? simd : width == SimdWidth.Vector512 ? SimdDispatch.For(SimdWidth.Vector256) : simd;
     }
 
     /// <inheritdoc />
@@ -80,8 +79,9 @@ public sealed partial class SimdBackend : BoftBackend
     /// Rows in lanes wastes lanes when there are fewer rows than lanes (token-by-token inference): up to 4 rows use 4-lane
     /// and up to 8 rows 8-lane vectors (never wider than the backend's). The choice depends on the row count only.
     /// </summary>
-    private SimdWidth RotationWidth(int rowCount) =>
-        rowCount <= 4 ? SimdWidth.Vector128 : rowCount <= 8 && Width != SimdWidth.Vector128 ? SimdWidth.Vector256 : Width;
+    private SimdDispatch RotationDispatch(int rowCount) => rowCount <= 4 ? simd128 : rowCount <= 8 ? simd256 : simd;
+
+    private int Threads => MaxDegreeOfParallelism;
 
     private static SimdTensor T(Tensor tensor) => (SimdTensor)tensor;
 
@@ -98,201 +98,170 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void CayleyForwardCore(CayleyShape shape, Tensor parameters, Tensor? identityMask, Tensor blocks) =>
-        kernels.CayleyForward(shape, T(parameters), TOrNull(identityMask), T(blocks));
+        simd.Run(new CayleyForwardCall(shape, T(parameters), TOrNull(identityMask), T(blocks), Threads));
+
+    private readonly record struct CayleyForwardCall(CayleyShape Shape, SimdTensor Parameters, SimdTensor? IdentityMask, SimdTensor Blocks, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct => Cayley.Forward<TS, TV>(Shape, Parameters, IdentityMask, Blocks, Threads);
+    }
 
     /// <inheritdoc />
     protected override void CayleyBackwardCore(CayleyShape shape, Tensor parameters, Tensor blocks, Tensor gradBlocks, Tensor? identityMask, Tensor gradParameters) =>
-        kernels.CayleyBackward(shape, T(parameters), T(blocks), T(gradBlocks), TOrNull(identityMask), T(gradParameters));
+        simd.Run(new CayleyBackwardCall(shape, T(parameters), T(blocks), T(gradBlocks), TOrNull(identityMask), T(gradParameters), Threads));
+
+    private readonly record struct CayleyBackwardCall(CayleyShape Shape, SimdTensor Parameters, SimdTensor Blocks, SimdTensor GradBlocks, SimdTensor? IdentityMask,
+        SimdTensor GradParameters, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Cayley.Backward<TS, TV>(Shape, Parameters, Blocks, GradBlocks, IdentityMask, GradParameters, Threads);
+    }
 
     /// <inheritdoc />
     protected override void CoftProjectCore(CayleyShape shape, double radius, Tensor parameters) =>
-        Cayley.CoftProject(shape, radius, T(parameters), MaxDegreeOfParallelism);
+        Cayley.CoftProject(shape, radius, T(parameters), Threads);
 
     /// <inheritdoc />
     protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount) =>
-        kernels.Rotate(shape, T(input), T(blocks), transpose, T(output), rowCount);
+        RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
+
+    private readonly record struct RotateCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, bool Transpose, SimdTensor Output, int RowCount) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Rotation.Forward<TS, TV>(Backend.Plan(Shape, TS.Count), Input, Blocks, Transpose, null, Output, RowCount, Backend.Threads);
+    }
 
     /// <inheritdoc />
     protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount) =>
-        kernels.RotateBackward(shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount);
+        RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
+
+    private readonly record struct RotateBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput, SimdTensor GradInput,
+        SimdTensor GradBlocks, int RowCount) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Rotation.Backward<TS, TV>(Backend.Plan(Shape, TS.Count), Input, Blocks, GradOutput, GradInput, GradBlocks, RowCount, Backend.Threads);
+    }
 
     /// <inheritdoc />
     protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount) =>
-        kernels.Merge(shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount);
+        RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
+
+    private readonly record struct MergeCall(SimdBackend Backend, RotationShape Shape, SimdTensor Weight, SimdTensor Blocks, SimdTensor? Scale, SimdTensor Output, int OutFeatureCount) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.Merge.Forward<TS, TV>(Backend.Plan(Shape, TS.Count), Weight, Blocks, Scale, Output, OutFeatureCount, Backend.Threads);
+    }
 
     /// <inheritdoc />
     protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount) =>
-        kernels.ScaleBias(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount);
+        simd.Run(new ScaleBiasCall(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount, Threads));
+
+    private readonly record struct ScaleBiasCall(SimdTensor Input, SimdTensor? Scale, SimdTensor? Bias, SimdTensor Output, int RowCount, int FeatureCount, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.ScaleBias.Forward<TS, TV>(Input, Scale, Bias, Output, RowCount, FeatureCount, Threads);
+    }
 
     /// <inheritdoc />
     protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount) =>
-        kernels.ScaleBiasBackward(T(input), TOrNull(scale), T(gradOutput), TOrNull(gradInput), TOrNull(gradScale), TOrNull(gradBias), rowCount, featureCount);
+        simd.Run(new ScaleBiasBackwardCall(T(input), TOrNull(scale), T(gradOutput), TOrNull(gradInput), TOrNull(gradScale), TOrNull(gradBias), rowCount, featureCount, Threads));
+
+    private readonly record struct ScaleBiasBackwardCall(SimdTensor Input, SimdTensor? Scale, SimdTensor GradOutput, SimdTensor? GradInput, SimdTensor? GradScale, SimdTensor? GradBias,
+        int RowCount, int FeatureCount, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.ScaleBias.Backward<TS, TV>(Input, Scale, GradOutput, GradInput, GradScale, GradBias, RowCount, FeatureCount, Threads);
+    }
 
     /// <inheritdoc />
     protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        kernels.Linear(T(input), T(weight), T(output), rowCount, inFeatureCount, outFeatureCount);
+        simd.Run(new LinearCall(T(input), T(weight), T(output), rowCount, inFeatureCount, outFeatureCount, Threads));
+
+    private readonly record struct LinearCall(SimdTensor Input, SimdTensor Weight, SimdTensor Output, int RowCount, int InFeatureCount, int OutFeatureCount, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.Linear.Forward<TS, TV>(Input, Weight, Output, RowCount, InFeatureCount, OutFeatureCount, Threads);
+    }
 
     /// <inheritdoc />
     protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        kernels.LinearBackwardInput(T(gradOutput), T(weight), T(gradInput), rowCount, inFeatureCount, outFeatureCount);
+        simd.Run(new LinearBackwardInputCall(T(gradOutput), T(weight), T(gradInput), rowCount, inFeatureCount, outFeatureCount, Threads));
+
+    private readonly record struct LinearBackwardInputCall(SimdTensor GradOutput, SimdTensor Weight, SimdTensor GradInput, int RowCount, int InFeatureCount, int OutFeatureCount,
+        int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.Linear.BackwardInput<TS, TV>(GradOutput, Weight, GradInput, RowCount, InFeatureCount, OutFeatureCount, Threads);
+    }
 
     /// <inheritdoc />
     protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        kernels.LinearBackwardWeight(T(gradOutput), T(input), T(gradWeight), rowCount, inFeatureCount, outFeatureCount);
+        simd.Run(new LinearBackwardWeightCall(T(gradOutput), T(input), T(gradWeight), rowCount, inFeatureCount, outFeatureCount, Threads));
+
+    private readonly record struct LinearBackwardWeightCall(SimdTensor GradOutput, SimdTensor Input, SimdTensor GradWeight, int RowCount, int InFeatureCount, int OutFeatureCount,
+        int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Simd.Linear.BackwardWeight<TS, TV>(GradOutput, Input, GradWeight, RowCount, InFeatureCount, OutFeatureCount, Threads);
+    }
 
     /// <inheritdoc />
-    protected override void ReluCore(Tensor input, Tensor output) => kernels.Relu(T(input), T(output));
+    protected override void ReluCore(Tensor input, Tensor output) => simd.Run(new ReluCall(T(input), T(output), Threads));
+
+    private readonly record struct ReluCall(SimdTensor Input, SimdTensor Output, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct => Elementwise.Relu<TS, TV>(Input, Output, Threads);
+    }
 
     /// <inheritdoc />
-    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput) => kernels.ReluBackward(T(input), T(gradOutput), T(gradInput));
+    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput) => simd.Run(new ReluBackwardCall(T(input), T(gradOutput), T(gradInput), Threads));
+
+    private readonly record struct ReluBackwardCall(SimdTensor Input, SimdTensor GradOutput, SimdTensor GradInput, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct => Elementwise.ReluBackward<TS, TV>(Input, GradOutput, GradInput, Threads);
+    }
 
     /// <inheritdoc />
     protected override double MseLossCore(Tensor prediction, Tensor target, Tensor? gradPrediction) =>
-        Losses.MeanSquaredError(T(prediction), T(target), TOrNull(gradPrediction), MaxDegreeOfParallelism);
+        Losses.MeanSquaredError(T(prediction), T(target), TOrNull(gradPrediction), Threads);
 
     /// <inheritdoc />
     protected override double SoftmaxCrossEntropyCore(Tensor logits, Tensor labels, Tensor? gradLogits, int rowCount, int classCount) =>
-        Losses.SoftmaxCrossEntropy(T(logits), T(labels), TOrNull(gradLogits), rowCount, classCount, MaxDegreeOfParallelism);
+        Losses.SoftmaxCrossEntropy(T(logits), T(labels), TOrNull(gradLogits), rowCount, classCount, Threads);
 
     /// <inheritdoc />
     protected override void SgdStepCore(Tensor parameters, Tensor gradients, Tensor? momentumBuffer, SgdSettings settings, bool firstStep) =>
-        kernels.Sgd(T(parameters), T(gradients), TOrNull(momentumBuffer), settings, firstStep);
+        simd.Run(new SgdCall(T(parameters), T(gradients), TOrNull(momentumBuffer), settings, firstStep, Threads));
+
+    private readonly record struct SgdCall(SimdTensor Parameters, SimdTensor Gradients, SimdTensor? MomentumBuffer, SgdSettings Settings, bool FirstStep, int Threads) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct => Optimizers.Sgd<TS, TV>(Parameters, Gradients, MomentumBuffer, Settings, FirstStep, Threads);
+    }
 
     /// <inheritdoc />
     protected override void AdamStepCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, AdamSettings settings, int step, double learningRate) =>
-        kernels.Adam(T(parameters), T(gradients), T(firstMoment), T(secondMoment), settings, step, learningRate);
+        simd.Run(new AdamCall(T(parameters), T(gradients), T(firstMoment), T(secondMoment), settings, step, learningRate, Threads));
 
-    /// <inheritdoc />
-    protected override void FillCore(Tensor tensor, float value) => Elementwise.Fill(T(tensor), value, MaxDegreeOfParallelism);
-
-    /// <inheritdoc />
-    protected override void ScaleCore(Tensor tensor, float factor) => kernels.Scale(T(tensor), factor);
-
-    /// <inheritdoc />
-    protected override void CopyCore(Tensor source, Tensor destination) => Elementwise.Copy(T(source), T(destination), MaxDegreeOfParallelism);
-
-    /// <inheritdoc />
-    protected override double SumOfSquaresCore(Tensor tensor) => Elementwise.SumOfSquares(T(tensor), MaxDegreeOfParallelism);
-
-    /// <summary>The width-specific entry points (one implementation per vector type; see SimdMath.cs).</summary>
-    private interface IKernels
+    private readonly record struct AdamCall(SimdTensor Parameters, SimdTensor Gradients, SimdTensor FirstMoment, SimdTensor SecondMoment, AdamSettings Settings, int Step,
+        double LearningRate, int Threads) : ISimdCall
     {
-        void CayleyForward(CayleyShape shape, SimdTensor parameters, SimdTensor? identityMask, SimdTensor blocks);
-
-        void CayleyBackward(CayleyShape shape, SimdTensor parameters, SimdTensor blocks, SimdTensor gradBlocks, SimdTensor? identityMask, SimdTensor gradParameters);
-
-        void Rotate(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount);
-
-        void RotateBackward(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount);
-
-        void Merge(RotationShape shape, SimdTensor weight, SimdTensor blocks, SimdTensor? scale, SimdTensor output, int outFeatureCount);
-
-        void ScaleBias(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount);
-
-        void ScaleBiasBackward(SimdTensor input, SimdTensor? scale, SimdTensor gradOutput, SimdTensor? gradInput, SimdTensor? gradScale, SimdTensor? gradBias, int rowCount, int featureCount);
-
-        void Linear(SimdTensor input, SimdTensor weight, SimdTensor output, int rowCount, int inFeatureCount, int outFeatureCount);
-
-        void LinearBackwardInput(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount);
-
-        void LinearBackwardWeight(SimdTensor gradOutput, SimdTensor input, SimdTensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount);
-
-        void Relu(SimdTensor input, SimdTensor output);
-
-        void ReluBackward(SimdTensor input, SimdTensor gradOutput, SimdTensor gradInput);
-
-        void Sgd(SimdTensor parameters, SimdTensor gradients, SimdTensor? momentumBuffer, SgdSettings settings, bool firstStep);
-
-        void Adam(SimdTensor parameters, SimdTensor gradients, SimdTensor firstMoment, SimdTensor secondMoment, AdamSettings settings, int step, double learningRate);
-
-        void Scale(SimdTensor tensor, float factor);
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            Optimizers.Adam<TS, TV>(Parameters, Gradients, FirstMoment, SecondMoment, Settings, Step, LearningRate, Threads);
     }
 
-    private sealed class Kernels<TS, TV>(SimdBackend backend) : IKernels
-        where TS : struct, ISimd<TV>
-        where TV : struct
+    /// <inheritdoc />
+    protected override void FillCore(Tensor tensor, float value) => Elementwise.Fill(T(tensor), value, Threads);
+
+    /// <inheritdoc />
+    protected override void ScaleCore(Tensor tensor, float factor) => simd.Run(new ScaleCall(T(tensor), factor, Threads));
+
+    private readonly record struct ScaleCall(SimdTensor Tensor, float Factor, int Threads) : ISimdCall
     {
-        private int Threads => backend.MaxDegreeOfParallelism;
-
-        public void CayleyForward(CayleyShape shape, SimdTensor parameters, SimdTensor? identityMask, SimdTensor blocks) =>
-            Cayley.Forward<TS, TV>(shape, parameters, identityMask, blocks, Threads);
-
-        public void CayleyBackward(CayleyShape shape, SimdTensor parameters, SimdTensor blocks, SimdTensor gradBlocks, SimdTensor? identityMask, SimdTensor gradParameters) =>
-            Cayley.Backward<TS, TV>(shape, parameters, blocks, gradBlocks, identityMask, gradParameters, Threads);
-
-        public void Rotate(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount)
-        {
-            switch (backend.RotationWidth(rowCount))
-            {
-                case SimdWidth.Vector128 when TS.Count != 4:
-                    Rotation.Forward<Simd128, Vector128<float>>(backend.Plan(shape, 4), input, blocks, transpose, null, output, rowCount, Threads);
-                    break;
-                case SimdWidth.Vector256 when TS.Count != 8:
-                    Rotation.Forward<Simd256, Vector256<float>>(backend.Plan(shape, 8), input, blocks, transpose, null, output, rowCount, Threads);
-                    break;
-                default:
-                    Rotation.Forward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, transpose, null, output, rowCount, Threads);
-                    break;
-            }
-        }
-
-        public void RotateBackward(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount)
-        {
-            switch (backend.RotationWidth(rowCount))
-            {
-                case SimdWidth.Vector128 when TS.Count != 4:
-                    Rotation.Backward<Simd128, Vector128<float>>(backend.Plan(shape, 4), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
-                    break;
-                case SimdWidth.Vector256 when TS.Count != 8:
-                    Rotation.Backward<Simd256, Vector256<float>>(backend.Plan(shape, 8), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
-                    break;
-                default:
-                    Rotation.Backward<TS, TV>(backend.Plan(shape, TS.Count), input, blocks, gradOutput, gradInput, gradBlocks, rowCount, Threads);
-                    break;
-            }
-        }
-
-        public void Merge(RotationShape shape, SimdTensor weight, SimdTensor blocks, SimdTensor? scale, SimdTensor output, int outFeatureCount)
-        {
-            switch (backend.RotationWidth(outFeatureCount))
-            {
-                case SimdWidth.Vector128 when TS.Count != 4:
-                    Simd.Merge.Forward<Simd128, Vector128<float>>(backend.Plan(shape, 4), weight, blocks, scale, output, outFeatureCount, Threads);
-                    break;
-                case SimdWidth.Vector256 when TS.Count != 8:
-                    Simd.Merge.Forward<Simd256, Vector256<float>>(backend.Plan(shape, 8), weight, blocks, scale, output, outFeatureCount, Threads);
-                    break;
-                default:
-                    Simd.Merge.Forward<TS, TV>(backend.Plan(shape, TS.Count), weight, blocks, scale, output, outFeatureCount, Threads);
-                    break;
-            }
-        }
-
-        public void ScaleBias(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount) =>
-            Simd.ScaleBias.Forward<TS, TV>(input, scale, bias, output, rowCount, featureCount, Threads);
-
-        public void ScaleBiasBackward(SimdTensor input, SimdTensor? scale, SimdTensor gradOutput, SimdTensor? gradInput, SimdTensor? gradScale, SimdTensor? gradBias, int rowCount, int featureCount) =>
-            Simd.ScaleBias.Backward<TS, TV>(input, scale, gradOutput, gradInput, gradScale, gradBias, rowCount, featureCount, Threads);
-
-        public void Linear(SimdTensor input, SimdTensor weight, SimdTensor output, int rowCount, int inFeatureCount, int outFeatureCount) =>
-            Simd.Linear.Forward<TS, TV>(input, weight, output, rowCount, inFeatureCount, outFeatureCount, Threads);
-
-        public void LinearBackwardInput(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount) =>
-            Simd.Linear.BackwardInput<TS, TV>(gradOutput, weight, gradInput, rowCount, inFeatureCount, outFeatureCount, Threads);
-
-        public void LinearBackwardWeight(SimdTensor gradOutput, SimdTensor input, SimdTensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
-            Simd.Linear.BackwardWeight<TS, TV>(gradOutput, input, gradWeight, rowCount, inFeatureCount, outFeatureCount, Threads);
-
-        public void Relu(SimdTensor input, SimdTensor output) => Elementwise.Relu<TS, TV>(input, output, Threads);
-
-        public void ReluBackward(SimdTensor input, SimdTensor gradOutput, SimdTensor gradInput) => Elementwise.ReluBackward<TS, TV>(input, gradOutput, gradInput, Threads);
-
-        public void Sgd(SimdTensor parameters, SimdTensor gradients, SimdTensor? momentumBuffer, SgdSettings settings, bool firstStep) =>
-            Optimizers.Sgd<TS, TV>(parameters, gradients, momentumBuffer, settings, firstStep, Threads);
-
-        public void Adam(SimdTensor parameters, SimdTensor gradients, SimdTensor firstMoment, SimdTensor secondMoment, AdamSettings settings, int step, double learningRate) =>
-            Optimizers.Adam<TS, TV>(parameters, gradients, firstMoment, secondMoment, settings, step, learningRate, Threads);
-
-        public void Scale(SimdTensor tensor, float factor) => Elementwise.Scale<TS, TV>(tensor, factor, Threads);
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct => Elementwise.Scale<TS, TV>(Tensor, Factor, Threads);
     }
+
+    /// <inheritdoc />
+    protected override void CopyCore(Tensor source, Tensor destination) => Elementwise.Copy(T(source), T(destination), Threads);
+
+    /// <inheritdoc />
+    protected override double SumOfSquaresCore(Tensor tensor) => Elementwise.SumOfSquares(T(tensor), Threads);
 }

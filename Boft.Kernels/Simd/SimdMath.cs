@@ -390,4 +390,29 @@ internal static class Transposer
             ScalarTranspose.Rectangle(ref Unsafe.Add(ref source, fullRows * sourceStride), sourceStride,
                 ref Unsafe.Add(ref destination, fullRows), destinationStride, rowCount - fullRows, columnCount);
     }
+
+    /// <summary>
+    /// The same transpose with the destination's row groups outer: each inner loop writes only Count destination rows
+    /// (Count pages when the destination stride is 4 KiB or more) instead of every destination row, which thrashed the
+    /// 64-entry L1 data TLB when a rotation tile (128 rows) was written back to rows of d ≥ 1024 floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TransposeToRows<TS, TV>(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        int fullRows = rowCount - rowCount % v, fullColumns = columnCount - columnCount % v;
+        if (fullRows < rowCount)
+        {
+            Transpose<TS, TV>(ref source, sourceStride, ref destination, destinationStride, rowCount, columnCount);
+            return;
+        }
+        for (int c = 0; c < fullColumns; c += v)
+            for (int r = 0; r < fullRows; r += v)
+                TS.Transpose(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+        if (fullColumns < columnCount)
+            ScalarTranspose.Rectangle(ref Unsafe.Add(ref source, fullColumns), sourceStride,
+                ref Unsafe.Add(ref destination, fullColumns * destinationStride), destinationStride, rowCount, columnCount - fullColumns);
+    }
 }

@@ -28,6 +28,38 @@ public sealed class SimdBackendTests
 
     private static double[] Down(Tensor t) => Array.ConvertAll(t.ToArray(), v => (double)v);
 
+    /// <summary>The GEMM's special paths at every width: 5-8 rows (dot products, four rows per pass over a weight column,
+    /// then the remaining rows one by one, reductions with vector and scalar tails) and the packed-A path of the
+    /// backward-weight GEMM (k strided; row panels of 6 with a partial last panel, two K blocks).</summary>
+    [TestCaseSource(nameof(Widths))]
+    public void Simd_EveryWidth_FewRowsAndPackedALinearMatchReference(SimdWidth width)
+    {
+        using SimdBackend backend = Create(width);
+        foreach ((int rows, int d, int n) in new[] { (5, 37, 19), (6, 70, 9), (7, 16, 33), (8, 129, 4), (300, 40, 23) })
+        {
+            var random = new Random(rows * 31 + d * 7 + n);
+            double[] x = AsFloat(Random(random, rows * d)), w = AsFloat(Random(random, n * d)), g = AsFloat(Random(random, rows * n));
+            string context = $"{width} rows={rows} d={d} n={n}";
+            using Tensor tx = Up(backend, x, rows, d);
+            using Tensor tw = Up(backend, w, n, d);
+            using Tensor tg = Up(backend, g, rows, n);
+            using Tensor y = backend.Allocate(rows, n);
+            backend.Linear(tx, tw, y);
+            var expectedY = new double[rows * n];
+            LinearReference.Forward(x, w, d, expectedY);
+            (double atol, double rtol) = Tolerance(expectedY, d);
+            Compare.AllClose(Down(y), expectedY, atol, rtol, "x·Wᵀ", context);
+
+            using Tensor gw = backend.Allocate(n, d);
+            backend.Fill(gw, 0);
+            backend.LinearBackwardWeight(tg, tx, gw);
+            var expectedGw = new double[n * d];
+            LinearReference.BackwardWeight(g, x, d, expectedGw);
+            (atol, rtol) = Tolerance(expectedGw, rows);
+            Compare.AllClose(Down(gw), expectedGw, atol, rtol, "gradWeight", context);
+        }
+    }
+
     [TestCaseSource(nameof(Widths))]
     public void Simd_EveryWidth_RotationAndCayleyMatchReference(SimdWidth width)
     {

@@ -1,0 +1,408 @@
+// The CPU kernels against the machine's limits (issue 14), side by side in one run: the fused rotation forward and
+// forward+backward on compute-bound rows, memory-bound rows, the frozen GEMM (forward and the two backward shapes),
+// Cayley's share of the forward, token-by-token inference (frozen vs unmerged vs merged), 2-thread vs 1-thread scaling,
+// and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
+// whole job. Protocol: FMA peak and bandwidths measured first; then R rounds, each round timing every case once (median
+// of a time budget, Measure.Time); a case's time is the median of its round medians, so slow phases of a noisy shared
+// machine hit all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
+
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Boft.Backends;
+
+namespace Boft.Benchmarks.KernelTargets;
+
+/// <summary>Options of the kernels job.</summary>
+internal sealed class KernelTargetsOptions
+{
+    /// <summary>Thread counts to measure (each case runs on a backend with that many threads).</summary>
+    public int[] Threads { get; set; } = Environment.ProcessorCount > 1 ? [1, Environment.ProcessorCount] : [1];
+
+    /// <summary>Rounds over all cases; each case's time is the median of its round medians.</summary>
+    public int Rounds { get; set; } = 3;
+
+    /// <summary>Time budget per case and round.</summary>
+    public double BudgetMs { get; set; } = 200;
+
+    /// <summary>Backend name (a SIMD backend; see BenchmarkBackends).</summary>
+    public string Backend { get; set; } = "simd";
+
+    /// <summary>Output folder (default: results/ under the repository root).</summary>
+    public string? OutputDirectory { get; set; }
+
+    /// <summary>Fewer shapes and one round (a smoke run; not for reported numbers).</summary>
+    public bool Quick { get; set; }
+
+    /// <summary>Only the cases of these groups (e.g. <c>frozen_gemm</c>); null for all. For iterating on one kernel; a run
+    /// with a filter is not a report of the targets.</summary>
+    public string[]? Only { get; set; }
+
+    /// <summary>Only the per-pass rotation profile (RotationProfile.cs), printed to stdout; no result files.</summary>
+    public bool ProfileOnly { get; set; }
+
+    /// <summary>The command line to print in the report.</summary>
+    public string Command { get; set; } = "dotnet run -c Release --project Boft.Benchmarks -- kernels";
+
+    /// <summary>Options from <c>--threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --quick</c> (kept here so
+    /// the job does not depend on the command-line layer).</summary>
+    /// <exception cref="ArgumentException">An unknown option or a missing value.</exception>
+    public static KernelTargetsOptions Parse(string[] args)
+    {
+        var options = new KernelTargetsOptions { Command = "dotnet run -c Release --project Boft.Benchmarks -- kernels" + (args.Length > 0 ? " " + string.Join(' ', args) : "") };
+        for (int i = 0; i < args.Length; i++)
+        {
+            string name = args[i];
+            if (name is "--quick" or "--profile")
+            {
+                options.Quick |= name == "--quick";
+                options.ProfileOnly |= name == "--profile";
+                continue;
+            }
+            if (i + 1 >= args.Length)
+                throw new ArgumentException($"{name} needs a value (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --only GROUP[,GROUP] --quick --profile).");
+            string value = args[++i];
+            switch (name)
+            {
+                case "--threads":
+                    options.Threads = value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                    break;
+                case "--rounds":
+                    options.Rounds = int.Parse(value, CultureInfo.InvariantCulture);
+                    break;
+                case "--budget-ms":
+                    options.BudgetMs = double.Parse(value, CultureInfo.InvariantCulture);
+                    break;
+                case "--backend":
+                    options.Backend = value;
+                    break;
+                case "--out":
+                    options.OutputDirectory = value;
+                    break;
+                case "--only":
+                    options.Only = value.Split(',', StringSplitOptions.RemoveEmptyEntries);
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{name}' (kernels options: --threads 1,2 --rounds R --budget-ms MS --backend NAME --out DIR --only GROUP[,GROUP] --quick --profile).");
+            }
+        }
+        return options;
+    }
+}
+
+/// <summary>The kernels job (see the file header).</summary>
+internal static class KernelTargetsJob
+{
+    private const double RotationTarget = 0.60, ForwardBackwardTarget = 0.50, BandwidthTarget = 0.80, GemmTarget = 0.75;
+    private const double CayleyShareTarget = 0.05, InferenceOverheadTarget = 0.10, ScalingTarget = 1.8;
+
+    /// <summary>Runs the job; returns the process exit code (0 also when targets are missed: misses are reported, not errors).</summary>
+    public static int Run(KernelTargetsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Rounds < 1)
+            throw new ArgumentException($"Rounds must be at least 1 (got {options.Rounds}).", nameof(options));
+        int[] threadCounts = options.Threads.Distinct().Order().ToArray();
+        bool quick = options.Quick;
+        int rounds = quick ? 1 : options.Rounds;
+        string loadBefore = MachineInfo.LoadAverage();
+        var started = DateTime.UtcNow;
+        if (options.ProfileOnly)
+        {
+            foreach ((int m, int b) in ProfiledRows)
+            {
+                Console.WriteLine("output written with feature groups outer (before):");
+                Console.WriteLine(ProfileMarkdown(m, b, RotationProfile.Forward(m, b, 1024, 512, rowsOuter: false)));
+                Console.WriteLine("output written with row groups outer (the kernel):");
+                Console.WriteLine(ProfileMarkdown(m, b, RotationProfile.Forward(m, b, 1024, 512)));
+            }
+            return 0;
+        }
+        Console.Error.WriteLine("profiling the rotation passes ...");
+        var profiles = ProfiledRows.Select(p => (p.M, p.B, Passes: RotationProfile.Forward(p.M, p.B, 1024, 512, quick ? 3 : 20))).ToList();
+
+        Console.Error.WriteLine("measuring the FMA peak ...");
+        Dictionary<int, double> peak = threadCounts.ToDictionary(t => t, t => FmaPeak.Measure(t).Gflops512);
+
+        var backends = threadCounts.ToDictionary(t => t, t => BenchmarkBackends.Create(options.Backend, t));
+        var cases = new List<KernelCase>();
+        try
+        {
+            foreach (int t in threadCounts)
+                cases.AddRange(BuildCases(backends[t], t, quick, options.Only));
+
+            Console.Error.WriteLine("measuring memory bandwidth at each memory-bound working set ...");
+            var bandwidth = new Dictionary<(int Threads, long Bytes), double>();
+            foreach (KernelCase c in cases.Where(c => c.Target == KernelCases.MemoryBound))
+            {
+                long bytes = RoundWorkingSet(c.WorkingSetBytes);
+                if (!bandwidth.ContainsKey((c.Threads, bytes)))
+                    bandwidth[(c.Threads, bytes)] = MemoryBandwidth.Measure(c.Threads, bytes).GigabytesPerSecond;
+            }
+            foreach (int t in threadCounts)
+                bandwidth[(t, MemoryBandwidth.DramWorkingSet)] = MemoryBandwidth.Measure(t, MemoryBandwidth.DramWorkingSet).GigabytesPerSecond;
+
+            // Determinism: every case's outputs, twice, and across thread counts (same case name).
+            var fingerprints = new Dictionary<KernelCase, (ulong First, ulong Second)>();
+            foreach (KernelCase c in cases)
+            {
+                c.Run();
+                ulong first = c.Fingerprint();
+                c.Run();
+                fingerprints[c] = (first, c.Fingerprint());
+            }
+
+            for (int round = 0; round < rounds; round++)
+            {
+                Console.Error.WriteLine($"round {round + 1}/{rounds} ({cases.Count} cases) ...");
+                foreach (KernelCase c in cases)
+                    c.RoundMedians.Add(Measure.Time(c.Run, options.BudgetMs, minRuns: 3, warmupMs: 10).MedianMs);
+            }
+            // Peaks again at the end; the higher of the two is the roof (the conservative choice for our percentages).
+            foreach (int t in threadCounts)
+                peak[t] = Math.Max(peak[t], FmaPeak.Measure(t).Gflops512);
+
+            var report = new Report(options, threadCounts, peak, bandwidth, cases, fingerprints, profiles, loadBefore, MachineInfo.LoadAverage(), started, DateTime.UtcNow,
+                BenchmarkBackends.Describe(backends[threadCounts[^1]]));
+            string directory = options.OutputDirectory ?? Path.Combine(MachineInfo.RepositoryRoot(), "results");
+            ResultFiles.WriteText(Path.Combine(directory, "kernels.md"), report.Markdown());
+            ResultFiles.WriteText(Path.Combine(directory, "kernels.json"), report.Json());
+            Console.WriteLine(report.Markdown());
+            Console.Error.WriteLine($"wrote {Path.Combine(directory, "kernels.md")} and kernels.json");
+            return 0;
+        }
+        finally
+        {
+            foreach (KernelCase c in cases)
+                c.Dispose();
+            foreach (BoftBackend b in backends.Values)
+                b.Dispose();
+        }
+    }
+
+    /// <summary>The rows whose rotation forward is profiled pass by pass (d = 1024, 512 tokens, one thread).</summary>
+    private static readonly (int M, int B)[] ProfiledRows = [(2, 8), (1, 32)];
+
+    private static string ProfileMarkdown(int m, int b, List<PassTime> passes)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Rotation forward BOFT({m},{b}), d = 1024, 512 tokens, 1 thread, per pass (median over 20 forwards of the sum over all tiles; µs per forward):");
+        sb.AppendLine();
+        sb.AppendLine("| pass | µs | share | work | instruction mix (from the kernel source) |");
+        sb.AppendLine("|---|---:|---:|---|---|");
+        foreach (PassTime p in passes)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {p.Pass} | {p.Microseconds:F1} | {p.Share:P0} | {p.Work} | {p.InstructionMix} |");
+        return sb.ToString();
+    }
+
+    /// <summary>The working set the bandwidth probe uses for a case (rounded to 64 KiB, at least 256 KiB).</summary>
+    private static long RoundWorkingSet(double bytes) => Math.Max(256L * 1024, (long)Math.Ceiling(bytes / 65536) * 65536);
+
+    private static IEnumerable<KernelCase> BuildCases(BoftBackend backend, int threads, bool quick, string[]? only)
+    {
+        foreach (KernelCase c in AllCases(backend, threads, quick))
+        {
+            if (only is null || only.Contains(c.Target) || (c.Target == KernelCases.CayleyForward && only.Contains(KernelCases.Cayley)))
+                yield return c;
+            else
+                c.Dispose();
+        }
+    }
+
+    private static IEnumerable<KernelCase> AllCases(BoftBackend backend, int threads, bool quick)
+    {
+        // Compute-bound rotation rows: b ≥ 8, 512 tokens, d = 1024 (x and y: 4 MiB, in the 32 MiB L3) and d = 256 (1 MiB, L2-sized).
+        (int M, int B, int D)[] compute = quick ? [(2, 8, 1024)] : [(2, 8, 1024), (4, 8, 1024), (2, 16, 1024), (1, 32, 1024), (2, 8, 256), (1, 32, 256)];
+        foreach ((int m, int b, int d) in compute)
+            yield return KernelCases.Rotation(backend, KernelCases.RotationForward, threads, m, b, d, 512);
+        foreach ((int m, int b, int d) in quick ? compute : compute.Take(4))
+            yield return KernelCases.RotationWithBackward(backend, threads, m, b, d, 512);
+        // Memory-bound rows: small b in cache, and working sets beyond the last-level cache (d = 4096, 4096 tokens: 128 MiB).
+        (int M, int B, int D, int T)[] memory = quick ? [(1, 2, 1024, 512)] : [(1, 2, 1024, 512), (1, 4, 1024, 512), (1, 2, 4096, 4096), (2, 8, 4096, 4096)];
+        foreach ((int m, int b, int d, int t) in memory)
+            yield return KernelCases.Rotation(backend, KernelCases.MemoryBound, threads, m, b, d, t);
+        foreach (int d in quick ? new[] { 1024 } : [1024, 4096])
+            foreach (string op in new[] { "forward", "backward_input", "backward_weight" })
+                yield return KernelCases.Linear(backend, threads, op, d, d, 512);
+        foreach (int b in quick ? new[] { 8 } : [2, 4, 8, 16, 32])
+            foreach (bool exact in new[] { true, false })
+            {
+                yield return KernelCases.OftCayley(backend, threads, b, exact, 1024, 512, withRotation: false);
+                yield return KernelCases.OftCayley(backend, threads, b, exact, 1024, 512, withRotation: true);
+            }
+        foreach (int tokens in quick ? new[] { 1 } : [1, 2, 4, 8])
+            foreach (string variant in new[] { "frozen", "unmerged", "merged" })
+                yield return KernelCases.Layer(backend, threads, variant, 2, 8, 4096, tokens);
+    }
+
+    /// <summary>The computed report (markdown and JSON from the same rows).</summary>
+    private sealed class Report(KernelTargetsOptions options, int[] threadCounts, Dictionary<int, double> peak, Dictionary<(int Threads, long Bytes), double> bandwidth,
+        List<KernelCase> cases, Dictionary<KernelCase, (ulong First, ulong Second)> fingerprints,
+        List<(int M, int B, List<PassTime> Passes)> profiles, string loadBefore, string loadAfter, DateTime started, DateTime finished, string backendName)
+    {
+        private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+        private sealed record TargetRow(string Target, int Threads, string Case, string Measured, double Value, double Threshold, bool LowerIsBetter, string Note)
+        {
+            public bool Met => LowerIsBetter ? Value <= Threshold : Value >= Threshold;
+        }
+
+        private double Gflops(KernelCase c) => c.Flops / (c.MedianMs * 1e6);
+
+        private double PeakShare(KernelCase c) => Gflops(c) / peak[c.Threads];
+
+        private double Bandwidth(KernelCase c) => c.Target == KernelCases.MemoryBound && bandwidth.TryGetValue((c.Threads, RoundWorkingSet(c.WorkingSetBytes)), out double gbps)
+            ? gbps : bandwidth[(c.Threads, MemoryBandwidth.DramWorkingSet)];
+
+        private double Gbps(KernelCase c) => c.Bytes / (c.MedianMs * 1e6);
+
+        private KernelCase? Find(string target, int threads, string name) => cases.FirstOrDefault(c => c.Target == target && c.Threads == threads && c.Name == name);
+
+        private string Cell(KernelCase c) => $"{c.MedianMs.ToString("F3", C)} ms";
+
+        private List<TargetRow> Targets()
+        {
+            var rows = new List<TargetRow>();
+            foreach (KernelCase c in cases)
+            {
+                switch (c.Target)
+                {
+                    case KernelCases.RotationForward:
+                        rows.Add(new("rotation forward ≥ 60% FMA peak", c.Threads, c.Name, $"{PeakShare(c):P0} ({Gflops(c):F1} GFLOP/s, {Cell(c)})", PeakShare(c), RotationTarget, false, ""));
+                        break;
+                    case KernelCases.RotationForwardBackward:
+                        rows.Add(new("rotation fwd+bwd ≥ 50% FMA peak", c.Threads, c.Name, $"{PeakShare(c):P0} ({Gflops(c):F1} GFLOP/s, {Cell(c)})", PeakShare(c), ForwardBackwardTarget, false, ""));
+                        break;
+                    case KernelCases.MemoryBound:
+                        double share = Gbps(c) / Bandwidth(c);
+                        rows.Add(new("memory-bound row ≥ 80% bandwidth", c.Threads, c.Name, $"{share:P0} ({Gbps(c):F1} of {Bandwidth(c):F1} GB/s, {Cell(c)})", share, BandwidthTarget, false,
+                            $"working set {c.WorkingSetBytes / 1048576:F1} MiB"));
+                        break;
+                    case KernelCases.Gemm:
+                        rows.Add(new("frozen GEMM ≥ 75% FMA peak", c.Threads, c.Name, $"{PeakShare(c):P0} ({Gflops(c):F1} GFLOP/s, {Cell(c)})", PeakShare(c), GemmTarget, false, ""));
+                        break;
+                    case KernelCases.Cayley:
+                        KernelCase? forward = Find(KernelCases.CayleyForward, c.Threads, c.Name);
+                        if (forward is not null)
+                        {
+                            double cayleyShare = c.MedianMs / forward.MedianMs;
+                            rows.Add(new("Cayley ≤ 5% of forward", c.Threads, c.Name, $"{cayleyShare:P1} ({Cell(c)} of {Cell(forward)})", cayleyShare, CayleyShareTarget, true, ""));
+                        }
+                        break;
+                    case KernelCases.Inference when c.Name.StartsWith("unmerged", StringComparison.Ordinal):
+                        KernelCase? frozen = Find(KernelCases.Inference, c.Threads, "frozen" + c.Name["unmerged".Length..]);
+                        KernelCase? merged = Find(KernelCases.Inference, c.Threads, "merged" + c.Name["unmerged".Length..]);
+                        if (frozen is not null)
+                        {
+                            double overhead = c.MedianMs / frozen.MedianMs - 1;
+                            string mergedNote = merged is null ? "" : $"merged {merged.MedianMs / frozen.MedianMs - 1:+0.0%;-0.0%}";
+                            rows.Add(new("unmerged adds ≤ 10% to frozen", c.Threads, c.Name["unmerged ".Length..], $"{overhead:+0.0%;-0.0%} ({Cell(c)} vs {Cell(frozen)})", overhead,
+                                InferenceOverheadTarget, true, mergedNote));
+                        }
+                        break;
+                }
+            }
+            if (threadCounts.Length > 1 && threadCounts[0] == 1)
+            {
+                int many = threadCounts[^1];
+                foreach (KernelCase one in cases.Where(c => c.Threads == 1 && (c.Target is KernelCases.RotationForward or KernelCases.RotationForwardBackward or KernelCases.Gemm)))
+                {
+                    KernelCase? all = Find(one.Target, many, one.Name);
+                    if (all is null)
+                        continue;
+                    double speedup = one.MedianMs / all.MedianMs;
+                    rows.Add(new($"{many} threads ≥ 1.8× 1 thread", many, $"{one.Target}: {one.Name}", $"{speedup:F2}× ({Cell(one)} → {Cell(all)})", speedup, ScalingTarget, false, ""));
+                }
+            }
+            return rows;
+        }
+
+        private (int RunToRun, int AcrossThreads, int Total, List<string> Failures) Determinism()
+        {
+            int runToRun = 0, across = 0;
+            var failures = new List<string>();
+            foreach (KernelCase c in cases)
+            {
+                (ulong first, ulong second) = fingerprints[c];
+                if (first == second)
+                    runToRun++;
+                else
+                    failures.Add($"{c.Target} {c.Name} threads {c.Threads}: run to run");
+                KernelCase? one = Find(c.Target, threadCounts[0], c.Name);
+                if (one is null || fingerprints[one].First == first)
+                    across++;
+                else
+                    failures.Add($"{c.Target} {c.Name}: {threadCounts[0]} vs {c.Threads} threads");
+            }
+            return (runToRun, across, cases.Count, failures);
+        }
+
+        public string Markdown()
+        {
+            var sb = new StringBuilder();
+            sb.AppendLine("# CPU kernels against the machine's limits");
+            sb.AppendLine();
+            sb.AppendLine(C, $"Machine: {MachineInfo.Cpu()}; backend {backendName}. Command: `{options.Command}`.");
+            sb.AppendLine(C, $"Run {started:yyyy-MM-dd HH:mm} to {finished:HH:mm} UTC; load average before {loadBefore}, after {loadAfter} (a shared, noisy machine).");
+            sb.AppendLine(C, $"Protocol: {(options.Quick ? 1 : options.Rounds)} rounds over all cases, each case timed for {options.BudgetMs:F0} ms per round (median); a case's time is the median of its round medians.");
+            sb.AppendLine(C, $"FMA peak (fp32, best of the start and end measurements): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {peak[t]:F1} GFLOP/s"))}. " +
+                $"DRAM bandwidth (256 MiB read+write stream): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {bandwidth[(t, MemoryBandwidth.DramWorkingSet)]:F1} GB/s"))}.");
+            sb.AppendLine();
+            sb.AppendLine("| target | threads | case | measured | met |");
+            sb.AppendLine("|---|---:|---|---|:---:|");
+            foreach (TargetRow row in Targets())
+                sb.AppendLine(C, $"| {row.Target} | {row.Threads} | {row.Case} | {row.Measured}{(row.Note.Length > 0 ? $"; {row.Note}" : "")} | {(row.Met ? "yes" : "**no**")} |");
+            (int runToRun, int across, int total, List<string> failures) = Determinism();
+            sb.AppendLine();
+            sb.AppendLine(C, $"Bitwise determinism: {runToRun}/{total} cases identical run to run, {across}/{total} identical between {threadCounts[0]} and more threads{(failures.Count == 0 ? "." : ": " + string.Join("; ", failures))}");
+            sb.AppendLine();
+            foreach ((int m, int b, List<PassTime> passes) in profiles)
+                sb.AppendLine(ProfileMarkdown(m, b, passes));
+            sb.AppendLine("All cases (median of round medians; round medians in kernels.json):");
+            sb.AppendLine();
+            sb.AppendLine("| group | case | threads | ms | GFLOP/s | % FMA peak | GB/s |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+            foreach (KernelCase c in cases)
+                sb.AppendLine(C, $"| {c.Target} | {c.Name} | {c.Threads} | {c.MedianMs:F3} | {Gflops(c):F1} | {PeakShare(c):P0} | {Gbps(c):F1} |");
+            return sb.ToString();
+        }
+
+        public string Json()
+        {
+            (int runToRun, int across, int total, List<string> failures) = Determinism();
+            var root = new Dictionary<string, object?>
+            {
+                ["machine"] = MachineInfo.Cpu(),
+                ["backend"] = backendName,
+                ["command"] = options.Command,
+                ["started_utc"] = started.ToString("o", C),
+                ["finished_utc"] = finished.ToString("o", C),
+                ["load_before"] = loadBefore,
+                ["load_after"] = loadAfter,
+                ["rounds"] = options.Quick ? 1 : options.Rounds,
+                ["budget_ms"] = options.BudgetMs,
+                ["fma_peak_gflops"] = threadCounts.ToDictionary(t => t.ToString(C), t => Math.Round(peak[t], 2)),
+                ["bandwidth_gbps"] = bandwidth.Select(kv => new Dictionary<string, object> { ["threads"] = kv.Key.Threads, ["working_set_bytes"] = kv.Key.Bytes, ["gbps"] = Math.Round(kv.Value, 2) }).ToList(),
+                ["targets"] = Targets().Select(r => new Dictionary<string, object>
+                {
+                    ["target"] = r.Target, ["threads"] = r.Threads, ["case"] = r.Case, ["value"] = Math.Round(r.Value, 4), ["threshold"] = r.Threshold,
+                    ["lower_is_better"] = r.LowerIsBetter, ["met"] = r.Met, ["measured"] = r.Measured, ["note"] = r.Note,
+                }).ToList(),
+                ["rotation_profile"] = profiles.Select(p => new Dictionary<string, object>
+                {
+                    ["case"] = $"BOFT({p.M},{p.B}) d=1024 T=512", ["threads"] = 1,
+                    ["passes"] = p.Passes.Select(x => new Dictionary<string, object> { ["pass"] = x.Pass, ["us"] = Math.Round(x.Microseconds, 2), ["share"] = Math.Round(x.Share, 4), ["work"] = x.Work, ["instruction_mix"] = x.InstructionMix }).ToList(),
+                }).ToList(),
+                ["determinism"] = new Dictionary<string, object> { ["run_to_run"] = runToRun, ["across_threads"] = across, ["cases"] = total, ["failures"] = failures },
+                ["cases"] = cases.Select(c => new Dictionary<string, object>
+                {
+                    ["group"] = c.Target, ["case"] = c.Name, ["threads"] = c.Threads, ["median_ms"] = Math.Round(c.MedianMs, 5),
+                    ["round_medians_ms"] = c.RoundMedians.Select(v => Math.Round(v, 5)).ToList(), ["flops"] = c.Flops, ["bytes"] = c.Bytes,
+                    ["gflops"] = Math.Round(Gflops(c), 2), ["fma_peak_share"] = Math.Round(PeakShare(c), 4), ["gbps"] = Math.Round(Gbps(c), 2),
+                    ["fingerprint"] = fingerprints[c].First.ToString("x16", C),
+                }).ToList(),
+            };
+            return JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        }
+    }
+}

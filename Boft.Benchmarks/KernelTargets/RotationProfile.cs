@@ -1,0 +1,111 @@
+// Where the fused rotation's time goes, pass by pass (one thread, the SIMD backend's own tile plan): the fused forward
+// re-run with a timestamp around each pass of each tile (transpose in, factor step i, gather, transpose out), so the
+// passes run in the cache state of the real kernel. Beside each pass: its algorithmic work and, from the kernel source,
+// its instruction mix per tile (vector loads, broadcasts, stores, FMAs, shuffles). The machine has no usable PMU (a KVM
+// guest: perf reports cycles and instructions as not supported), so this is the profile. docs/04_Benchmarking.md.
+
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Boft.Kernels.Simd;
+
+namespace Boft.Benchmarks.KernelTargets;
+
+/// <summary>One pass of the profile.</summary>
+internal sealed record PassTime(string Pass, double Microseconds, double Share, string Work, string InstructionMix);
+
+/// <summary>The per-pass profile of the rotation forward (see the file header).</summary>
+internal static class RotationProfile
+{
+    /// <summary>Profiles the forward of BOFT(m, b). <paramref name="rowsOuter"/> false writes the output with the earlier
+    /// loop order (feature groups outer: each inner loop stores into every row of the tile, one page per row when d ≥ 1024),
+    /// for the before/after comparison; true is the kernel's order (Transposer.TransposeToRows).</summary>
+    public static List<PassTime> Forward(int m, int b, int d, int tokens, int repetitions = 20, bool rowsOuter = true)
+    {
+        var shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;
+        return Vector512.IsHardwareAccelerated
+            ? Run<Simd512, Vector512<float>>(shape, tokens, repetitions, rowsOuter)
+            : Run<Simd256, Vector256<float>>(shape, tokens, repetitions, rowsOuter);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static List<PassTime> Run<TS, TV>(RotationShape shape, int tokens, int repetitions, bool rowsOuter)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        var plan = new RotationPlan(shape, TS.Count);
+        int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount, v = TS.Count;
+        var random = new Random(1);
+        // Pinned, as SIMD tensors are.
+        float[] input = GC.AllocateArray<float>(tokens * d, pinned: true), output = GC.AllocateArray<float>(tokens * d, pinned: true), blocks = new float[m * k * b * b];
+        for (int i = 0; i < input.Length; i++)
+            input[i] = (float)random.NextDouble();
+        for (int i = 0; i < blocks.Length; i++)
+            blocks[i] = (float)(random.NextDouble() - 0.5) / b;
+        int tileRows = plan.TileRows(plan.ForwardRows, tokens), tileWidth = plan.ForwardTileWidth, tileLength = tileRows * tileWidth;
+        float[] scratch = GC.AllocateUninitializedArray<float>(2 * tileLength + 16, pinned: true);
+        int passes = m + 2;
+        var samples = new long[repetitions, passes];
+        var ticks = new long[passes];
+        for (int rep = 0; rep < repetitions + 2; rep++)
+        {
+            Array.Clear(ticks);
+            for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
+                for (int firstFeature = 0; firstFeature < d; firstFeature += tileWidth)
+                {
+                    int rows = Math.Min(tileRows, tokens - firstRow), width = Math.Min(tileWidth, d - firstFeature);
+                    ref float current = ref scratch[0];
+                    ref float next = ref scratch[tileLength];
+                    long t0 = Stopwatch.GetTimestamp();
+                    Transposer.Transpose<TS, TV>(ref input[firstRow * d + firstFeature], d, ref current, tileRows, rows, width);
+                    long t1 = Stopwatch.GetTimestamp();
+                    ticks[0] += t1 - t0;
+                    for (int step = 0; step < m; step++)
+                    {
+                        int i = m - 1 - step;
+                        t0 = Stopwatch.GetTimestamp();
+                        Rotation.FactorStep<TS, TV>(ref current, ref next, plan.ForwardSource[i], width, ref blocks[(i * k + firstFeature / b) * b * b], b, tileRows, transposed: false);
+                        t1 = Stopwatch.GetTimestamp();
+                        ticks[1 + step] += t1 - t0;
+                        ref float swap = ref current;
+                        current = ref next;
+                        next = ref swap;
+                    }
+                    t0 = Stopwatch.GetTimestamp();
+                    if (rowsOuter)
+                        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows);
+                    else
+                        Transposer.Transpose<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows);
+                    t1 = Stopwatch.GetTimestamp();
+                    ticks[passes - 1] += t1 - t0;
+                }
+            if (rep >= 2)
+                for (int p = 0; p < passes; p++)
+                    samples[rep - 2, p] = ticks[p];
+        }
+        // Per pass, the median over the repetitions (robust to the other jobs on a shared machine).
+        for (int p = 0; p < passes; p++)
+        {
+            long[] column = Enumerable.Range(0, repetitions).Select(r => samples[r, p]).Order().ToArray();
+            ticks[p] = column[repetitions / 2];
+        }
+        double total = ticks.Sum();
+        double Us(long t) => t * 1e6 / Stopwatch.Frequency;
+        long elements = (long)tokens * d;
+        long tiles8 = elements / (v * v);
+        // FactorStep (Columns4, two row vectors per step): per input feature t and 2v rows: 2 vector loads, 4 broadcasts,
+        // 8 FMAs; per 4 output features and 2v rows: 8 stores. So per factor: T·d·b/v FMAs, T·d·b/(2v)·... see docs.
+        long fmas = elements * b / v;
+        var result = new List<PassTime>
+        {
+            new("transpose in (rows → SoA tiles)", Us(ticks[0]), ticks[0] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
+                $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"),
+        };
+        for (int step = 0; step < m; step++)
+            result.Add(new($"factor {m - 1 - step} (x·D, gather folded in)", Us(ticks[1 + step]), ticks[1 + step] / total, $"{2.0 * elements * b / 1e6:F1} MFLOP",
+                $"{fmas:N0} FMAs, {fmas / 4:N0} vector loads, {fmas / 2:N0} broadcasts, {elements / v:N0} stores, 0 shuffles"));
+        result.Add(new("transpose out (SoA tiles → rows)", Us(ticks[passes - 1]), ticks[passes - 1] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
+            $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"));
+        return result;
+    }
+}
