@@ -8,6 +8,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments;
+using Boft.Experiments.Analysis;
 
 namespace Boft.Benchmarks;
 
@@ -41,11 +43,11 @@ internal static class PeerJob
 
     public static int Run(PeerOptions options)
     {
-        string? script = options.Script ?? FindScript();
+        string? script = options.Script ?? Main.PeerRunner.ScriptPath;
         string python = options.Python ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
         if (script is null || !File.Exists(script))
         {
-            Console.Error.WriteLine("The PyTorch peer script was not found. Pass --script PATH/torch_adapter_bench.py (it lives in ../shared/reference of the main checkout).");
+            Console.Error.WriteLine($"The PyTorch peer script '{script}' was not found. Pass --script PATH/torch_peer.py (Boft.Benchmarks/Peer/ in the repository).");
             return 2;
         }
         if (!TorchAvailable(python))
@@ -169,7 +171,7 @@ internal static class PeerJob
         {
             using var workload = new Workload(backend, config, d, tokens);
             foreach (string op in new[] { Ops.Cayley, Ops.Forward, Ops.ForwardBackward, Ops.Rotation })
-                result[(config, op)] = Measure.Time(workload.Operation(op), budgetMs, minRuns: 20);
+                result[(config, op)] = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: budgetMs, MinRuns: 20));
         }
         return result;
     }
@@ -209,17 +211,5 @@ internal static class PeerJob
         {
             return false;
         }
-    }
-
-    private static string? FindScript()
-    {
-        string root = MachineInfo.RepositoryRoot();
-        string? env = Environment.GetEnvironmentVariable("BOFT_SHARED");
-        var candidates = new List<string>();
-        if (env is not null)
-            candidates.Add(Path.Combine(env, "reference", "torch_adapter_bench.py"));
-        for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
-            candidates.Add(Path.Combine(dir.FullName, "shared", "reference", "torch_adapter_bench.py"));
-        return candidates.FirstOrDefault(File.Exists);
     }
 }
