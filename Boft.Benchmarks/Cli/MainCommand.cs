@@ -20,7 +20,7 @@ internal sealed class MainSettings : BackendSettings
     public string? FeatureCounts { get; init; }
 
     [CommandOption("--tokens <LIST>")]
-    [Description("token counts (default 1,64,512,2048; --full: 1,16,64,256,512,2048)")]
+    [Description("token counts (default 1,64,512; --full: 1,16,64,256,512,2048)")]
     public string? Tokens { get; init; }
 
     [CommandOption("--quality-d <LIST>")]
@@ -86,7 +86,7 @@ internal sealed class MainCommand : Command<MainSettings>
         {
             Full = full,
             FeatureCounts = Options.IntList(settings.FeatureCounts, "--features", 2) ?? (full ? [768, 1024, 4096] : [1024]),
-            Tokens = Options.IntList(settings.Tokens, "--tokens") ?? (full ? [1, 16, 64, 256, 512, 2048] : [1, 64, 512, 2048]),
+            Tokens = Options.IntList(settings.Tokens, "--tokens") ?? (full ? [1, 16, 64, 256, 512, 2048] : [1, 64, 512]),
             QualityFeatureCounts = Options.IntList(settings.QualityFeatureCounts, "--quality-d", 4) ?? (full ? [64, 128] : [64]),
             Quality = new QualityFitSettings(Steps: settings.Steps ?? (full ? 600 : 250), SearchSteps: full ? 150 : 80, Seeds: settings.Seeds ?? (full ? 3 : 2), Seed: settings.Seed ?? 0),
             BudgetMs = settings.BudgetMs ?? (full ? 200 : 60),

@@ -16,8 +16,11 @@ namespace Boft.Benchmarks.Main;
 
 /// <summary>One timed layer row.</summary>
 internal sealed record LayerRow(string Kind, MethodConfig? Config, int D, int N, int Tokens, LayerOp Op, Timing Timing, double Flops, double Bytes,
-    string Level, double RooflineFraction)
+    string Level, double RooflineFraction, double? PairedFrozenMs)
 {
+    /// <summary>Overhead over the frozen layer timed right before this row (percent), or null for frozen rows.</summary>
+    public double? OverheadPercent => PairedFrozenMs is double f ? LayerMath.OverheadPercent(Timing.MedianMs, f) : null;
+
     public double Gflops => Flops / (Timing.MedianMs / 1e3) / 1e9;
 
     public double MicrosecondsPerToken => 1e3 * Timing.MedianMs / Tokens;
@@ -49,19 +52,24 @@ internal static class LayerCost
             using Tensor g = backend.Upload(Values(random, tokens * n, 1), tokens, n);
             using Tensor y = backend.Allocate(tokens, n);
             using Tensor gx = backend.Allocate(tokens, d);
-            using (var frozen = new Linear(backend, d, n, weight, bias, trainable: false))
-            {
-                progress.Step($"d={d} T={tokens} frozen layer");
-                rows.Add(Row("frozen", null, d, n, tokens, LayerOp.FrozenForward, TimingHarness.Time(backend, () => frozen.Forward(x, y), timing), limits));
-                rows.Add(Row("frozen", null, d, n, tokens, LayerOp.FrozenForwardBackward, TimingHarness.Time(backend, () =>
-                {
-                    frozen.Forward(x, y);
-                    frozen.Backward(g, gx);
-                }, timing), limits));
-            }
+            // The frozen layer is timed right before each configuration (paired measurement: the overhead of a row is against
+            // the frozen time taken seconds earlier, which cancels most of the drift of a shared machine); its reported row is
+            // the median of those paired medians.
+            using var frozen = new Linear(backend, d, n, weight, bias, trainable: false);
+            var frozenForward = new List<Timing>();
+            var frozenTraining = new List<Timing>();
+            progress.Step($"d={d} T={tokens} frozen layer");
             foreach (MethodConfig config in configs)
             {
                 progress.Step($"d={d} T={tokens} {config}");
+                Timing pairedForward = TimingHarness.Time(backend, () => frozen.Forward(x, y), timing);
+                Timing pairedTraining = TimingHarness.Time(backend, () =>
+                {
+                    frozen.Forward(x, y);
+                    frozen.Backward(g, gx);
+                }, timing);
+                frozenForward.Add(pairedForward);
+                frozenTraining.Add(pairedTraining);
                 long before = GC.GetTotalAllocatedBytes(precise: true);
                 using AdapterLinear layer = Create(backend, config, d, n, weight, bias);
                 using var adam = new Adam(layer.TrainableParameters, new AdamSettings(1e-3));
@@ -73,24 +81,43 @@ internal static class LayerCost
                 long modelTotal = 4L * n * d + 4L * n + model.TrainableBytes * 2 /* values + gradients */ + model.OptimizerStateBytes
                                   + (model.SavedActivationBytesPerToken - 4L * d + model.WorkspaceBytesPerToken) * tokens + model.WorkspaceBytesFixed;
                 memory.Add(new MemoryRow(config, d, n, tokens, model, measured, modelTotal));
-                rows.Add(Row("adapted", config, d, n, tokens, LayerOp.AdaptedForward, TimingHarness.Time(backend, () => layer.Forward(x, y), timing), limits));
+                rows.Add(Row("adapted", config, d, n, tokens, LayerOp.AdaptedForward, TimingHarness.Time(backend, () => layer.Forward(x, y), timing), limits, pairedForward));
                 rows.Add(Row("adapted", config, d, n, tokens, LayerOp.AdaptedForwardBackward, TimingHarness.Time(backend, () =>
                 {
                     layer.Forward(x, y);
                     layer.Backward(g, gx);
-                }, timing), limits));
+                }, timing), limits, pairedTraining));
                 layer.Merge();
-                rows.Add(Row("merged", config, d, n, tokens, LayerOp.MergedForward, TimingHarness.Time(backend, () => layer.Forward(x, y), timing), limits));
+                rows.Add(Row("merged", config, d, n, tokens, LayerOp.MergedForward, TimingHarness.Time(backend, () => layer.Forward(x, y), timing), limits, pairedForward));
             }
+            if (frozenForward.Count == 0)
+            {
+                frozenForward.Add(TimingHarness.Time(backend, () => frozen.Forward(x, y), timing));
+                frozenTraining.Add(TimingHarness.Time(backend, () =>
+                {
+                    frozen.Forward(x, y);
+                    frozen.Backward(g, gx);
+                }, timing));
+            }
+            rows.Insert(rows.Count - 3 * configs.Count, Row("frozen", null, d, n, tokens, LayerOp.FrozenForward, MedianOf(frozenForward), limits, null));
+            rows.Insert(rows.Count - 3 * configs.Count, Row("frozen", null, d, n, tokens, LayerOp.FrozenForwardBackward, MedianOf(frozenTraining), limits, null));
         }
         return (rows, memory);
     }
 
-    private static LayerRow Row(string kind, MethodConfig? config, int d, int n, int tokens, LayerOp op, Timing timing, MachineLimits limits)
+    private static LayerRow Row(string kind, MethodConfig? config, int d, int n, int tokens, LayerOp op, Timing timing, MachineLimits limits, Timing? frozen)
     {
         MethodConfig math = config ?? MethodConfig.Oft(d);
         double flops = LayerMath.Flops(op, math, tokens, d, n), bytes = LayerMath.Bytes(op, math, tokens, d, n);
-        return new LayerRow(kind, config, d, n, tokens, op, timing, flops, bytes, limits.Level(bytes), limits.Fraction(flops, bytes, timing.MedianMs / 1e3));
+        return new LayerRow(kind, config, d, n, tokens, op, timing, flops, bytes, limits.Level(bytes), limits.Fraction(flops, bytes, timing.MedianMs / 1e3), frozen?.MedianMs);
+    }
+
+    private static Timing MedianOf(List<Timing> timings)
+    {
+        var sorted = timings.OrderBy(t => t.MedianMs).ToList();
+        int n = sorted.Count;
+        double median = n % 2 == 1 ? sorted[n / 2].MedianMs : 0.5 * (sorted[n / 2 - 1].MedianMs + sorted[n / 2].MedianMs);
+        return new Timing(median, sorted.Min(t => t.MinMs), sorted.Sum(t => t.Runs));
     }
 
     private static AdapterLinear Create(BoftBackend backend, MethodConfig config, int d, int n, float[] weight, float[] bias)

@@ -32,8 +32,6 @@ internal static class MainReport
     {
         int d = r.Options.FeatureCounts[0], tokens = MainJob.SummaryTokens(r.Options.Tokens);
         int qd = r.Options.QualityFeatureCounts[0];
-        LayerRow? frozenF = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.FrozenForward);
-        LayerRow? frozenT = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.FrozenForwardBackward);
         var lines = new List<(MethodConfig Config, double? Score, double? Cross, double? Structured, double? Small, double Of, double Ot, LayerMemory Mem, double Roof)>();
         foreach (MethodConfig c in r.Options.Configs.Where(c => c.IsValidFor(d)))
         {
@@ -41,8 +39,7 @@ internal static class MainReport
             double? Mean(params string[] names) => q.Where(x => names.Contains(x.Target)).Select(x => x.RelativeError).DefaultIfEmpty(double.NaN).Average() is double v && !double.IsNaN(v) ? v : null;
             LayerRow? f = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForward);
             LayerRow? t = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
-            double of = f is not null && frozenF is not null ? LayerMath.OverheadPercent(f.Timing.MedianMs, frozenF.Timing.MedianMs) : double.NaN;
-            double ot = t is not null && frozenT is not null ? LayerMath.OverheadPercent(t.Timing.MedianMs, frozenT.Timing.MedianMs) : double.NaN;
+            double of = f?.OverheadPercent ?? double.NaN, ot = t?.OverheadPercent ?? double.NaN;
             lines.Add((c, q.Count > 0 ? Score(q) : null, Mean("givens-cross", "signed-permutation"), Mean("dct", "hadamard"), Mean("small-0.3"), of, ot,
                 LayerMath.Memory(c, d, d), t?.RooflineFraction ?? double.NaN));
         }
@@ -149,9 +146,7 @@ internal static class MainReport
         sb.AppendLine("|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
         foreach (LayerRow x in r.Layer)
         {
-            LayerOp baseOp = x.Op is LayerOp.AdaptedForwardBackward or LayerOp.FrozenForwardBackward ? LayerOp.FrozenForwardBackward : LayerOp.FrozenForward;
-            LayerRow? frozen = r.Layer.FirstOrDefault(f => f.D == x.D && f.Tokens == x.Tokens && f.Kind == "frozen" && f.Op == baseOp);
-            string overhead = x.Kind == "frozen" || frozen is null ? "–" : F(LayerMath.OverheadPercent(x.Timing.MedianMs, frozen.Timing.MedianMs)) + "%";
+            string overhead = x.OverheadPercent is double o ? F(o) + "%" : "–";
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"| {x.D} | {x.Tokens} | {(x.Kind == "merged" ? $"merged {x.Label}" : x.Label)} | {OpName(x.Op)} | {F(x.Timing.MedianMs)} | {F(x.Timing.MinMs)} | {x.Timing.Runs} | {F(x.MicrosecondsPerToken)} | {overhead} | {F(x.Gflops)} | {x.Flops:E2} | {x.Bytes:E2} | {x.Level} | {Pct(x.RooflineFraction)} |");
         }
@@ -221,6 +216,7 @@ internal static class MainReport
             {
                 ["median_ms"] = x.Timing.MedianMs, ["min_ms"] = x.Timing.MinMs, ["runs"] = x.Timing.Runs, ["flops"] = x.Flops, ["bytes"] = x.Bytes,
                 ["gflops"] = x.Gflops, ["working_set"] = x.Level, ["roofline_fraction"] = x.RooflineFraction, ["n"] = x.N,
+                ["paired_frozen_ms"] = x.PairedFrozenMs, ["overhead_percent"] = x.OverheadPercent,
             }));
         foreach (MemoryRow m in r.Memory)
             rows.Add(Row("memory", m.Config.Method, m.D, m.Tokens, m.Config.FactorCount, m.Config.BlockSize, "memory", new()
@@ -266,10 +262,9 @@ internal static class MainReport
         var overhead = r.Options.Configs.Where(c => c.IsValidFor(d)).Select(c => new SvgPlot.Series(c.ToString(), r.Options.Tokens.Select(tk =>
         {
             LayerRow? a = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tk && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
-            LayerRow? f = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tk && x.Op == LayerOp.FrozenForwardBackward);
-            return ((double)tk, a is null || f is null ? double.NaN : LayerMath.OverheadPercent(a.Timing.MedianMs, f.Timing.MedianMs));
+            return ((double)tk, a?.OverheadPercent ?? double.NaN);
         }).ToList())).ToList();
         yield return ("overhead_vs_tokens.svg", SvgPlot.Render($"Adapter overhead of the training step vs tokens (d={d})", "tokens T (log)",
-            "overhead over the frozen layer, % (log)", overhead, note: note));
+            "overhead over the frozen layer, %", overhead, logY: false, note: note));
     }
 }
