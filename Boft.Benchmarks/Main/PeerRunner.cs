@@ -72,7 +72,8 @@ internal static class PeerRunner
                 rows.Add(new PeerRow(config.FactorCount, config.BlockSize, op, theirs, ours[(config.FactorCount, config.BlockSize, op)]));
             }
         }
-        return new PeerResult(d, tokens, rows, null, $"BOFT_PEER_BUDGET={torchBudgetSeconds} {python} {arguments}");
+        string shown = arguments.Replace(ScriptPath, "Boft.Benchmarks/Peer/torch_peer.py", StringComparison.Ordinal);
+        return new PeerResult(d, tokens, rows, null, $"BOFT_PEER_BUDGET={torchBudgetSeconds} OMP_NUM_THREADS=2 {python} {shown}");
     }
 
     public static List<JsonElement> RunScript(string python, string arguments, double budgetSeconds)
