@@ -207,6 +207,8 @@ internal static class CompareJob
             Directory.CreateDirectory(directory);
         var objects = measurements.Select(m => new Dictionary<string, object>
         {
+            ["kind"] = "adapter",
+            ["dtype"] = "fp32",
             ["method"] = m.Method,
             ["backend"] = m.Backend,
             ["d"] = m.D,

@@ -23,6 +23,9 @@ internal abstract class JobProgress
     /// <summary>A free-form note.</summary>
     public abstract void Note(string text);
 
+    /// <summary>Plain progress lines on stderr.</summary>
+    public static JobProgress Lines() => new Plain();
+
     /// <summary>Runs <paramref name="job"/> with the progress display that suits stderr.</summary>
     public static T Run<T>(Func<JobProgress, T> job)
     {
