@@ -22,6 +22,10 @@ internal sealed record MachineLimits(int Threads, double PeakGflops, double Peak
         return new MachineLimits(threads, Math.Max(all.Gflops512, threads * one.Gflops512), all.Gflops512, one.Gflops512, cache.GigabytesPerSecond, dram.GigabytesPerSecond, LastLevelCacheBytes());
     }
 
+    /// <summary>The larger of each roof of this and <paramref name="other"/> (two measurements of the same machine).</summary>
+    public MachineLimits Max(MachineLimits other) => new(Threads, Math.Max(PeakGflops, other.PeakGflops), Math.Max(PeakAllThreadsGflops, other.PeakAllThreadsGflops),
+        Math.Max(PeakOneThreadGflops, other.PeakOneThreadGflops), Math.Max(CacheGBs, other.CacheGBs), Math.Max(DramGBs, other.DramGBs), CacheBytes);
+
     /// <summary>The bandwidth for a working set of <paramref name="bytes"/>: cache when it fits the last-level cache, else DRAM.</summary>
     public double BandwidthFor(double bytes) => bytes <= CacheBytes ? CacheGBs : DramGBs;
 

@@ -50,7 +50,7 @@ internal static class MainReport
     }
 
     public static string Header(MainResults r) => string.Create(CultureInfo.InvariantCulture,
-        $"{MachineInfo.Cpu()}; backend {r.BackendText}; fp32; {r.Seconds:F0} s; load {r.LoadBefore} → {r.LoadAfter}; peak working set {Bytes(r.PeakWorkingSetBytes)}\n{r.Limits.Describe()}");
+        $"{MachineInfo.Cpu()}; backend {r.BackendText}; fp32; {r.Seconds:F0} s; load {r.LoadBefore} → {r.LoadAfter}; peak working set {Bytes(r.PeakWorkingSetBytes)}\nroofs (the larger of the start and end measurements): {r.Limits.Describe()}");
 
     public static string Summary(MainResults r)
     {

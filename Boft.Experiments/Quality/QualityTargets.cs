@@ -51,7 +51,9 @@ public static class QualityTargets
         ArgumentNullException.ThrowIfNull(name);
         if (d < 4 || d % 2 != 0)
             throw new ArgumentOutOfRangeException(nameof(d), d, $"d ({d}) must be even and at least 4.");
-        var random = new Random(HashCode.Combine(seed, d, name.Length, name[0], name[^1]));
+        // A stable seed (HashCode.Combine is randomised per process, so it would break reproducibility across runs).
+        int nameHash = name.Aggregate(17, (h, c) => unchecked(h * 31 + c));
+        var random = new Random(unchecked(seed * 1_000_003 + d * 7_919 + nameHash));
         return name switch
         {
             "givens-cross" => new(name, "cross-block", d, GivensCross(d, random)),
