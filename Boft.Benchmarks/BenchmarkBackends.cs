@@ -19,6 +19,14 @@ internal static class BenchmarkBackends
     /// <exception cref="PlatformNotSupportedException">The machine cannot run it.</exception>
     public static BoftBackend Create(string name, int threads = -1) => BoftBackends.Create(name, threads);
 
+    /// <summary>The backends of the BDN suites: <c>simd</c>, plus <c>cuda</c> when a device is present.</summary>
+    public static IEnumerable<string> Available()
+    {
+        yield return "simd";
+        if (BoftBackends.IsCudaAvailable)
+            yield return "cuda";
+    }
+
     /// <summary>A short description for table headers, e.g. <c>Simd(Vector512, threads 2)</c>.</summary>
     public static string Describe(BoftBackend backend) => backend.ToString() ?? backend.Name;
 }

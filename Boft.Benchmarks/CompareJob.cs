@@ -8,6 +8,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments;
+using Boft.Experiments.Analysis;
 
 namespace Boft.Benchmarks;
 
@@ -81,11 +83,7 @@ internal static class CompareJob
         var results = new Dictionary<(MethodConfig, int, int, string), Measurement>();
         foreach ((int d, _, List<MethodConfig> configs) in plan)
         {
-            foreach (MethodConfig config in configs)
-            {
-                progress.Status($"validating {config} d={d} against the reference");
-                Workload.Validate(backend, config, d);
-            }
+            var validated = new HashSet<MethodConfig>();
             foreach (int tokens in options.Tokens)
             {
                 foreach (MethodConfig config in configs)
@@ -94,7 +92,10 @@ internal static class CompareJob
                     foreach (string op in Ops.Table)
                     {
                         progress.Step($"d={d} T={tokens} {config} {op}");
-                        Timing t = Measure.Time(workload.Operation(op), options.BudgetMs);
+                        // Validate-then-time: the first measurement of each configuration checks it against the reference.
+                        MethodConfig checkedConfig = config;
+                        Action? validate = validated.Add(config) ? () => Workload.Validate(backend, checkedConfig, d) : null;
+                        Timing t = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: options.BudgetMs), validate);
                         double seconds = t.MedianMs / 1e3;
                         results[(config, d, tokens, op)] = new Measurement(config.Method, backend.Name.ToLowerInvariant(), d, tokens, config.FactorCount, config.BlockSize, op,
                             t.MedianMs, t.MinMs, t.Runs, workload.Flops(op) / seconds / 1e9, workload.Bytes(op) / seconds / 1e9,
@@ -206,6 +207,8 @@ internal static class CompareJob
             Directory.CreateDirectory(directory);
         var objects = measurements.Select(m => new Dictionary<string, object>
         {
+            ["kind"] = "adapter",
+            ["dtype"] = "fp32",
             ["method"] = m.Method,
             ["backend"] = m.Backend,
             ["d"] = m.D,

@@ -12,10 +12,10 @@ internal static class FmaPeak
 {
     public sealed record Result(int Threads, double Gflops512, double Gflops256);
 
-    public static Result Measure(int threads)
+    public static Result Measure(int threads, int repetitions = 5)
     {
         double best512 = 0, best256 = 0;
-        for (int rep = 0; rep < 5; rep++)
+        for (int rep = 0; rep < repetitions; rep++)
         {
             best512 = Math.Max(best512, Run(threads, Vector512.IsHardwareAccelerated ? Loop512 : Loop256, Vector512.IsHardwareAccelerated ? 16 : 8));
             best256 = Math.Max(best256, Run(threads, Loop256, 8));

@@ -22,8 +22,9 @@ internal static class MemoryBandwidth
     /// <summary>A working set well beyond any last-level cache here (256 MiB in all).</summary>
     public const long DramWorkingSet = 256L * 1024 * 1024;
 
-    /// <summary>Measures streaming read+write bandwidth over <paramref name="workingSetBytes"/> bytes in all.</summary>
-    public static Result Measure(int threads, long workingSetBytes)
+    /// <summary>Measures streaming read+write bandwidth over <paramref name="workingSetBytes"/> bytes in all: the best of
+    /// <paramref name="repetitions"/> repetitions that each move about <paramref name="bytesPerRepetition"/> bytes.</summary>
+    public static Result Measure(int threads, long workingSetBytes, int repetitions = 5, long bytesPerRepetition = 2_000_000_000L)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(workingSetBytes, 4096L * threads);
@@ -36,9 +37,9 @@ internal static class MemoryBandwidth
             Array.Fill(slices[t], 1f);
         }
         long bytesPerPass = 2L * sizeof(float) * perThread * threads;
-        int passes = (int)Math.Clamp(2_000_000_000L / bytesPerPass, 1, 100_000);
+        int passes = (int)Math.Clamp(bytesPerRepetition / bytesPerPass, 1, 100_000);
         double best = 0;
-        for (int rep = 0; rep < 5; rep++)
+        for (int rep = 0; rep < repetitions; rep++)
         {
             var clock = Stopwatch.StartNew();
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>

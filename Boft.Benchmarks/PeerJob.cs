@@ -1,13 +1,16 @@
-// Side by side with the PyTorch peer (../shared/reference/torch_adapter_bench.py: the adapter only, x → x·R from raw
-// blocks, Cayley included, structured gathers + batched bmm, torch.linalg.solve, 2 threads, fp32) in one run:
-// FMA peak, our timings, torch's timings, our timings again; ratios = torch / ours (the mean of our two passes), the
-// targets of issue 4, and the fused forward's share of the FMA peak. docs/04_Benchmarking.md §PyTorch peer.
+// Side by side with the PyTorch peer (Boft.Benchmarks/Peer/torch_peer.py, copied next to the executable: the adapter x → x·R
+// from raw blocks, Cayley included, structured gathers + batched bmm, torch.linalg.solve; PEFT's dense path; and the full
+// layer, nn.Linear alone and nn.Linear plus the structured adapter and boft_s; 2 threads, fp32) in one run: FMA peak, our
+// timings, torch's timings, our timings again; ratios = torch / ours (the mean of our two passes), the targets of issue 4,
+// the full layer layer-to-layer, and the fused forward's share of the FMA peak. docs/04_Benchmarking.md §PyTorch peer.
 
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments;
+using Boft.Experiments.Analysis;
 
 namespace Boft.Benchmarks;
 
@@ -41,11 +44,11 @@ internal static class PeerJob
 
     public static int Run(PeerOptions options)
     {
-        string? script = options.Script ?? FindScript();
+        string? script = options.Script ?? Main.PeerRunner.ScriptPath;
         string python = options.Python ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
         if (script is null || !File.Exists(script))
         {
-            Console.Error.WriteLine("The PyTorch peer script was not found. Pass --script PATH/torch_adapter_bench.py (it lives in ../shared/reference of the main checkout).");
+            Console.Error.WriteLine($"The PyTorch peer script '{script}' was not found. Pass --script PATH/torch_peer.py (Boft.Benchmarks/Peer/ in the repository).");
             return 2;
         }
         if (!TorchAvailable(python))
@@ -78,6 +81,13 @@ internal static class PeerJob
         List<Dictionary<string, double>> torch = BestOf(torchRuns);
         Console.Error.WriteLine("measuring Boft (pass 2) ...");
         var second = MeasureOurs(backend, configs, d, tokens, options.BudgetMs);
+        // Full layer, layer to layer: our BoftLinear / Linear (validated against the reference backend) vs nn.Linear plus the
+        // structured adapter and boft_s.
+        Console.Error.WriteLine("measuring Boft's full layer ...");
+        JobProgress progress = JobProgress.Lines();
+        progress.Phase("full layer", configs.Count + 1);
+        (List<Main.LayerRow> layer, _) = Main.LayerCost.Measure(backend, configs, d, [tokens], new TimingOptions(BudgetMs: options.BudgetMs),
+            new MachineLimits(1, 1, 1, 1, 1, 1, long.MaxValue), progress);
         string loadAfter = MachineInfo.LoadAverage();
 
         var sb = new StringBuilder();
@@ -85,7 +95,7 @@ internal static class PeerJob
         sb.AppendLine("# Boft (SIMD backend) vs the PyTorch peer, adapter only");
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"{MachineInfo.Cpu()}; backend {BenchmarkBackends.Describe(backend)}; torch: 2 threads (OMP/OpenBLAS), fp32; load {loadBefore} → {loadAfter}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project Boft.Benchmarks -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}` (runs `{python} {arguments}` in the middle).");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project Boft.Benchmarks -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}` (runs `{python} {arguments.Replace(Main.PeerRunner.ScriptPath, "Boft.Benchmarks/Peer/torch_peer.py", StringComparison.Ordinal)}` in the middle).");
         sb.AppendLine();
         // The denominator of "% of peak" is the larger of the measured all-thread peak and threads × the 1-thread peak: on a
         // shared machine the all-thread loop may not get every core, and a smaller denominator would flatter the kernel.
@@ -122,6 +132,23 @@ internal static class PeerJob
             {
                 double ours = 0.5 * (first[(config, Ops.Forward)].MedianMs + second[(config, Ops.Forward)].MedianMs);
                 sb.AppendLine(CultureInfo.InvariantCulture, $"| {d} | {tokens} | {config.FactorCount} | {config.BlockSize} | forward, PEFT's dense path | {dense:F3} | {ours:F3} | {dense / ours:F1}× | – | – |");
+            }
+            foreach ((string key, LayerOp op, bool frozen) in new[]
+            {
+                ("layer_frozen_forward_ms", LayerOp.FrozenForward, true), ("layer_frozen_forward_backward_ms", LayerOp.FrozenForwardBackward, true),
+                ("layer_forward_ms", LayerOp.AdaptedForward, false), ("layer_forward_backward_ms", LayerOp.AdaptedForwardBackward, false),
+            })
+            {
+                if (row is null || !row.TryGetValue(key, out double theirs))
+                    continue;
+                double ours = layer.First(r => r.Op == op && (frozen || r.Config == config)).Timing.MedianMs;
+                string what = frozen ? $"full layer {Main.MainReport.OpName(op)}: nn.Linear vs Linear (frozen)" : $"full layer {Main.MainReport.OpName(op)}: nn.Linear + adapter vs BoftLinear";
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {d} | {tokens} | {config.FactorCount} | {config.BlockSize} | {what} | {theirs:F3} | {ours:F3} | {theirs / ours:F1}× | – | – |");
+                json.Add(new Dictionary<string, object>
+                {
+                    ["method"] = frozen ? "frozen" : config.FactorCount == 1 ? "oft" : "boft", ["backend"] = backend.Name.ToLowerInvariant(), ["d"] = d, ["tokens"] = tokens,
+                    ["m"] = config.FactorCount, ["b"] = config.BlockSize, ["op"] = key[..^3], ["median_ms"] = Math.Round(ours, 6), ["torch_ms"] = theirs, ["ratio"] = theirs / ours,
+                });
             }
             Timing rotation = first[(config, Ops.Rotation)].MedianMs <= second[(config, Ops.Rotation)].MedianMs ? first[(config, Ops.Rotation)] : second[(config, Ops.Rotation)];
             double rotationMs = 0.5 * (first[(config, Ops.Rotation)].MedianMs + second[(config, Ops.Rotation)].MedianMs);
@@ -169,7 +196,7 @@ internal static class PeerJob
         {
             using var workload = new Workload(backend, config, d, tokens);
             foreach (string op in new[] { Ops.Cayley, Ops.Forward, Ops.ForwardBackward, Ops.Rotation })
-                result[(config, op)] = Measure.Time(workload.Operation(op), budgetMs, minRuns: 20);
+                result[(config, op)] = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: budgetMs, MinRuns: 20));
         }
         return result;
     }
@@ -209,17 +236,5 @@ internal static class PeerJob
         {
             return false;
         }
-    }
-
-    private static string? FindScript()
-    {
-        string root = MachineInfo.RepositoryRoot();
-        string? env = Environment.GetEnvironmentVariable("BOFT_SHARED");
-        var candidates = new List<string> { Path.Combine(root, "reference", "torch_adapter_bench.py") }; // committed copy
-        if (env is not null)
-            candidates.Add(Path.Combine(env, "reference", "torch_adapter_bench.py"));
-        for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
-            candidates.Add(Path.Combine(dir.FullName, "shared", "reference", "torch_adapter_bench.py"));
-        return candidates.FirstOrDefault(File.Exists);
     }
 }

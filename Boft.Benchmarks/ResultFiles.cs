@@ -2,7 +2,6 @@
 // leaves a half-written table, plot or JSON file where a complete one was.
 
 using System.Text;
-using Boft.Checkpoints;
 
 namespace Boft.Benchmarks;
 
@@ -10,10 +9,19 @@ internal static class ResultFiles
 {
     public static void WriteText(string path, string text)
     {
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
-            Directory.CreateDirectory(directory);
-        byte[] bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text);
-        AtomicFile.Write(path, stream => stream.Write(bytes));
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? ".";
+        Directory.CreateDirectory(directory);
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            File.WriteAllText(temporary, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
     }
 }

@@ -4,52 +4,11 @@
 // rotation backward and the Cayley backward. The frozen GEMM is not part of the adapter and not timed here.
 
 using Boft.Backends;
+using Boft.Experiments;
+using Boft.Experiments.Analysis;
 using Boft.Reference;
 
 namespace Boft.Benchmarks;
-
-/// <summary>A method and its shape: BOFT with m factors of b×b blocks, or OFT (one factor, packed skew) with block b.</summary>
-internal sealed record MethodConfig(string Method, int FactorCount, int BlockSize)
-{
-    public static MethodConfig Boft(int m, int b) => new("boft", m, b);
-
-    public static MethodConfig Oft(int b) => new("oft", 1, b);
-
-    public bool IsBoft => Method == "boft";
-
-    public override string ToString() => IsBoft ? $"BOFT({FactorCount},{BlockSize})" : $"OFT({BlockSize})";
-
-    /// <summary>The Cayley and rotation shapes on d features. OFT uses the exact Cayley map, like BOFT (docs/04_Benchmarking.md).</summary>
-    public (CayleyShape Cayley, RotationShape Rotation) Shapes(int d)
-    {
-        if (IsBoft)
-        {
-            BoftShape shape = new BoftConfig(d, BlockSize: BlockSize, FactorCount: FactorCount).Resolve();
-            return (shape.Cayley, shape.Rotation);
-        }
-        OftShape oft = new OftConfig(d, BlockSize: BlockSize, Orthogonalization: Orthogonalization.ExactCayley).Resolve();
-        return (oft.Cayley, oft.Rotation);
-    }
-
-    /// <summary>Skew degrees of freedom (the paper's parameter count): m·d·(b−1)/2.</summary>
-    public long EffectiveParameters(int d) => (long)FactorCount * d * (BlockSize - 1) / 2;
-
-    /// <summary>Scalars PEFT stores for the rotation: BOFT m·d·b (full raw blocks), OFT d·(b−1)/2 (packed).</summary>
-    public long StoredParameters(int d) => IsBoft ? (long)FactorCount * d * BlockSize : (long)d * (BlockSize - 1) / 2;
-
-    public bool IsValidFor(int d)
-    {
-        try
-        {
-            Shapes(d);
-            return true;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-}
 
 /// <summary>The timed operations of the main job (JSON key <c>op</c>).</summary>
 internal static class Ops

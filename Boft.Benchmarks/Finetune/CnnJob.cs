@@ -7,6 +7,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments.Finetune;
 
 namespace Boft.Benchmarks.Finetune;
 

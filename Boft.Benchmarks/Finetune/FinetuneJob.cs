@@ -9,6 +9,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments.Finetune;
 using Boft.Data;
 
 namespace Boft.Benchmarks.Finetune;

@@ -3,13 +3,15 @@
 // Cayley's share of the forward, token-by-token inference (frozen vs unmerged vs merged), 2-thread vs 1-thread scaling,
 // and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
 // whole job. Protocol: FMA peak and bandwidths measured first; then R rounds, each round timing every case once (median
-// of a time budget, Measure.Time); a case's time is the median of its round medians, so slow phases of a noisy shared
+// of a time budget, TimingHarness.Time, which synchronizes the backend inside the timed region); a case's time is the median of its round medians, so slow phases of a noisy shared
 // machine hit all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
 
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Boft.Backends;
+using Boft.Experiments;
+using Boft.Kernels.Simd;
 
 namespace Boft.Benchmarks.KernelTargets;
 
@@ -156,7 +158,7 @@ internal static class KernelTargetsJob
             {
                 Console.Error.WriteLine($"round {round + 1}/{rounds} ({cases.Count} cases) ...");
                 foreach (KernelCase c in cases)
-                    c.RoundMedians.Add(Measure.Time(c.Run, options.BudgetMs, minRuns: 3, warmupMs: 10).MedianMs);
+                    c.RoundMedians.Add(TimingHarness.Time(backends[c.Threads], c.Run, new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10)).MedianMs);
             }
             // Peaks again at the end; the higher of the two is the roof (the conservative choice for our percentages).
             foreach (int t in threadCounts)

@@ -1,6 +1,6 @@
 // The 8x8 hand-written digits data set (scikit-learn's load_digits, a copy of the test set of the UCI "Optical
-// Recognition of Handwritten Digits" data), vendored unchanged as Boft.Benchmarks/Data/digits.csv.gz; see
-// Boft.Benchmarks/Data/README.md for origin and licence. The file is gzip-compressed CSV without a header: 1797 lines,
+// Recognition of Handwritten Digits" data), vendored unchanged as Boft.Experiments/Data/digits.csv.gz; see
+// Boft.Experiments/Data/README.md for origin and licence. The file is gzip-compressed CSV without a header: 1797 lines,
 // each 64 pixel counts in 0..16 (row-major 8x8 image) followed by the label 0..9 (sklearn/datasets/_base.py,
 // load_digits, reads it the same way with np.loadtxt(delimiter=",")).
 

@@ -11,12 +11,12 @@ namespace Boft.Tests.Data;
 [Category("Data")]
 public sealed class DigitsDatasetTests
 {
-    /// <summary>Boft.Benchmarks/Data/digits.csv.gz, found from the test assembly by walking up to the repository root (Boft.sln).</summary>
+    /// <summary>Boft.Experiments/Data/digits.csv.gz, found from the test assembly by walking up to the repository root (Boft.sln).</summary>
     private static string VendoredFile()
     {
         for (DirectoryInfo? folder = new(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             if (File.Exists(Path.Combine(folder.FullName, "Boft.sln")))
-                return Path.Combine(folder.FullName, "Boft.Benchmarks", "Data", DigitsDataset.FileName);
+                return Path.Combine(folder.FullName, "Boft.Experiments", "Data", DigitsDataset.FileName);
         throw new FileNotFoundException($"No Boft.sln above {AppContext.BaseDirectory}.");
     }
 

@@ -3,7 +3,7 @@
 // method runs to the end with finite loss and improves task B over the pretrained network, and the trainable-parameter
 // counts are the documented ones. Thresholds are far below the measured values so seeds and rounding cannot flip them.
 
-using Boft.Benchmarks.Finetune;
+using Boft.Experiments.Finetune;
 using Boft.Kernels.Simd;
 
 namespace Boft.Tests.Finetune;

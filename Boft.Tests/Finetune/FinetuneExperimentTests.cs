@@ -2,7 +2,7 @@
 // method learns the shifted task B well beyond the pretrained network, and the trainable-parameter counts are the documented
 // ones. The thresholds are far below the measured values (docs/06_Finetuning.md) so that seeds and float rounding cannot flip them.
 
-using Boft.Benchmarks.Finetune;
+using Boft.Experiments.Finetune;
 using Boft.Data;
 using Boft.Kernels.Simd;
 

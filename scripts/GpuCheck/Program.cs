@@ -3,8 +3,9 @@
 //       runs the NUnit fixtures of Boft.Tests in-process (NUnit's framework runner), prints one line per test, writes
 //       DIR/tests.xml and DIR/tests-summary.txt; exit code 1 when a test failed.
 //   GpuCheck timing --out DIR [--device cuda|cpu] [--quick]
-//       validates each kernel against the reference at a small size, then times it at the listed sizes (mean of 10 timed
-//       runs after 2 warm-ups, Stopwatch around Accelerator.Synchronize) and writes DIR/kernel-timings.csv and .md with
+//       validates each kernel against the reference at a small size, then times it at the listed sizes with the shared
+//       harness (Boft.Experiments.TimingHarness: 2 warm-ups, median of 10 samples, each ending in Accelerator.Synchronize
+//       inside the timed region) and writes DIR/kernel-timings.csv and .md with
 //       GB/s and GFLOP/s from the byte and FLOP models of docs/03_Kernels.
 // Needs only the .NET runtime, not the SDK: gpu-check.sh --bundle packs this program's build output with a runtime.
 
@@ -12,6 +13,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Boft;
+using Boft.Experiments;
 using Boft.Kernels.Ilgpu;
 using Boft.Reference;
 using ILGPU;
@@ -129,7 +131,7 @@ internal static class Timing
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"# Kernel timings on {accelerator.Name} ({accelerator.AcceleratorType}, {accelerator.NumMultiprocessors} multiprocessors)");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"GEMM: {kernels.GemmImplementation}. Mean of 10 runs after 2 warm-ups; error = max |kernel − double reference| at 8 rows.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"GEMM: {kernels.GemmImplementation}. Median of 10 synchronized samples after 2 warm-ups (TimingHarness); error = max |kernel − double reference| at 8 rows, checked before timing.");
         md.AppendLine();
         md.AppendLine("| scenario | op | d | m | b | rows | ms | GB/s | GFLOP/s | max abs error |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
@@ -251,18 +253,8 @@ internal static class Timing
         return max;
     }
 
-    private static double Time(Accelerator accelerator, Action action)
-    {
-        for (int i = 0; i < 2; i++)
-            action();
-        accelerator.Synchronize();
-        var stopwatch = Stopwatch.StartNew();
-        const int runs = 10;
-        for (int i = 0; i < runs; i++)
-            action();
-        accelerator.Synchronize();
-        return stopwatch.Elapsed.TotalMilliseconds / runs;
-    }
+    private static double Time(Accelerator accelerator, Action action) =>
+        TimingHarness.Time(action, accelerator.Synchronize, new TimingOptions(BudgetMs: 0, MinRuns: 10, MaxRuns: 10, WarmupMs: 0)).MedianMs;
 
     private static string Line(Scenario s, string op, double ms, double bytes, double flops, double error) =>
         string.Create(CultureInfo.InvariantCulture,

@@ -7,19 +7,31 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using Boft.Kernels.Simd;
+namespace Boft.Kernels.Simd;
 
-namespace Boft.Benchmarks.KernelTargets;
+/// <summary>One pass of the rotation profile: its name, mean time per run, share of the total, algorithmic work and
+/// instruction mix per tile.</summary>
+/// <param name="Pass">The pass (transpose in, factor step i, gather, transpose out).</param>
+/// <param name="Microseconds">Mean time of the pass per forward, in microseconds.</param>
+/// <param name="Share">Fraction of the forward's time spent in this pass.</param>
+/// <param name="Work">Algorithmic work of the pass.</param>
+/// <param name="InstructionMix">Instruction mix per tile, from the kernel source.</param>
+public sealed record PassTime(string Pass, double Microseconds, double Share, string Work, string InstructionMix);
 
-/// <summary>One pass of the profile.</summary>
-internal sealed record PassTime(string Pass, double Microseconds, double Share, string Work, string InstructionMix);
-
-/// <summary>The per-pass profile of the rotation forward (see the file header).</summary>
-internal static class RotationProfile
+/// <summary>A diagnostic: the per-pass profile of the SIMD rotation forward (see the file header), used by the benchmark's
+/// <c>kernels --profile</c>.</summary>
+public static class RotationProfile
 {
     /// <summary>Profiles the forward of BOFT(m, b). <paramref name="rowsOuter"/> false writes the output with the earlier
     /// loop order (feature groups outer: each inner loop stores into every row of the tile, one page per row when d ≥ 1024),
     /// for the before/after comparison; true is the kernel's order (Transposer.TransposeToRows).</summary>
+    /// <param name="m">Butterfly factors.</param>
+    /// <param name="b">Block size.</param>
+    /// <param name="d">Feature count.</param>
+    /// <param name="tokens">Rows.</param>
+    /// <param name="repetitions">Timed repetitions.</param>
+    /// <param name="rowsOuter">The output loop order (see summary).</param>
+    /// <returns>One entry per pass.</returns>
     public static List<PassTime> Forward(int m, int b, int d, int tokens, int repetitions = 20, bool rowsOuter = true)
     {
         var shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;

@@ -9,7 +9,7 @@ using Boft.Backends;
 using Boft.Layers;
 using Boft.Training;
 
-namespace Boft.Benchmarks.Finetune;
+namespace Boft.Experiments.Finetune;
 
 /// <summary>Settings of the CNN run.</summary>
 /// <param name="Seed">Split, initialization and shuffling seed.</param>

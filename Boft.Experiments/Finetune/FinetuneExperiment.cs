@@ -7,7 +7,7 @@ using Boft.Backends;
 using Boft.Layers;
 using Boft.Training;
 
-namespace Boft.Benchmarks.Finetune;
+namespace Boft.Experiments.Finetune;
 
 /// <summary>Settings of the finetuning run.</summary>
 public sealed record FinetuneSettings(int Seed = 0, int PretrainEpochs = 40, int AdaptEpochs = 25, int BatchSize = 32, int ShiftPixels = 1,

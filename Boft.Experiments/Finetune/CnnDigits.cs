@@ -4,7 +4,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Boft.Benchmarks.Finetune;
+namespace Boft.Experiments.Finetune;
 
 /// <summary>28x28 grey-scale digits with labels, pixels scaled to [0, 1].</summary>
 public sealed class CnnDigits

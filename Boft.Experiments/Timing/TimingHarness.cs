@@ -1,0 +1,107 @@
+// The one validate-then-time harness of the project, used by the main job, `compare`, `peer`, the BenchmarkDotNet suites
+// and scripts/GpuCheck. Rules (docs/04_Benchmarking.md §Timing):
+//   1. validate first: the caller's check against the double-precision reference runs once before anything is timed, and a
+//      failure stops the measurement (a fast wrong kernel is never reported);
+//   2. synchronize inside the timed region: every sample is [upload] → operation → [download] → synchronize, so an
+//      asynchronous backend (CUDA) is timed to the end of its work, not to the end of the enqueue;
+//   3. with or without host↔device transfers: the upload and download steps are optional and timed when given;
+//   4. a time budget per measurement, not a fixed count: warm up, then repeat until the budget is spent (at least MinRuns,
+//      at most MaxRuns samples); report the median (and the minimum for diagnostics).
+
+using System.Diagnostics;
+using Boft.Backends;
+
+namespace Boft.Experiments;
+
+/// <summary>A measured operation: median and minimum milliseconds over <see cref="Runs"/> samples.</summary>
+/// <param name="MedianMs">Median of the samples, milliseconds.</param>
+/// <param name="MinMs">Fastest sample, milliseconds.</param>
+/// <param name="Runs">Number of timed samples.</param>
+public readonly record struct Timing(double MedianMs, double MinMs, int Runs);
+
+/// <summary>How long and how often to measure.</summary>
+/// <param name="BudgetMs">Time budget of the timed samples (after warm-up), milliseconds.</param>
+/// <param name="MinRuns">Samples taken even when the budget is spent.</param>
+/// <param name="MaxRuns">Samples never exceeded.</param>
+/// <param name="WarmupMs">Warm-up time (at least two untimed runs), milliseconds.</param>
+public sealed record TimingOptions(double BudgetMs = 200, int MinRuns = 5, int MaxRuns = 400, double WarmupMs = 20)
+{
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is negative, or MinRuns is below 1 or above MaxRuns.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(BudgetMs, nameof(BudgetMs));
+        ArgumentOutOfRangeException.ThrowIfNegative(WarmupMs, nameof(WarmupMs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinRuns, 1, nameof(MinRuns));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRuns, MinRuns, nameof(MaxRuns));
+    }
+}
+
+/// <summary>Host↔device copies timed with each sample (the "with transfers" measurement).</summary>
+/// <param name="Upload">Copies the inputs to the device before the operation.</param>
+/// <param name="Download">Copies the results back after the operation.</param>
+public sealed record Transfers(Action? Upload, Action? Download);
+
+/// <summary>Validate-then-time measurements that synchronize the device inside the timed region.</summary>
+public static class TimingHarness
+{
+    /// <summary>Validates once, then times <paramref name="operation"/> on <paramref name="backend"/>, calling
+    /// <see cref="BoftBackend.Synchronize"/> at the end of every sample (inside the timed region).</summary>
+    /// <param name="backend">The backend the operation runs on.</param>
+    /// <param name="operation">The work to time (it may only enqueue work: the harness waits for it).</param>
+    /// <param name="options">Budget and sample counts.</param>
+    /// <param name="validate">Runs once before timing; throws when the backend's result differs from the reference.</param>
+    /// <param name="transfers">Optional host↔device copies timed with each sample.</param>
+    /// <returns>The median and minimum time.</returns>
+    public static Timing Time(BoftBackend backend, Action operation, TimingOptions options, Action? validate = null, Transfers? transfers = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return Time(operation, backend.Synchronize, options, validate, transfers);
+    }
+
+    /// <summary>Validates once, then times <paramref name="operation"/> followed by <paramref name="synchronize"/> in every sample.</summary>
+    /// <param name="operation">The work to time.</param>
+    /// <param name="synchronize">Waits until all work queued by <paramref name="operation"/> has finished (e.g.
+    /// <c>Accelerator.Synchronize</c>); a no-op only for a synchronous executor.</param>
+    /// <param name="options">Budget and sample counts.</param>
+    /// <param name="validate">Runs once before timing; throws when the result differs from the reference.</param>
+    /// <param name="transfers">Optional host↔device copies timed with each sample.</param>
+    /// <returns>The median and minimum time.</returns>
+    public static Timing Time(Action operation, Action synchronize, TimingOptions options, Action? validate = null, Transfers? transfers = null)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(synchronize);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        validate?.Invoke();
+        Action? upload = transfers?.Upload, download = transfers?.Download;
+        void Sample()
+        {
+            upload?.Invoke();
+            operation();
+            download?.Invoke();
+            synchronize();
+        }
+
+        synchronize(); // nothing queued before this call is timed
+        var warm = Stopwatch.StartNew();
+        int warmRuns = 0;
+        while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
+        {
+            Sample();
+            warmRuns++;
+        }
+        var samples = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (samples.Count < options.MinRuns || (total.Elapsed.TotalMilliseconds < options.BudgetMs && samples.Count < options.MaxRuns))
+        {
+            long start = Stopwatch.GetTimestamp();
+            Sample();
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        samples.Sort();
+        int n = samples.Count;
+        double median = n % 2 == 1 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+        return new Timing(median, samples[0], n);
+    }
+}
