@@ -6,7 +6,7 @@
 //     oft_R.weight [d/b, b(b−1)/2], exactly PEFT's shapes for a square kernel and groups = 1 (PEFT computes C_in·k[0]²).
 //     A non-square or grouped adapter is stored the same way from its true d: the shapes stay self-consistent and Boft
 //     loads them back (validated against the layer's d), but PEFT itself cannot load them (it would expect C_in·kh²).
-// Linear-only models can keep using LayerCheckpoints; this class accepts both kinds.
+// This is the one implementation; LayerCheckpoints is its typed front for Linear-only models.
 
 using Boft.Layers;
 
@@ -41,7 +41,7 @@ public static class AdapterLayerCheckpoints
             }
             else if (!SameAdapterFields(config, own))
             {
-                throw new ArgumentException($"Layers '{first}' and '{path}' have different adapter configurations; PEFT stores one per adapter.", nameof(layers));
+                throw new ArgumentException($"Layers '{first}' and '{path}' have different adapter configurations ({Describe(config)} vs {Describe(own)}); PEFT stores one per adapter.", nameof(layers));
             }
             modules[path] = adapter.Weights();
             if (adapter.TrainsBias)
@@ -63,12 +63,13 @@ public static class AdapterLayerCheckpoints
     /// <summary>Loads a PEFT adapter folder into layers; every shape and configuration is validated before any value changes.</summary>
     /// <param name="directory">The adapter folder.</param>
     /// <param name="layers">Module path → layer.</param>
-    /// <returns>The loaded checkpoint.</returns>
-    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, ILayer> layers)
+    /// <param name="allowNonFinite">Accept NaN, ±Inf and out-of-float-range parameter values (refused by default).</param>
+    /// <returns>The loaded checkpoint (for its config and any extra tensors).</returns>
+    public static AdapterCheckpoint Load(string directory, IReadOnlyDictionary<string, ILayer> layers, bool allowNonFinite = false)
     {
         ArgumentNullException.ThrowIfNull(layers);
         var counts = layers.ToDictionary(kv => kv.Key, kv => Adapter.Of(kv.Key, kv.Value).FeatureCounts, StringComparer.Ordinal);
-        AdapterCheckpoint checkpoint = AdapterCheckpoint.Load(directory, counts);
+        AdapterCheckpoint checkpoint = AdapterCheckpoint.Load(directory, counts, allowNonFinite);
         Restore(checkpoint, layers);
         return checkpoint;
     }
@@ -169,6 +170,13 @@ public static class AdapterLayerCheckpoints
             x.UseCayleyNeumann == y.UseCayleyNeumann && x.NumCayleyNeumannTerms == y.NumCayleyNeumannTerms && x.Coft == y.Coft &&
             x.Eps.Equals(y.Eps) && x.PeftVersion == y.PeftVersion && x.Bias == y.Bias,
         _ => false,
+    };
+
+    private static string Describe(PeftAdapterConfig c) => c switch
+    {
+        PeftBoftAdapterConfig b => $"BOFT block_size={b.BoftBlockSize} block_num={b.BoftBlockNum} factors={b.BoftNButterflyFactor} bias={b.Bias}",
+        PeftOftAdapterConfig o => $"OFT r={o.R} block_size={o.OftBlockSize} share={o.BlockShare} neumann={o.UseCayleyNeumann}/{o.NumCayleyNeumannTerms} coft={o.Coft} bias={o.Bias}",
+        _ => c.PeftType,
     };
 
     private static PeftAdapterConfig WithTemplate(PeftAdapterConfig config, PeftAdapterConfig? template) => template is null
