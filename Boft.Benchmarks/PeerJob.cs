@@ -11,6 +11,7 @@ using System.Text.Json;
 using Boft.Backends;
 using Boft.Experiments;
 using Boft.Experiments.Analysis;
+using Boft.Benchmarks.Main;
 
 namespace Boft.Benchmarks;
 
@@ -51,7 +52,7 @@ internal static class PeerJob
             Console.Error.WriteLine($"The PyTorch peer script '{script}' was not found. Pass --script PATH/torch_peer.py (Boft.Benchmarks/Peer/ in the repository).");
             return 2;
         }
-        if (!TorchAvailable(python))
+        if (!PeerRunner.TorchAvailable(python))
         {
             Console.Error.WriteLine($"'{python}' cannot import torch. Install Debian's packages (apt-get install -y python3-torch python3-numpy libopenblas0-pthread) or pass --python PATH to an interpreter with torch; then rerun.");
             return 2;
@@ -76,7 +77,7 @@ internal static class PeerJob
         for (int run = 0; run < Math.Max(1, options.TorchRuns); run++)
         {
             Console.Error.WriteLine($"running the PyTorch peer ({run + 1}/{options.TorchRuns}): {python} {arguments}");
-            torchRuns.Add(RunTorch(python, arguments));
+            torchRuns.Add(PeerRunner.RunScript(python, arguments, budgetSeconds: null));
         }
         List<Dictionary<string, double>> torch = BestOf(torchRuns);
         Console.Error.WriteLine("measuring Boft (pass 2) ...");
@@ -199,42 +200,5 @@ internal static class PeerJob
                 result[(config, op)] = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: budgetMs, MinRuns: 20));
         }
         return result;
-    }
-
-    private static List<JsonElement> RunTorch(string python, string arguments)
-    {
-        var info = new ProcessStartInfo(python, arguments) { RedirectStandardOutput = true, UseShellExecute = false };
-        info.Environment["OMP_NUM_THREADS"] = "2";
-        info.Environment["OPENBLAS_NUM_THREADS"] = "2";
-        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {python}.");
-        var rows = new List<JsonElement>();
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null)
-        {
-            if (line.TrimStart().StartsWith('{'))
-                rows.Add(JsonDocument.Parse(line).RootElement.Clone());
-        }
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"The PyTorch peer exited with code {process.ExitCode}.");
-        return rows;
-    }
-
-    private static bool TorchAvailable(string python)
-    {
-        try
-        {
-            var info = new ProcessStartInfo(python, "-c \"import torch\"") { UseShellExecute = false, RedirectStandardError = true };
-            using Process? process = Process.Start(info);
-            if (process is null)
-                return false;
-            process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            return process.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
     }
 }

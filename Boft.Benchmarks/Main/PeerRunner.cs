@@ -76,12 +76,14 @@ internal static class PeerRunner
         return new PeerResult(d, tokens, rows, null, $"BOFT_PEER_BUDGET={torchBudgetSeconds} OMP_NUM_THREADS=2 {python} {shown}");
     }
 
-    public static List<JsonElement> RunScript(string python, string arguments, double budgetSeconds)
+    /// <summary>Runs the peer script and returns its JSON rows; <paramref name="budgetSeconds"/> null keeps the script's own budget.</summary>
+    public static List<JsonElement> RunScript(string python, string arguments, double? budgetSeconds)
     {
         var info = new ProcessStartInfo(python, arguments) { RedirectStandardOutput = true, UseShellExecute = false };
         info.Environment["OMP_NUM_THREADS"] = "2";
         info.Environment["OPENBLAS_NUM_THREADS"] = "2";
-        info.Environment["BOFT_PEER_BUDGET"] = budgetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (budgetSeconds is double budget)
+            info.Environment["BOFT_PEER_BUDGET"] = budget.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using Process process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {python}.");
         var rows = new List<JsonElement>();
         string? line;
