@@ -48,8 +48,8 @@ public abstract partial class BoftBackend
     public void CayleyBackward(CayleyShape shape, Tensor parameters, Tensor blocks, Tensor gradBlocks, Tensor? identityMask, Tensor gradParameters)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        string paramShape = ShapeChecks.CayleyParametersShape(shape);
-        string blockShape = ShapeChecks.CayleyBlocksShape(shape);
+        ShapeText paramShape = ShapeChecks.CayleyParametersShape(shape);
+        ShapeText blockShape = ShapeChecks.CayleyBlocksShape(shape);
         Check(parameters, nameof(parameters));
         RequireLength(parameters, nameof(parameters), shape.ParametersLength, paramShape);
         Check(blocks, nameof(blocks));

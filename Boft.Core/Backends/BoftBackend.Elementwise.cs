@@ -71,7 +71,7 @@ public abstract partial class BoftBackend
     {
         Check(source, nameof(source));
         Check(destination, nameof(destination));
-        RequireLength(destination, nameof(destination), source.Length, ShapeChecks.LikeShape(source.ShapeString, nameof(source)));
+        RequireLength(destination, nameof(destination), source.Length, ShapeChecks.LikeShape(source, nameof(source)));
         CopyCore(source, destination);
     }
 

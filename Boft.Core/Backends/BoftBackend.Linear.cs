@@ -13,7 +13,7 @@ public abstract partial class BoftBackend
     public void Linear(Tensor input, Tensor weight, Tensor output)
     {
         (int n, int d) = RequireMatrix(weight, nameof(weight));
-        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), weight.ShapeString));
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), weight));
         RequireRowsOf(output, nameof(output), rows, n, input, nameof(input));
         LinearCore(input, weight, output, rows, d, n);
     }
@@ -31,7 +31,7 @@ public abstract partial class BoftBackend
     public void LinearBackwardInput(Tensor gradOutput, Tensor weight, Tensor gradInput)
     {
         (int n, int d) = RequireMatrix(weight, nameof(weight));
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), weight.ShapeString));
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), weight));
         RequireRowsOf(gradInput, nameof(gradInput), rows, d, gradOutput, nameof(gradOutput));
         LinearBackwardInputCore(gradOutput, weight, gradInput, rows, d, n);
     }
@@ -49,7 +49,7 @@ public abstract partial class BoftBackend
     public void LinearBackwardWeight(Tensor gradOutput, Tensor input, Tensor gradWeight)
     {
         (int n, int d) = RequireMatrix(gradWeight, nameof(gradWeight));
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), gradWeight.ShapeString));
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), gradWeight));
         RequireRowsOf(input, nameof(input), rows, d, gradOutput, nameof(gradOutput));
         LinearBackwardWeightCore(gradOutput, input, gradWeight, rows, d, n);
     }

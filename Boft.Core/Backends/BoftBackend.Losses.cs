@@ -41,9 +41,9 @@ public abstract partial class BoftBackend
         Check(logits, nameof(logits));
         int classes = logits.LastDimension;
         int rows = RequireRows(logits, nameof(logits), classes, "");
-        ShapeChecks.LogitsNotEmpty(rows, classes, logits.ShapeString);
+        ShapeChecks.LogitsNotEmpty(rows, classes, ShapeChecks.ShapeOf(logits));
         Check(labels, nameof(labels));
-        RequireLength(labels, nameof(labels), rows, ShapeChecks.LabelsShape(rows, logits.ShapeString));
+        RequireLength(labels, nameof(labels), rows, ShapeChecks.LabelsShape(rows, logits));
         if (gradLogits is not null)
         {
             Check(gradLogits, nameof(gradLogits));

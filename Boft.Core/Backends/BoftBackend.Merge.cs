@@ -23,7 +23,7 @@ public abstract partial class BoftBackend
         if (scale is not null)
         {
             Check(scale, nameof(scale));
-            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, weight.ShapeString));
+            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, weight));
         }
         Check(output, nameof(output));
         RequireSameShape(output, nameof(output), weight, nameof(weight));

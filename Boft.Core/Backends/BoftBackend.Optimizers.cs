@@ -22,7 +22,7 @@ public abstract partial class BoftBackend
         settings.Validate();
         Check(parameters, nameof(parameters));
         Check(gradients, nameof(gradients));
-        string like = ShapeChecks.LikeShape(parameters.ShapeString, nameof(parameters));
+        ShapeText like = ShapeChecks.LikeShape(parameters, nameof(parameters));
         RequireLength(gradients, nameof(gradients), parameters.Length, like);
         ShapeChecks.MomentumBuffer(settings.Momentum, momentumBuffer is not null);
         if (settings.Momentum != 0)
@@ -59,7 +59,7 @@ public abstract partial class BoftBackend
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
         ShapeChecks.LearningRate(learningRate);
         Check(parameters, nameof(parameters));
-        string like = ShapeChecks.LikeShape(parameters.ShapeString, nameof(parameters));
+        ShapeText like = ShapeChecks.LikeShape(parameters, nameof(parameters));
         Check(gradients, nameof(gradients));
         RequireLength(gradients, nameof(gradients), parameters.Length, like);
         Check(firstMoment, nameof(firstMoment));

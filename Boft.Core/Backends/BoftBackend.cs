@@ -120,13 +120,13 @@ public abstract partial class BoftBackend : IDisposable
             throw ShapeChecks.Mismatch(name, tensor.ShapeString, "backend", tensor.Backend.Identity, Identity);
     }
 
-    private static void RequireLength(Tensor tensor, string name, int expected, string expectedShape) =>
-        ShapeChecks.Length(name, tensor.ShapeString, tensor.Length, expected, expectedShape);
+    private static void RequireLength(Tensor tensor, string name, int expected, ShapeText expectedShape) =>
+        ShapeChecks.Length(name, ShapeChecks.ShapeOf(tensor), tensor.Length, expected, expectedShape);
 
     private static void RequireSameShape(Tensor tensor, string name, Tensor other, string otherName) =>
-        ShapeChecks.SameShape(tensor.Shape.SequenceEqual(other.Shape), name, tensor.ShapeString, otherName, other.ShapeString);
+        ShapeChecks.SameShape(tensor.Shape.SequenceEqual(other.Shape), name, ShapeChecks.ShapeOf(tensor), otherName, ShapeChecks.ShapeOf(other));
 
-    private int RequireRows(Tensor tensor, string name, int featureCount, string reason)
+    private int RequireRows(Tensor tensor, string name, int featureCount, ShapeText reason)
     {
         Check(tensor, name);
         ShapeChecks.LastDimension(name, tensor.Shape, featureCount, reason);
@@ -137,7 +137,7 @@ public abstract partial class BoftBackend : IDisposable
     {
         Check(tensor, name);
         bool ok = tensor.Rank != 0 && tensor.LastDimension == columns && tensor.Length == (long)rows * columns;
-        ShapeChecks.RowsLike(ok, name, tensor.ShapeString, rows, columns, otherName, other.ShapeString);
+        ShapeChecks.RowsLike(ok, name, ShapeChecks.ShapeOf(tensor), rows, columns, otherName, ShapeChecks.ShapeOf(other));
     }
 
     private (int Rows, int Columns) RequireMatrix(Tensor tensor, string name)
@@ -166,7 +166,7 @@ public abstract partial class BoftBackend : IDisposable
         if (vector is null)
             return;
         Check(vector, name);
-        RequireLength(vector, name, length, ShapeChecks.PerColumnShape(length, rowsTensor.ShapeString));
+        RequireLength(vector, name, length, ShapeChecks.PerColumnShape(length, rowsTensor));
     }
 
     #endregion

@@ -2,7 +2,7 @@
 // ILGPU launchers (Boft.Kernels/Ilgpu/*Kernels.cs, on ArrayViews) throws through these functions, so each message is
 // written once. Tensors describe themselves with their shape ("[4, 16]"); views with their length as rows
 // (RowsOf: "[4, 16]" when the length is a whole number of rows, else "[64]"). Internal; Boft.Kernels sees it through
-// InternalsVisibleTo. Adding an op: describe its expected shapes here (the *Shape functions) and call the checks from the
+// InternalsVisibleTo. Descriptions are ShapeTexts, formatted only on the throwing path (ShapeText.cs). Adding an op: describe its expected shapes here (the *Shape functions) and call the checks from the
 // contract and the launchers.
 
 using System.Globalization;
@@ -12,48 +12,81 @@ namespace Boft.Backends;
 /// <summary>Argument checks and their messages, shared by <see cref="BoftBackend"/> and the ILGPU launchers.</summary>
 internal static class ShapeChecks
 {
-    #region Expected shapes (used in the messages)
+    #region Expected shapes (used in the messages; formatted only when a check fails, see ShapeText)
 
     /// <summary>Raw parameters of a Cayley shape: <c>[parameterBlockCount, parameterBlockLength] for shape</c>.</summary>
-    public static string CayleyParametersShape(CayleyShape shape) =>
-        Invariant($"[{shape.ParameterBlockCount}, {shape.ParameterBlockLength}] for {shape}");
+    public static ShapeText CayleyParametersShape(CayleyShape shape) =>
+        ShapeText.Deferred(shape, null, 0, 0, static t => t.Item is CayleyShape s ? Invariant($"[{s.ParameterBlockCount}, {s.ParameterBlockLength}] for {s}") : "");
 
     /// <summary>Blocks of a Cayley shape: <c>[blockCount, b, b] for shape</c>.</summary>
-    public static string CayleyBlocksShape(CayleyShape shape) =>
-        Invariant($"[{shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
+    public static ShapeText CayleyBlocksShape(CayleyShape shape) =>
+        ShapeText.Deferred(shape, null, 0, 0, static t => t.Item is CayleyShape s ? Invariant($"[{s.BlockCount}, {s.BlockSize}, {s.BlockSize}] for {s}") : "");
 
     /// <summary>An identity mask of a Cayley shape: <c>[blockCount] (one value per block) for shape</c>.</summary>
-    public static string MaskShape(CayleyShape shape) =>
-        Invariant($"[{shape.BlockCount}] (one value per block) for {shape}");
+    public static ShapeText MaskShape(CayleyShape shape) =>
+        ShapeText.Deferred(shape, null, 0, 0, static t => t.Item is CayleyShape s ? Invariant($"[{s.BlockCount}] (one value per block) for {s}") : "");
 
     /// <summary>Blocks of a rotation shape: <c>[m, blockCount, b, b] for shape</c>.</summary>
-    public static string RotationBlocksShape(RotationShape shape) =>
-        Invariant($"[{shape.FactorCount}, {shape.BlockCount}, {shape.BlockSize}, {shape.BlockSize}] for {shape}");
+    public static ShapeText RotationBlocksShape(RotationShape shape) =>
+        ShapeText.Deferred(shape, null, 0, 0, static t => t.Item is RotationShape s ? Invariant($"[{s.FactorCount}, {s.BlockCount}, {s.BlockSize}, {s.BlockSize}] for {s}") : "");
 
     /// <summary>A per-column vector of a row tensor: <c>[n] (one per column of rowsShape)</c>.</summary>
-    public static string PerColumnShape(int featureCount, string rowsShape) =>
-        Invariant($"[{featureCount}] (one per column of {rowsShape})");
+    public static ShapeText PerColumnShape(int featureCount, Tensor rows) =>
+        ShapeText.Deferred(rows, null, featureCount, 0, static t => Invariant($"[{t.First}] (one per column of {((Tensor)t.Item!).ShapeString})"));
+
+    /// <summary>A per-column vector of a view of rows: <c>[n] (one per column of rowsName [r, n])</c>.</summary>
+    public static ShapeText PerColumnShape(int featureCount, string rowsName, long rowsLength) =>
+        ShapeText.Deferred(null, rowsName, featureCount, rowsLength, static t => Invariant($"[{t.First}] (one per column of {t.Name} {RowsOf(t.Second, (int)t.First)})"));
 
     /// <summary>A per-row vector of a weight: <c>[rows] (one per row of weight weightShape)</c>.</summary>
-    public static string PerRowShape(int rowCount, string weightShape) =>
-        Invariant($"[{rowCount}] (one per row of weight {weightShape})");
+    public static ShapeText PerRowShape(int rowCount, Tensor weight) =>
+        ShapeText.Deferred(weight, null, rowCount, 0, static t => Invariant($"[{t.First}] (one per row of weight {((Tensor)t.Item!).ShapeString})"));
+
+    /// <summary>A per-row vector of a weight view of <paramref name="rowCount"/> rows of <paramref name="columns"/>.</summary>
+    public static ShapeText PerRowShape(int rowCount, int columns) =>
+        ShapeText.Deferred(null, null, rowCount, columns, static t => Invariant($"[{t.First}] (one per row of weight {RowsOf(t.First * t.Second, (int)t.Second)})"));
 
     /// <summary>Labels of a logits tensor: <c>[rows] (one label per row of logits logitsShape)</c>.</summary>
-    public static string LabelsShape(int rowCount, string logitsShape) =>
-        Invariant($"[{rowCount}] (one label per row of logits {logitsShape})");
+    public static ShapeText LabelsShape(int rowCount, Tensor logits) =>
+        ShapeText.Deferred(logits, null, rowCount, 0, static t => Invariant($"[{t.First}] (one label per row of logits {((Tensor)t.Item!).ShapeString})"));
+
+    /// <summary>Labels of a logits view of <paramref name="rowCount"/> rows of <paramref name="classCount"/>.</summary>
+    public static ShapeText LabelsShape(int rowCount, int classCount) =>
+        ShapeText.Deferred(null, null, rowCount, classCount, static t => Invariant($"[{t.First}] (one label per row of logits {RowsOf(t.First * t.Second, (int)t.Second)})"));
 
     /// <summary>The same length as another operand: <c>otherShape like otherName</c>.</summary>
-    public static string LikeShape(string otherShape, string otherName) => $"{otherShape} like {otherName}";
+    public static ShapeText LikeShape(Tensor other, string otherName) =>
+        ShapeText.Deferred(other, otherName, 0, 0, static t => $"{((Tensor)t.Item!).ShapeString} like {t.Name}");
+
+    /// <summary>The same length as another (flat) operand: <c>[length] like otherName</c>.</summary>
+    public static ShapeText LikeShape(long length, string otherName) =>
+        ShapeText.Deferred(null, otherName, length, 0, static t => Invariant($"[{t.First}] like {t.Name}"));
 
     /// <summary>A view's length as rows of <paramref name="columns"/>: <c>[rows, columns]</c> when whole, else <c>[length]</c>.</summary>
     public static string RowsOf(long length, int columns) =>
         columns > 0 && length % columns == 0 ? Invariant($"[{length / columns}, {columns}]") : Invariant($"[{length}]");
 
+    /// <summary><see cref="RowsOf"/>, formatted when needed.</summary>
+    public static ShapeText DeferredRowsOf(long length, int columns) =>
+        ShapeText.Deferred(null, null, length, columns, static t => RowsOf(t.First, (int)t.Second));
+
+    /// <summary>A flat length: <c>[length]</c>, formatted when needed.</summary>
+    public static ShapeText Flat(long length) => ShapeText.Deferred(null, null, length, 0, static t => Invariant($"[{t.First}]"));
+
+    /// <summary>A tensor's shape, formatted when needed.</summary>
+    public static ShapeText ShapeOf(Tensor tensor) => ShapeText.Deferred(tensor, null, 0, 0, static t => ((Tensor)t.Item!).ShapeString);
+
     /// <summary>Why rows must have d columns: <c>the rotation shape has d = …</c>.</summary>
-    public static string RotationRowsReason(RotationShape shape) => Invariant($"the rotation {shape} has d = {shape.FeatureCount}");
+    public static ShapeText RotationRowsReason(RotationShape shape) =>
+        ShapeText.Deferred(shape, null, 0, 0, static t => t.Item is RotationShape s ? Invariant($"the rotation {s} has d = {s.FeatureCount}") : "");
 
     /// <summary>Why rows must have a weight's column count: <c>weight has shape [n, d]</c>.</summary>
-    public static string WeightReason(string name, string weightShape) => $"{name} has shape {weightShape}";
+    public static ShapeText WeightReason(string name, Tensor weight) =>
+        ShapeText.Deferred(weight, name, 0, 0, static t => $"{t.Name} has shape {((Tensor)t.Item!).ShapeString}");
+
+    /// <summary>Why rows must have a weight view's column count: <c>weight has shape [n, d]</c>.</summary>
+    public static ShapeText WeightReason(string name, int rowCount, int columnCount) =>
+        ShapeText.Deferred(null, name, rowCount, columnCount, static t => Invariant($"{t.Name} has shape [{t.First}, {t.Second}]"));
 
     #endregion
 
@@ -61,7 +94,7 @@ internal static class ShapeChecks
 
     /// <summary>Requires exactly <paramref name="expected"/> elements.</summary>
     /// <exception cref="ArgumentException">The length differs.</exception>
-    public static void Length(string name, string actualShape, long actualLength, long expected, string expectedShape)
+    public static void Length(string name, ShapeText actualShape, long actualLength, long expected, ShapeText expectedShape)
     {
         if (actualLength != expected)
             throw new ArgumentException(Invariant($"{name} has shape {actualShape} ({actualLength} elements) but {expectedShape} needs {expected} elements."), name);
@@ -69,15 +102,18 @@ internal static class ShapeChecks
 
     /// <summary>Requires the last dimension of a tensor to be <paramref name="featureCount"/>.</summary>
     /// <exception cref="ArgumentException">It is not (or the tensor is a scalar).</exception>
-    public static void LastDimension(string name, ReadOnlySpan<int> shape, int featureCount, string reason)
+    public static void LastDimension(string name, ReadOnlySpan<int> shape, int featureCount, ShapeText reason)
     {
         if (shape.Length == 0 || shape[^1] != featureCount)
-            throw new ArgumentException(Invariant($"{name} has shape {Tensor.FormatShape(shape)} but its last dimension must be {featureCount}{(reason.Length > 0 ? " because " + reason : "")}."), name);
+            {
+            string because = reason.ToString();
+            throw new ArgumentException(Invariant($"{name} has shape {Tensor.FormatShape(shape)} but its last dimension must be {featureCount}{(because.Length > 0 ? " because " + because : "")}."), name);
+        }
     }
 
     /// <summary>Requires a flat length to be a whole number of rows of <paramref name="columns"/>.</summary>
     /// <exception cref="ArgumentException">It is not, or <paramref name="columns"/> is not positive.</exception>
-    public static void WholeRows(string name, long length, int columns, string reason)
+    public static void WholeRows(string name, long length, int columns, ShapeText reason)
     {
         if (columns <= 0 || length % columns != 0)
             throw new ArgumentException(Invariant($"{name} has {length} elements, which is not a whole number of rows of {columns} ({reason})."), name);
@@ -85,7 +121,7 @@ internal static class ShapeChecks
 
     /// <summary>Requires two operands to have the same shape (<paramref name="same"/> computed by the caller).</summary>
     /// <exception cref="ArgumentException">They differ.</exception>
-    public static void SameShape(bool same, string name, string shape, string otherName, string otherShape)
+    public static void SameShape(bool same, string name, ShapeText shape, string otherName, ShapeText otherShape)
     {
         if (!same)
             throw new ArgumentException($"{name} has shape {shape} but {otherName} has shape {otherShape}.", name);
@@ -93,7 +129,7 @@ internal static class ShapeChecks
 
     /// <summary>Requires <paramref name="rowCount"/> rows of <paramref name="columns"/> (<paramref name="ok"/> computed by the caller).</summary>
     /// <exception cref="ArgumentException">It does not have them.</exception>
-    public static void RowsLike(bool ok, string name, string shape, int rowCount, int columns, string otherName, string otherShape)
+    public static void RowsLike(bool ok, string name, ShapeText shape, int rowCount, int columns, string otherName, ShapeText otherShape)
     {
         if (!ok)
             throw new ArgumentException(Invariant($"{name} has shape {shape} but needs {rowCount} rows of {columns} (from {otherName} with shape {otherShape})."), name);
@@ -183,7 +219,7 @@ internal static class ShapeChecks
 
     /// <summary>SoftmaxCrossEntropy: at least one row and one class.</summary>
     /// <exception cref="ArgumentException">There is none.</exception>
-    public static void LogitsNotEmpty(int rowCount, int classCount, string logitsShape)
+    public static void LogitsNotEmpty(int rowCount, int classCount, ShapeText logitsShape)
     {
         if (rowCount == 0 || classCount == 0)
             throw new ArgumentException($"logits has shape {logitsShape}: at least one row and one class are needed.", "logits");

@@ -14,6 +14,7 @@ public abstract class Tensor : IDisposable
 {
     private readonly int[] shape;
     private bool disposed;
+    private string? shapeString;
 
     /// <summary>Initializes the tensor's bookkeeping.</summary>
     /// <param name="backend">The owning backend.</param>
@@ -46,7 +47,7 @@ public abstract class Tensor : IDisposable
     public bool IsDisposed => disposed;
 
     /// <summary>The shape written as <c>[a, b, c]</c>, as used in error messages.</summary>
-    public string ShapeString => FormatShape(shape);
+    public string ShapeString => shapeString ??= FormatShape(shape);
 
     /// <summary>Copies <paramref name="source"/> (length <see cref="Length"/>) into the tensor.</summary>
     /// <param name="source">Row-major values.</param>

@@ -209,14 +209,14 @@ public sealed partial class BoftKernels : IDisposable
     }
 
     /// <summary>Requires an exact length, naming the argument and both shapes.</summary>
-    private void RequireLength(ArrayView<float> view, string name, long expected, string expectedShape)
+    private void RequireLength(ArrayView<float> view, string name, long expected, ShapeText expectedShape)
     {
         int length = Owned(view, name);
-        ShapeChecks.Length(name, Invariant($"[{length}]"), length, expected, expectedShape);
+        ShapeChecks.Length(name, ShapeChecks.Flat(length), length, expected, expectedShape);
     }
 
     /// <summary>Requires a whole number of rows of <paramref name="columns"/>; returns the row count.</summary>
-    private int RequireRows(ArrayView<float> view, string name, int columns, string reason)
+    private int RequireRows(ArrayView<float> view, string name, int columns, ShapeText reason)
     {
         int length = Owned(view, name);
         ShapeChecks.WholeRows(name, length, columns, reason);
@@ -227,7 +227,7 @@ public sealed partial class BoftKernels : IDisposable
     private void RequireSameRows(ArrayView<float> view, string name, ArrayView<float> other, string otherName, int columns)
     {
         int length = Owned(view, name);
-        ShapeChecks.SameShape(length == other.Length, name, Rows(length, columns), otherName, Rows(other.Length, columns));
+        ShapeChecks.SameShape(length == other.Length, name, ShapeChecks.DeferredRowsOf(length, columns), otherName, ShapeChecks.DeferredRowsOf(other.Length, columns));
     }
 
     /// <summary>Whether two non-empty views share any element of the same buffer.</summary>

@@ -340,11 +340,11 @@ public sealed partial class BoftKernels
         RequirePositive(columns, nameof(columns));
         int rows = RequireRows(input, nameof(input), columns, "rows of the scaled matrix");
         RequireLength(scale, nameof(scale), rows, $"[{rows}] (one per row of input)");
-        RequireLength(gradOutput, nameof(gradOutput), (long)rows * columns, Rows((long)rows * columns, columns));
+        RequireLength(gradOutput, nameof(gradOutput), (long)rows * columns, ShapeChecks.DeferredRowsOf((long)rows * columns, columns));
         bool wantInput = Optional(gradInput, nameof(gradInput));
         if (wantInput)
         {
-            RequireLength(gradInput, nameof(gradInput), (long)rows * columns, Rows((long)rows * columns, columns));
+            RequireLength(gradInput, nameof(gradInput), (long)rows * columns, ShapeChecks.DeferredRowsOf((long)rows * columns, columns));
             if (Overlap(gradInput, input))
                 throw new ArgumentException("gradInput must not overlap input.", nameof(gradInput));
         }

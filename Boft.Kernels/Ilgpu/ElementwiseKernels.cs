@@ -100,7 +100,7 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(source, nameof(source));
-        RequireLength(destination, nameof(destination), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(source)));
+        RequireLength(destination, nameof(destination), n, ShapeChecks.LikeShape(n, nameof(source)));
         if (n > 0)
             source.CopyTo(s, destination);
     }
@@ -115,7 +115,7 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(input, nameof(input));
-        RequireLength(output, nameof(output), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
+        RequireLength(output, nameof(output), n, ShapeChecks.LikeShape(n, nameof(input)));
         if (n > 0)
             relu(s, ElementwiseConfig(n), input, output, n);
     }
@@ -131,8 +131,8 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(input, nameof(input));
-        RequireLength(gradOutput, nameof(gradOutput), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
-        RequireLength(gradInput, nameof(gradInput), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(input)));
+        RequireLength(gradOutput, nameof(gradOutput), n, ShapeChecks.LikeShape(n, nameof(input)));
+        RequireLength(gradInput, nameof(gradInput), n, ShapeChecks.LikeShape(n, nameof(input)));
         if (n > 0)
             reluBackward(s, ElementwiseConfig(n), input, gradOutput, gradInput, n);
     }

@@ -180,7 +180,7 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), Invariant($"[{n}, {d}]")));
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
         if (rows == 0)
             return;
@@ -207,7 +207,7 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), Invariant($"[{n}, {d}]")));
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
         if (rows == 0)
             return;
@@ -234,7 +234,7 @@ public sealed partial class BoftKernels
     {
         AcceleratorStream s = StreamOf(stream);
         (int d, int n) = CheckWeight(gradWeight, nameof(gradWeight), inFeatureCount, outFeatureCount);
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), Invariant($"[{n}, {d}]")));
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), n, d));
         RequireLength(input, nameof(input), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
         if (rows == 0)
             return;

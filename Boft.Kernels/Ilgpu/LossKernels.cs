@@ -177,10 +177,10 @@ public sealed partial class BoftKernels
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(prediction, nameof(prediction));
         ShapeChecks.NotEmptyPrediction(n);
-        RequireLength(target, nameof(target), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(prediction)));
+        RequireLength(target, nameof(target), n, ShapeChecks.LikeShape(n, nameof(prediction)));
         bool hasGrad = Optional(gradPrediction, nameof(gradPrediction));
         if (hasGrad)
-            RequireLength(gradPrediction, nameof(gradPrediction), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(prediction)));
+            RequireLength(gradPrediction, nameof(gradPrediction), n, ShapeChecks.LikeShape(n, nameof(prediction)));
         var p = new ReductionParams { Length = n, Mode = (int)ReductionMode.SquaredError, WriteGradient = hasGrad ? 1 : 0, GradientScale = 2.0 / n };
         ReduceInto(prediction, target, hasGrad ? gradPrediction : None, p, 0, s);
         ReadResults(s);
@@ -207,8 +207,8 @@ public sealed partial class BoftKernels
         AcceleratorStream s = StreamOf(stream);
         RequirePositive(classCount, nameof(classCount));
         int rows = RequireRows(logits, nameof(logits), classCount, $"classCount = {classCount}");
-        ShapeChecks.LogitsNotEmpty(rows, classCount, Rows((long)rows * classCount, classCount));
-        RequireLength(labels, nameof(labels), rows, ShapeChecks.LabelsShape(rows, Rows((long)rows * classCount, classCount)));
+        ShapeChecks.LogitsNotEmpty(rows, classCount, ShapeChecks.DeferredRowsOf((long)rows * classCount, classCount));
+        RequireLength(labels, nameof(labels), rows, ShapeChecks.LabelsShape(rows, classCount));
         bool hasGrad = Optional(gradLogits, nameof(gradLogits));
         if (hasGrad)
             RequireSameRows(gradLogits, nameof(gradLogits), logits, nameof(logits), classCount);

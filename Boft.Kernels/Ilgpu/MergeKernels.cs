@@ -37,7 +37,7 @@ public sealed partial class BoftKernels
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, Rows((long)outFeatures * shape.FeatureCount, shape.FeatureCount)));
+            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, shape.FeatureCount));
         RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
         LaunchRotation(shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
     }

@@ -117,12 +117,12 @@ public sealed partial class BoftKernels
         settings.Validate();
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(parameters, nameof(parameters));
-        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
+        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(n, nameof(parameters)));
         bool hasBuffer = Optional(momentumBuffer, nameof(momentumBuffer));
         ShapeChecks.MomentumBuffer(settings.Momentum, hasBuffer);
         if (settings.Momentum != 0)
         {
-            RequireLength(momentumBuffer, nameof(momentumBuffer), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
+            RequireLength(momentumBuffer, nameof(momentumBuffer), n, ShapeChecks.LikeShape(n, nameof(parameters)));
         }
         if (n == 0)
             return;
@@ -162,9 +162,9 @@ public sealed partial class BoftKernels
         ShapeChecks.LearningRate(learningRate);
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(parameters, nameof(parameters));
-        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
-        RequireLength(firstMoment, nameof(firstMoment), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
-        RequireLength(secondMoment, nameof(secondMoment), n, ShapeChecks.LikeShape(Invariant($"[{n}]"), nameof(parameters)));
+        RequireLength(gradients, nameof(gradients), n, ShapeChecks.LikeShape(n, nameof(parameters)));
+        RequireLength(firstMoment, nameof(firstMoment), n, ShapeChecks.LikeShape(n, nameof(parameters)));
+        RequireLength(secondMoment, nameof(secondMoment), n, ShapeChecks.LikeShape(n, nameof(parameters)));
         if (n == 0)
             return;
         var p = new AdamParams

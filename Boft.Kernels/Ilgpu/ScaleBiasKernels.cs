@@ -141,10 +141,10 @@ public sealed partial class BoftKernels
         int rows = RequireRows(input, nameof(input), featureCount, $"featureCount = {featureCount}");
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
+            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
         bool hasBias = Optional(bias, nameof(bias));
         if (hasBias)
-            RequireLength(bias, nameof(bias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
+            RequireLength(bias, nameof(bias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
         RequireSameRows(output, nameof(output), input, nameof(input), featureCount);
         if (rows == 0)
             return;
@@ -175,17 +175,17 @@ public sealed partial class BoftKernels
         int rows = RequireRows(input, nameof(input), featureCount, $"featureCount = {featureCount}");
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
-            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
+            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
         RequireSameRows(gradOutput, nameof(gradOutput), input, nameof(input), featureCount);
         bool hasGradInput = Optional(gradInput, nameof(gradInput));
         if (hasGradInput)
             RequireSameRows(gradInput, nameof(gradInput), input, nameof(input), featureCount);
         bool hasGradScale = Optional(gradScale, nameof(gradScale));
         if (hasGradScale)
-            RequireLength(gradScale, nameof(gradScale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
+            RequireLength(gradScale, nameof(gradScale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
         bool hasGradBias = Optional(gradBias, nameof(gradBias));
         if (hasGradBias)
-            RequireLength(gradBias, nameof(gradBias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input " + Rows(input.Length, featureCount)));
+            RequireLength(gradBias, nameof(gradBias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
         if (rows == 0)
             return;
         var p = new ScaleBiasParams
