@@ -25,7 +25,7 @@ internal readonly record struct MatrixView(float[] Array, int Offset, int RowStr
 internal static class Linear
 {
     private const int MR = 6;
-    private const int KC = 256;
+    private const int KC = 512;
     private const int MC = 96;
     private const int PanelsPerTask = 8;
     /// <summary>Up to this many rows, the dot-product (or row AXPY) paths: no packing of the whole weight per call, which for
