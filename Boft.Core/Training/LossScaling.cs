@@ -1,4 +1,4 @@
-// Dynamic loss scaling for float16 training (docs/09_Loss-scaling.md), with torch.amp.GradScaler's semantics
+// Dynamic loss scaling for float16 training (docs/10_Loss-scaling.md), with torch.amp.GradScaler's semantics
 // (torch/amp/grad_scaler.py; the update rule is aten/src/ATen/native/cuda/AmpKernels.cu amp_update_scale_cuda_kernel):
 //   scale      a float32 value, initially 2^16;
 //   backward   the loss gradient (the seed of the backward pass) is multiplied by the scale, so small float16 gradients do

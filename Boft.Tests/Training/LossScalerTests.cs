@@ -1,4 +1,4 @@
-// Dynamic loss scaling (docs/09_Loss-scaling.md): torch.amp.GradScaler's update rule checked step by step against a hand-computed
+// Dynamic loss scaling (docs/10_Loss-scaling.md): torch.amp.GradScaler's update rule checked step by step against a hand-computed
 // sequence; an overflow never changes a float32 master or optimizer state; with power-of-two scales, scaled training is bit for bit
 // the unscaled training with the overflowing steps left out. Runs on float32 tensors (overflows injected) on every backend.
 
