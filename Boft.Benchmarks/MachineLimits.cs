@@ -22,6 +22,15 @@ internal sealed record MachineLimits(int Threads, double PeakGflops, double Peak
         return new MachineLimits(threads, Math.Max(all.Gflops512, threads * one.Gflops512), all.Gflops512, one.Gflops512, cache.GigabytesPerSecond, dram.GigabytesPerSecond, LastLevelCacheBytes());
     }
 
+    /// <summary>Measures only the memory roofs (cache and DRAM streaming bandwidth, best of 3 short repetitions; well under a second),
+    /// for jobs that report GB/s against the bandwidth but not FLOP/s against the FMA peak (<c>compare</c>).</summary>
+    public static (double CacheGBs, double DramGBs, long CacheBytes) MeasureBandwidth(int threads)
+    {
+        MemoryBandwidth.Result cache = MemoryBandwidth.Measure(threads, MemoryBandwidth.CacheWorkingSetPerThread * threads, 3, 500_000_000L);
+        MemoryBandwidth.Result dram = MemoryBandwidth.Measure(threads, MemoryBandwidth.DramWorkingSet, 3, 500_000_000L);
+        return (cache.GigabytesPerSecond, dram.GigabytesPerSecond, LastLevelCacheBytes());
+    }
+
     /// <summary>The larger of each roof of this and <paramref name="other"/> (two measurements of the same machine).</summary>
     public MachineLimits Max(MachineLimits other) => new(Threads, Math.Max(PeakGflops, other.PeakGflops), Math.Max(PeakAllThreadsGflops, other.PeakAllThreadsGflops),
         Math.Max(PeakOneThreadGflops, other.PeakOneThreadGflops), Math.Max(CacheGBs, other.CacheGBs), Math.Max(DramGBs, other.DramGBs), CacheBytes);

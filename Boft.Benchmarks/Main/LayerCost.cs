@@ -16,8 +16,14 @@ namespace Boft.Benchmarks.Main;
 
 /// <summary>One timed layer row.</summary>
 internal sealed record LayerRow(string Kind, MethodConfig? Config, int D, int N, int Tokens, LayerOp Op, Timing Timing, double Flops, double Bytes,
-    string Level, double RooflineFraction, double? PairedFrozenMs)
+    string Level, double RooflineFraction, double? PairedFrozenMs, double BandwidthGBs)
 {
+    /// <summary>Compulsory bytes moved per second (GB/s).</summary>
+    public double Gbps => Bytes / (Timing.MedianMs / 1e3) / 1e9;
+
+    /// <summary><see cref="Gbps"/> as a share of the measured streaming bandwidth for this row's working set (cache or DRAM).</summary>
+    public double BandwidthFraction => Gbps / BandwidthGBs;
+
     /// <summary>Overhead over the frozen layer timed right before this row (percent), or null for frozen rows.</summary>
     public double? OverheadPercent => PairedFrozenMs is double f ? LayerMath.OverheadPercent(Timing.MedianMs, f) : null;
 
@@ -109,7 +115,8 @@ internal static class LayerCost
     {
         MethodConfig math = config ?? MethodConfig.Oft(d);
         double flops = LayerMath.Flops(op, math, tokens, d, n), bytes = LayerMath.Bytes(op, math, tokens, d, n);
-        return new LayerRow(kind, config, d, n, tokens, op, timing, flops, bytes, limits.Level(bytes), limits.Fraction(flops, bytes, timing.MedianMs / 1e3), frozen?.MedianMs);
+        return new LayerRow(kind, config, d, n, tokens, op, timing, flops, bytes, limits.Level(bytes), limits.Fraction(flops, bytes, timing.MedianMs / 1e3), frozen?.MedianMs,
+            limits.BandwidthFor(bytes));
     }
 
     private static Timing MedianOf(List<Timing> timings)

@@ -151,7 +151,7 @@ internal static class MainJob
             progress.Step("measuring");
             limits = limits.Max(MachineLimits.Measure(threads, quick: !options.Full));
             MachineLimits roof = limits;
-            layer = layer.Select(x => x with { Level = roof.Level(x.Bytes), RooflineFraction = roof.Fraction(x.Flops, x.Bytes, x.Timing.MedianMs / 1e3) }).ToList();
+            layer = layer.Select(x => x with { Level = roof.Level(x.Bytes), RooflineFraction = roof.Fraction(x.Flops, x.Bytes, x.Timing.MedianMs / 1e3), BandwidthGBs = roof.BandwidthFor(x.Bytes) }).ToList();
             return new MainResults(options, BenchmarkBackends.Describe(backend), backend.Name.ToLowerInvariant(), limits, quality, invalid, layer, memory, peer,
                 0, loadBefore, "", 0);
         });

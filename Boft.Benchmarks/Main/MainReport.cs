@@ -142,13 +142,13 @@ internal static class MainReport
         sb.AppendLine();
         sb.AppendLine("## Full-layer cost");
         sb.AppendLine();
-        sb.AppendLine("| d | T | layer | op | median ms | min ms | runs | µs/token | overhead vs frozen | GFLOP/s | FLOPs | bytes | working set | roofline |");
-        sb.AppendLine("|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
+        sb.AppendLine("| d | T | layer | op | median ms | min ms | runs | µs/token | overhead vs frozen | GFLOP/s | FLOPs | bytes | GB/s | working set | % of its bandwidth | roofline |");
+        sb.AppendLine("|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|");
         foreach (LayerRow x in r.Layer)
         {
             string overhead = x.OverheadPercent is double o ? F(o) + "%" : "–";
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {x.D} | {x.Tokens} | {(x.Kind == "merged" ? $"merged {x.Label}" : x.Label)} | {OpName(x.Op)} | {F(x.Timing.MedianMs)} | {F(x.Timing.MinMs)} | {x.Timing.Runs} | {F(x.MicrosecondsPerToken)} | {overhead} | {F(x.Gflops)} | {x.Flops:E2} | {x.Bytes:E2} | {x.Level} | {Pct(x.RooflineFraction)} |");
+                $"| {x.D} | {x.Tokens} | {(x.Kind == "merged" ? $"merged {x.Label}" : x.Label)} | {OpName(x.Op)} | {F(x.Timing.MedianMs)} | {F(x.Timing.MinMs)} | {x.Timing.Runs} | {F(x.MicrosecondsPerToken)} | {overhead} | {F(x.Gflops)} | {x.Flops:E2} | {x.Bytes:E2} | {F(x.Gbps)} | {x.Level} | {Pct(x.BandwidthFraction)} | {Pct(x.RooflineFraction)} |");
         }
         sb.AppendLine();
         foreach (LayerRow f in r.Layer.Where(x => x.Kind == "frozen" && x.Op == LayerOp.FrozenForward))
@@ -216,6 +216,7 @@ internal static class MainReport
             {
                 ["median_ms"] = x.Timing.MedianMs, ["min_ms"] = x.Timing.MinMs, ["runs"] = x.Timing.Runs, ["flops"] = x.Flops, ["bytes"] = x.Bytes,
                 ["gflops"] = x.Gflops, ["working_set"] = x.Level, ["roofline_fraction"] = x.RooflineFraction, ["n"] = x.N,
+                ["gbps"] = x.Gbps, ["bandwidth_gbs"] = x.BandwidthGBs, ["bandwidth_fraction"] = x.BandwidthFraction,
                 ["paired_frozen_ms"] = x.PairedFrozenMs, ["overhead_percent"] = x.OverheadPercent,
             }));
         foreach (MemoryRow m in r.Memory)

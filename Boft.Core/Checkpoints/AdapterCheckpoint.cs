@@ -108,14 +108,18 @@ public sealed class AdapterCheckpoint
     public IReadOnlyList<string> IgnoredKeys { get; }
 
     /// <summary>The tensors PEFT's <c>get_peft_model_state_dict</c> would produce, with PEFT's keys, plus <see cref="AdditionalTensors"/>.</summary>
-    /// <param name="elementType"><see cref="SafeTensorsElementType.Float32"/> (PEFT's usual) or <see cref="SafeTensorsElementType.Float64"/>
-    /// for the adapter parameters.</param>
+    /// <param name="elementType">The stored type of the adapter parameters: <see cref="SafeTensorsElementType.Float32"/> (PEFT's usual,
+    /// exact), <see cref="SafeTensorsElementType.Float64"/> (exact), <see cref="SafeTensorsElementType.BFloat16"/> or
+    /// <see cref="SafeTensorsElementType.Float16"/> (rounded to nearest, ties to even). <see cref="AdditionalTensors"/> keep their own types.</param>
     /// <returns>The tensors, adapter parameters first by module path.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is neither F32 nor F64.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not F32, F64, BF16 or F16.</exception>
+    /// <exception cref="OverflowException">A parameter value is too large for BF16 or F16 (it would be stored as infinity); the message
+    /// names the tensor, the flat index and the value.</exception>
     public IReadOnlyList<SafeTensor> ToStateDict(SafeTensorsElementType elementType = SafeTensorsElementType.Float32)
     {
-        if (elementType is not (SafeTensorsElementType.Float32 or SafeTensorsElementType.Float64))
-            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "Adapter parameters are written as F32 or F64.");
+        if (!IsStoredParameterType(elementType))
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType,
+                $"Adapter parameters are stored as F32, F64, BF16 or F16, not {SafeTensorsElementTypes.GetName(elementType)}.");
         var tensors = new List<SafeTensor>();
         foreach (var (path, weights) in modules)
         {
@@ -145,10 +149,13 @@ public sealed class AdapterCheckpoint
     /// never a mix (a half-finished swap is completed by the next <see cref="Load(string, IReadOnlyDictionary{string, LayerFeatureCounts}?, bool)"/> or <see cref="Save(string, SafeTensorsElementType)"/>; docs/08_Guarantees.md).
     /// </summary>
     /// <param name="directory">The folder (created when missing).</param>
-    /// <param name="elementType">F32 (default) or F64 for the adapter parameters.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is neither F32 nor F64.</exception>
+    /// <param name="elementType">The stored type of the adapter parameters: F32 (default, as PEFT saves float32 adapters), F64, BF16 or
+    /// F16; the 16-bit types round each float32 value to nearest, ties to even (docs/05_Checkpoints.md, "Stored types").</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not F32, F64, BF16 or F16.</exception>
     /// <exception cref="ArgumentException">A parameter holds a NaN or infinite value (the message names the module, the parameter and
     /// the first index); nothing is written.</exception>
+    /// <exception cref="OverflowException">A parameter value is too large for BF16 or F16 and would be stored as infinity (the message
+    /// names the tensor, the index and the value); nothing is written.</exception>
     /// <exception cref="IOException">A file cannot be written; the previous checkpoint is then left as it was.</exception>
     public void Save(string directory, SafeTensorsElementType elementType = SafeTensorsElementType.Float32) =>
         Save(directory, elementType, CheckpointFileSystem.Default);
@@ -460,9 +467,11 @@ public sealed class AdapterCheckpoint
             : [PeftStateDictKeys.OftRotationWeight(path)];
 
     private static SafeTensor Tensor(string key, long[] shape, float[] values, SafeTensorsElementType elementType) =>
-        elementType == SafeTensorsElementType.Float64
-            ? SafeTensor.FromSingleAsDouble(key, shape, values)
-            : SafeTensor.FromSingle(key, shape, values);
+        SafeTensor.FromSingle(key, shape, values, elementType);
+
+    /// <summary>Whether adapter parameters can be stored as <paramref name="elementType"/> (F32, F64, BF16, F16).</summary>
+    internal static bool IsStoredParameterType(SafeTensorsElementType elementType) =>
+        elementType is SafeTensorsElementType.Float32 or SafeTensorsElementType.Float64 or SafeTensorsElementType.BFloat16 or SafeTensorsElementType.Float16;
 
     /// <summary>Refuses a parameter tensor with NaN, ±Inf, or a value beyond the float range (it would load as ±Inf).</summary>
     private static void ThrowIfNotRepresentable(SafeTensor tensor, string sourceName)

@@ -20,7 +20,12 @@ public static class AdapterLayerCheckpoints
     /// <param name="template">Extra PEFT config fields to keep, or null.</param>
     /// <returns>The checkpoint (values copied from the layers).</returns>
     /// <exception cref="ArgumentException">No layers, another layer type, a merged layer, mixed methods or differing configurations.</exception>
-    public static AdapterCheckpoint Capture(IReadOnlyDictionary<string, ILayer> layers, PeftAdapterConfig? template = null)
+    public static AdapterCheckpoint Capture(IReadOnlyDictionary<string, ILayer> layers, PeftAdapterConfig? template = null) =>
+        Capture(layers, template, SafeTensorsElementType.Float32);
+
+    /// <summary>As <see cref="Capture(IReadOnlyDictionary{string, ILayer}, PeftAdapterConfig?)"/>, with trained biases stored as
+    /// <paramref name="biasElementType"/> (a save stores every float32 master in the one type the user chose).</summary>
+    internal static AdapterCheckpoint Capture(IReadOnlyDictionary<string, ILayer> layers, PeftAdapterConfig? template, SafeTensorsElementType biasElementType)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (layers.Count == 0)
@@ -45,7 +50,7 @@ public static class AdapterLayerCheckpoints
             }
             modules[path] = adapter.Weights();
             if (adapter.TrainsBias)
-                biases.Add(SafeTensor.FromSingle($"{PeftStateDictKeys.ModelPrefix}{path}.base_layer.bias", [adapter.Bias!.Value.Length], adapter.Bias.Value.ToArray()));
+                biases.Add(SafeTensor.FromSingle($"{PeftStateDictKeys.ModelPrefix}{path}.base_layer.bias", [adapter.Bias!.Value.Length], adapter.Bias.Value.ToArray(), biasElementType));
         }
         config = WithTemplate(config!, template) with { TargetModules = PeftModuleSelection.FromNames(modules.Keys.Select(LastName).Distinct(StringComparer.Ordinal)) };
         return new AdapterCheckpoint(config, modules, biases);
@@ -55,10 +60,18 @@ public static class AdapterLayerCheckpoints
     /// <param name="layers">Module path → layer.</param>
     /// <param name="directory">The folder (created if missing).</param>
     /// <param name="template">Extra PEFT config fields, or null.</param>
-    /// <param name="elementType">F32 (PEFT's usual) or F64.</param>
+    /// <param name="elementType">The stored type of the adapter parameters and trained biases: F32 (default, PEFT's usual), F64,
+    /// BF16 or F16 (rounded to nearest even; see <see cref="AdapterCheckpoint.Save(string, SafeTensorsElementType)"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not F32, F64, BF16 or F16.</exception>
+    /// <exception cref="OverflowException">A value is too large for BF16 or F16; nothing is written.</exception>
     public static void Save(IReadOnlyDictionary<string, ILayer> layers, string directory, PeftAdapterConfig? template = null,
-        SafeTensorsElementType elementType = SafeTensorsElementType.Float32) =>
-        Capture(layers, template).Save(directory, elementType);
+        SafeTensorsElementType elementType = SafeTensorsElementType.Float32)
+    {
+        if (!AdapterCheckpoint.IsStoredParameterType(elementType))
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType,
+                $"Adapter parameters are stored as F32, F64, BF16 or F16, not {SafeTensorsElementTypes.GetName(elementType)}.");
+        Capture(layers, template, elementType).Save(directory, elementType);
+    }
 
     /// <summary>Loads a PEFT adapter folder into layers; every shape and configuration is validated before any value changes.</summary>
     /// <param name="directory">The adapter folder.</param>

@@ -21,7 +21,8 @@ public static class LayerCheckpoints
     /// <param name="layers">Module path → layer.</param>
     /// <param name="directory">The folder (created if missing).</param>
     /// <param name="template">Extra PEFT config fields, or null.</param>
-    /// <param name="elementType">F32 (PEFT's usual) or F64.</param>
+    /// <param name="elementType">The stored type of the adapter parameters and trained biases: F32 (default, PEFT's usual), F64,
+    /// BF16 or F16 (rounded to nearest even).</param>
     public static void Save(IReadOnlyDictionary<string, AdapterLinear> layers, string directory, PeftAdapterConfig? template = null,
         SafeTensorsElementType elementType = SafeTensorsElementType.Float32) =>
         AdapterLayerCheckpoints.Save(AsLayers(layers), directory, template, elementType);

@@ -91,6 +91,34 @@ public sealed class SafeTensor
         return new SafeTensor(name, SafeTensorsElementType.Float32, shape, bytes);
     }
 
+    /// <summary>Creates a tensor of single-precision values stored as <paramref name="elementType"/>: <c>F32</c> (exact),
+    /// <c>F64</c> (widened exactly), <c>BF16</c> or <c>F16</c> (rounded to nearest, ties to even; a NaN stays NaN).</summary>
+    /// <param name="name">The tensor name.</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <param name="values">The values, row-major; the count must equal the product of <paramref name="shape"/>.</param>
+    /// <param name="elementType">The stored type: F32, F64, BF16 or F16.</param>
+    /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentException">The value count does not match the shape, or the name is invalid.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not F32, F64, BF16 or F16.</exception>
+    /// <exception cref="OverflowException">A finite value is too large for BF16 or F16 and would be stored as infinity; the message
+    /// names the tensor, the flat index and the value.</exception>
+    public static SafeTensor FromSingle(string name, ReadOnlySpan<long> shape, ReadOnlySpan<float> values, SafeTensorsElementType elementType)
+    {
+        switch (elementType)
+        {
+            case SafeTensorsElementType.Float32:
+                return FromSingle(name, shape, values);
+            case SafeTensorsElementType.Float64:
+                return FromSingleAsDouble(name, shape, values);
+            case SafeTensorsElementType.BFloat16 or SafeTensorsElementType.Float16:
+                CheckCount(name, shape, values.Length, nameof(values));
+                return new SafeTensor(name, elementType, shape, StoredFloatRounding.ToBytes(name, values, elementType));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(elementType), elementType,
+                    $"Tensor '{name}': single-precision values are stored as F32, F64, BF16 or F16, not {SafeTensorsElementTypes.GetName(elementType)}.");
+        }
+    }
+
     /// <summary>Creates an <c>F64</c> tensor.</summary>
     /// <param name="name">The tensor name.</param>
     /// <param name="shape">The dimensions.</param>

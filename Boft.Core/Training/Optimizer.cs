@@ -38,7 +38,8 @@ public abstract class Optimizer : IDisposable
     /// optimizer state changes. The check is fused with the gradient norm that clipping needs (one read of every gradient).</summary>
     public NonFiniteGradientPolicy NonFiniteGradients { get; set; } = NonFiniteGradientPolicy.Throw;
 
-    /// <summary>Number of steps skipped under <see cref="NonFiniteGradientPolicy.SkipStep"/> (or by the trainer for a non-finite loss).</summary>
+    /// <summary>Number of steps skipped under <see cref="NonFiniteGradientPolicy.SkipStep"/>, by a <see cref="LossScaler"/> on an overflow,
+    /// or by the trainer for a non-finite loss.</summary>
     public int SkippedStepCount { get; private set; }
 
     /// <summary>The global 2-norm of the gradients at the last <see cref="Step(double?)"/>, before clipping (NaN or ∞ for a skipped step).</summary>
@@ -61,7 +62,14 @@ public abstract class Optimizer : IDisposable
     /// <param name="maxGradientNorm">The clipping norm (positive, finite), or null for no clipping.</param>
     /// <returns>True when the step was taken; false when it was skipped (see <see cref="Step(double?)"/>).</returns>
     /// <exception cref="NonFiniteValueException">A gradient holds NaN or ±Inf and the policy is <see cref="NonFiniteGradientPolicy.Throw"/>.</exception>
-    public bool Step(double? learningRate, double? maxGradientNorm)
+    public bool Step(double? learningRate, double? maxGradientNorm) => StepCore(learningRate, maxGradientNorm, null);
+
+    /// <summary>The step of <see cref="LossScaler.Step"/>: multiplies every gradient by <paramref name="inverseScale"/> (float32), then
+    /// steps, or skips (and counts) the step when a gradient is not finite, whatever <see cref="NonFiniteGradients"/> says.</summary>
+    internal bool StepUnscaling(double? learningRate, double? maxGradientNorm, float inverseScale) =>
+        StepCore(learningRate, maxGradientNorm, inverseScale);
+
+    private bool StepCore(double? learningRate, double? maxGradientNorm, float? inverseScale)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         double lr = learningRate ?? LearningRate;
@@ -69,11 +77,14 @@ public abstract class Optimizer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(learningRate), lr, $"Invalid learning rate: {lr}");
         if (maxGradientNorm is { } limit && (!double.IsFinite(limit) || limit <= 0))
             throw new ArgumentOutOfRangeException(nameof(maxGradientNorm), limit, $"maxGradientNorm ({limit}) must be positive and finite.");
+        if (inverseScale is { } inverse)
+            foreach (Parameter p in parameters)
+                p.Backend.Scale(p.RequiredGradient, inverse);
         double total = GradientClipping.NormAndCheck(parameters, out int firstNonFinite);
         LastGradientNorm = total;
         if (firstNonFinite >= 0)
         {
-            if (NonFiniteGradients == NonFiniteGradientPolicy.SkipStep)
+            if (inverseScale is not null || NonFiniteGradients == NonFiniteGradientPolicy.SkipStep)
             {
                 SkippedStepCount++;
                 return false;

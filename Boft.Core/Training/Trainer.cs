@@ -47,16 +47,18 @@ public sealed record TrainingOptions(int Epochs = 1, int BatchSize = 32, bool Sh
 /// <param name="GradientNorm">Global gradient norm of the last step before clipping.</param>
 /// <param name="Metrics">Evaluation metrics, when this report follows an evaluation.</param>
 /// <param name="SkippedSteps">Steps skipped so far because a gradient or the loss was not finite
-/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>).</param>
+/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>, or a <see cref="LossScaler"/> overflow).</param>
+/// <param name="LossScale">The loss scale after the last step when the trainer has a <see cref="Trainer.LossScaler"/>, else null.</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, int Epoch, double Loss, double LearningRate, double StepsPerSecond,
-    double GradientNorm, IReadOnlyDictionary<string, double>? Metrics = null, int SkippedSteps = 0)
+    double GradientNorm, IReadOnlyDictionary<string, double>? Metrics = null, int SkippedSteps = 0, double? LossScale = null)
 {
     /// <inheritdoc />
     public override string ToString()
     {
         string metrics = Metrics is null ? "" : "  " + string.Join("  ", Metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}")));
         string skipped = SkippedSteps == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"  skipped {SkippedSteps}");
-        return string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps}  epoch {Epoch}  loss {Loss:F5}  lr {LearningRate:G3}  {StepsPerSecond:F1} steps/s{skipped}{metrics}");
+        string scale = LossScale is { } s ? string.Create(CultureInfo.InvariantCulture, $"  scale {s:G9}") : "";
+        return string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps}  epoch {Epoch}  loss {Loss:F5}  lr {LearningRate:G3}  {StepsPerSecond:F1} steps/s{scale}{skipped}{metrics}");
     }
 }
 
@@ -66,9 +68,12 @@ public sealed record TrainingProgress(int Step, int TotalSteps, int Epoch, doubl
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="Evaluations">Every evaluation with the step it ran at.</param>
 /// <param name="SkippedSteps">Of <paramref name="Steps"/>, how many were skipped because a gradient or the loss was not finite
-/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>; the optimizer's <see cref="Optimizer.NonFiniteGradients"/>).</param>
+/// (<see cref="NonFiniteGradientPolicy.SkipStep"/>; the optimizer's <see cref="Optimizer.NonFiniteGradients"/>; or a
+/// <see cref="LossScaler"/> overflow).</param>
+/// <param name="LossScale">The loss scale at the end when the trainer has a <see cref="Trainer.LossScaler"/>, else null.</param>
+/// <param name="LossScaleSkippedSteps">Of <paramref name="SkippedSteps"/>, how many the loss scaler skipped for an overflowing gradient.</param>
 public sealed record TrainingResult(int Steps, IReadOnlyList<double> Losses, TimeSpan Elapsed, IReadOnlyList<(int Step, IReadOnlyDictionary<string, double> Metrics)> Evaluations,
-    int SkippedSteps = 0);
+    int SkippedSteps = 0, double? LossScale = null, int LossScaleSkippedSteps = 0);
 
 /// <summary>A training loop over a model, an optimizer and a loss. Tensors for batches are allocated once.</summary>
 public sealed class Trainer
@@ -103,6 +108,15 @@ public sealed class Trainer
     /// <summary>The options.</summary>
     public TrainingOptions Options { get; }
 
+    /// <summary>
+    /// Dynamic loss scaling (float16 training; <see cref="LossScaler"/>), or null for none. With a scaler, every step multiplies the loss
+    /// gradient by the scale before the backward pass and <see cref="LossScaler.Step"/> unscales, checks and steps; a gradient overflow
+    /// skips the step and lowers the scale. A non-finite loss value is still handled by <see cref="Optimizer.NonFiniteGradients"/>
+    /// (the scale multiplies the gradient, not the forward pass, so lowering it cannot help). The scaler keeps its state across
+    /// <see cref="Fit"/> calls. Progress reports and the result carry the scale.
+    /// </summary>
+    public LossScaler? LossScaler { get; init; }
+
     /// <summary>Receives progress reports (e.g. a <see cref="ConsoleProgress"/>), or null.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
 
@@ -134,6 +148,7 @@ public sealed class Trainer
         int reportCount = 0, step = 0;
         double gradNorm = double.NaN;
         int skippedAtStart = Optimizer.SkippedStepCount;
+        int scalerSkippedAtStart = LossScaler?.SkippedStepCount ?? 0;
         try
         {
             for (int epoch = 1; epoch <= Options.Epochs; epoch++)
@@ -153,8 +168,17 @@ public sealed class Trainer
                     double lr = Optimizer.LearningRate * (Options.Schedule?.Factor(step) ?? 1.0);
                     if (double.IsFinite(value))
                     {
-                        Model.Backward(tensors.GradOutput, null);
-                        Optimizer.Step(lr, Options.MaxGradientNorm);
+                        if (LossScaler is { } scaler)
+                        {
+                            scaler.ScaleGradient(tensors.GradOutput);
+                            Model.Backward(tensors.GradOutput, null);
+                            scaler.Step(Optimizer, lr, Options.MaxGradientNorm);
+                        }
+                        else
+                        {
+                            Model.Backward(tensors.GradOutput, null);
+                            Optimizer.Step(lr, Options.MaxGradientNorm);
+                        }
                         gradNorm = Optimizer.LastGradientNorm;
                     }
                     else if (Optimizer.NonFiniteGradients == NonFiniteGradientPolicy.SkipStep)
@@ -183,7 +207,7 @@ public sealed class Trainer
                     if (Progress is not null && (step % Options.ReportEvery == 0 || step == totalSteps || metrics is not null))
                     {
                         Progress.Report(new TrainingProgress(step, totalSteps, epoch, reportSum / reportCount, lr, step / clock.Elapsed.TotalSeconds, gradNorm, metrics,
-                            Optimizer.SkippedStepCount - skippedAtStart));
+                            Optimizer.SkippedStepCount - skippedAtStart, LossScaler?.Scale));
                         reportSum = 0;
                         reportCount = 0;
                     }
@@ -196,7 +220,8 @@ public sealed class Trainer
                 t.Dispose();
             Model.IsTraining = false;
         }
-        return new TrainingResult(step, losses, clock.Elapsed, evaluations, Optimizer.SkippedStepCount - skippedAtStart);
+        return new TrainingResult(step, losses, clock.Elapsed, evaluations, Optimizer.SkippedStepCount - skippedAtStart,
+            LossScaler?.Scale, (LossScaler?.SkippedStepCount ?? 0) - scalerSkippedAtStart);
     }
 
     private sealed class BatchTensors : IDisposable

@@ -14,7 +14,7 @@ namespace Boft.Tests.Checkpoints;
 [Category("Checkpoints")]
 public sealed class PythonCrossCheckTests
 {
-    private static readonly string[] FixtureNames = ["boft_b4_m2_f32", "boft_legacy_p_f16", "oft_b4_v020_f32", "oft_shared_v017_bf16", "boft_conv_b6_m2_f32"];
+    private static readonly string[] FixtureNames = ["boft_b4_m2_f32", "boft_b4_m2_bf16", "boft_legacy_p_f16", "oft_b4_v020_f32", "oft_shared_v017_bf16", "boft_conv_b6_m2_f32"];
 
     private static Dictionary<string, (string DataType, long[] Shape, double[] Values)> Expected(string fixture)
     {
@@ -161,8 +161,23 @@ public sealed class PythonCrossCheckTests
 
     // ---------- C# → Python ----------
 
-    private static string ExpectationJson(AdapterCheckpoint checkpoint, SafeTensorsElementType elementType, IReadOnlyDictionary<string, object?> config)
+    private static string ExpectationJson(AdapterCheckpoint checkpoint, SafeTensorsElementType elementType, IReadOnlyDictionary<string, object?> config,
+        bool withFloat32Source = false)
     {
+        if (withFloat32Source)
+        {
+            // The float32 masters behind every adapter tensor, as bit patterns (exact, -0 included): Python converts them with torch and compares the stored bits.
+            var sources = checkpoint.ToStateDict(SafeTensorsElementType.Float32).Where(t => PeftStateDictKeys.TryParse(t.Name, out _))
+                .ToDictionary(t => t.Name, t => t.ToSingleArray().Select(BitConverter.SingleToUInt32Bits).ToArray());
+            string plain = ExpectationJson(checkpoint, elementType, config);
+            using JsonDocument document = JsonDocument.Parse(plain);
+            return JsonSerializer.Serialize(new
+            {
+                tensors = document.RootElement.GetProperty("tensors"),
+                config = document.RootElement.GetProperty("config"),
+                float32_source = sources,
+            });
+        }
         var tensors = new Dictionary<string, object>();
         foreach (SafeTensor tensor in checkpoint.ToStateDict(elementType))
             tensors[tensor.Name] = new
@@ -174,7 +189,8 @@ public sealed class PythonCrossCheckTests
         return JsonSerializer.Serialize(new { tensors, config });
     }
 
-    private static void RunReader(AdapterCheckpoint checkpoint, SafeTensorsElementType elementType, IReadOnlyDictionary<string, object?> config)
+    private static void RunReader(AdapterCheckpoint checkpoint, SafeTensorsElementType elementType, IReadOnlyDictionary<string, object?> config,
+        bool withFloat32Source = false)
     {
         string? reason = CheckpointTestFiles.PythonWithTorchUnavailableReason();
         if (reason is not null)
@@ -184,7 +200,7 @@ public sealed class PythonCrossCheckTests
         {
             checkpoint.Save(folder, elementType);
             string expectation = Path.Combine(folder, "..", Path.GetFileName(folder) + ".expected.json");
-            File.WriteAllText(expectation, ExpectationJson(checkpoint, elementType, config));
+            File.WriteAllText(expectation, ExpectationJson(checkpoint, elementType, config, withFloat32Source));
             try
             {
                 var (exitCode, output) = CheckpointTestFiles.Run(CheckpointTestFiles.Python,
@@ -236,6 +252,21 @@ public sealed class PythonCrossCheckTests
             ["eps"] = 6e-5,
             ["target_modules"] = @".*\.(q|v)$",
         });
+
+    [TestCase(SafeTensorsElementType.BFloat16)]
+    [TestCase(SafeTensorsElementType.Float16)]
+    public void CSharpBoftFolderIn16Bit_IsReadByPython_AsTorchsOwnRoundingOfTheMasters(SafeTensorsElementType elementType)
+    {
+        // Masters with ties at both types' rounding points (1 + 2^-8, 1 + 3·2^-8 for bf16; 1 + 2^-11, 1 + 3·2^-11 for fp16) and subnormals.
+        AdapterCheckpoint original = AdapterCheckpointTests.BoftCheckpoint();
+        var q = (BoftModuleWeights)original.Modules["encoder.layer.0.q"];
+        float[] rotation = q.Rotation.ToArray();
+        float[] special = [1f + 1f / 256, 1f + 3f / 256, 1f + 1f / 2048, 1f + 3f / 2048, -(1f + 1f / 256), BitConverter.UInt32BitsToSingle(0x0020C000u), 3e-7f, -0f, 1000.0625f];
+        special.CopyTo(rotation, 0);
+        var modules = original.Modules.ToDictionary(kv => kv.Key, kv => kv.Value);
+        modules["encoder.layer.0.q"] = q with { Rotation = rotation };
+        RunReader(new AdapterCheckpoint(original.Config, modules), elementType, new Dictionary<string, object?> { ["peft_type"] = "BOFT" }, withFloat32Source: true);
+    }
 
     [Test]
     public void CSharpOftFolderWithOldNeumann_HasNoPeftVersionForPython()

@@ -81,23 +81,26 @@ def main():
     for path, n in [("model.layers.0.self_attn.q_proj", 16), ("model.layers.0.self_attn.v_proj", 8)]:
         tensors.update(boft_tensors(generator, path, m=2, k=4, b=4, n=n, dtype=torch.float32))
         tensors[f"{PREFIX}{path}.base_layer.bias"] = torch.randn(n, generator=generator, dtype=torch.float64).to(torch.float32)
-    write_fixture(
-        "boft_b4_m2_f32",
-        config(
-            BOFT_DEFAULTS,
-            peft_type="BOFT",
-            peft_version="0.20.0",
-            task_type="CAUSAL_LM",
-            base_model_name_or_path="boft-tests/tiny-model",
-            inference_mode=True,
-            target_modules=["q_proj", "v_proj"],
-            bias="boft_only",
-            boft_block_size=4,
-            boft_n_butterfly_factor=2,
-            boft_dropout=0.1,
-        ),
-        tensors,
+    boft_b4_m2_config = config(
+        BOFT_DEFAULTS,
+        peft_type="BOFT",
+        peft_version="0.20.0",
+        task_type="CAUSAL_LM",
+        base_model_name_or_path="boft-tests/tiny-model",
+        inference_mode=True,
+        target_modules=["q_proj", "v_proj"],
+        bias="boft_only",
+        boft_block_size=4,
+        boft_n_butterfly_factor=2,
+        boft_dropout=0.1,
     )
+    write_fixture("boft_b4_m2_f32", boft_b4_m2_config, tensors)
+
+    # 1b. The same adapter saved in bfloat16, as PEFT saves a model trained (or cast with model.to(torch.bfloat16)) in bf16:
+    #     every tensor of fixture 1 converted by torch's Tensor.to(torch.bfloat16) (round to nearest, ties to even). Draws no
+    #     random numbers, so the fixtures after it are unchanged. The C# tests load it into float32 masters and compare them with
+    #     fixture 1's float32 values, and check that Boft's own bf16 save of fixture 1 writes these bytes.
+    write_fixture("boft_b4_m2_bf16", boft_b4_m2_config, {key: t.to(torch.bfloat16) for key, t in tensors.items()})
 
     # 2. OFT as PEFT >= 0.18 saves it: oft_block_size=4, Cayley-Neumann, regex target_modules; q_proj d=16, v_proj d=12.
     tensors = {}

@@ -13,6 +13,8 @@ Checks (torch only; no safetensors/peft packages):
   * keys follow get_peft_model_state_dict's naming and shapes follow the config (boft_R [m,k,b,b], boft_s [n,1]
     or [1,n] for the Conv2d modules listed in EXPECTED_JSON's optional "conv_modules",
     oft_R.weight [r_param, b(b-1)/2]);
+  * with EXPECTED_JSON's optional "float32_source" (float32 bit patterns), every listed tensor's bits equal torch's conversion
+    of those float32 values to the stored dtype (BF16/F16 round to nearest even, as Tensor.to does);
   * adapter_config.json is exactly json.dumps(config, indent=2, sort_keys=True), has every field PEFT's dataclass has,
     and passes OFTConfig.check_kwargs / __post_init__ (oft_block_size present, one of r / block size non-zero,
     peft_version a version >= 0.18.0 when use_cayley_neumann is set) and holds the expected field values.
@@ -28,6 +30,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peft_layout import (  # noqa: E402
     BOFT_DEFAULTS,
+    SAME_SIZE_INT,
     COMMON_DEFAULTS,
     OFT_DEFAULTS,
     dumps_config,
@@ -116,6 +119,22 @@ def main(folder, expected_path):
         if values.shape != want_values.shape or not torch.equal(values, want_values):
             diff = (values - want_values).abs().max().item() if values.shape == want_values.shape else "shape"
             failures.append(f"{name}: values differ (max abs diff {diff})")
+
+    # Optional "float32_source": {key: [float32 bit patterns as integers]}: the stored tensor must be exactly torch's own conversion of those float32
+    # masters to the stored dtype (Tensor.to(bfloat16 / float16): round to nearest, ties to even), compared bit for bit.
+    for name, source in expected.get("float32_source", {}).items():
+        if name not in rebuilt:
+            failures.append(f"{name}: float32_source given for a missing tensor")
+            continue
+        stored = rebuilt[name].flatten()
+        import numpy
+
+        masters = torch.from_numpy(numpy.array(source, dtype=numpy.uint32).view(numpy.float32).copy())
+        converted = masters.to(stored.dtype)
+        int_type = SAME_SIZE_INT[stored.element_size()][0]
+        if converted.shape != stored.shape or not torch.equal(converted.view(int_type), stored.view(int_type)):
+            mismatches = (converted.view(int_type) != stored.view(int_type)).nonzero().flatten().tolist() if converted.shape == stored.shape else "shape"
+            failures.append(f"{name}: stored {stored.dtype} bits differ from torch's conversion of the float32 masters at {mismatches}")
 
     for name, (dtype, shape, _) in tensors.items():
         match = KEY.match(name)
