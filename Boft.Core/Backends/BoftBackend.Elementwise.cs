@@ -43,7 +43,7 @@ public abstract partial class BoftBackend
     /// <param name="value">The value.</param>
     public void Fill(Tensor tensor, float value)
     {
-        Check(tensor, nameof(tensor));
+        CheckActivation(tensor, nameof(tensor));
         FillCore(tensor, value);
     }
 
@@ -69,8 +69,8 @@ public abstract partial class BoftBackend
     /// <param name="destination">The destination.</param>
     public void Copy(Tensor source, Tensor destination)
     {
-        Check(source, nameof(source));
-        Check(destination, nameof(destination));
+        CheckActivation(source, nameof(source));
+        CheckActivation(destination, nameof(destination), source, nameof(source));
         RequireLength(destination, nameof(destination), source.Length, ShapeChecks.LikeShape(source, nameof(source)));
         CopyCore(source, destination);
     }

@@ -12,9 +12,10 @@ public abstract partial class BoftBackend
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     public void Linear(Tensor input, Tensor weight, Tensor output)
     {
-        (int n, int d) = RequireMatrix(weight, nameof(weight));
-        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), weight));
-        RequireRowsOf(output, nameof(output), rows, n, input, nameof(input));
+        (int n, int d) = RequireMatrix(weight, nameof(weight), activation: true);
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), weight), activation: true);
+        CheckActivation(weight, nameof(weight), input, nameof(input));
+        RequireRowsOf(output, nameof(output), rows, n, input, nameof(input), activation: true);
         LinearCore(input, weight, output, rows, d, n);
     }
 
@@ -30,9 +31,10 @@ public abstract partial class BoftBackend
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     public void LinearBackwardInput(Tensor gradOutput, Tensor weight, Tensor gradInput)
     {
-        (int n, int d) = RequireMatrix(weight, nameof(weight));
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), weight));
-        RequireRowsOf(gradInput, nameof(gradInput), rows, d, gradOutput, nameof(gradOutput));
+        (int n, int d) = RequireMatrix(weight, nameof(weight), activation: true);
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), weight), activation: true);
+        CheckActivation(weight, nameof(weight), gradOutput, nameof(gradOutput));
+        RequireRowsOf(gradInput, nameof(gradInput), rows, d, gradOutput, nameof(gradOutput), activation: true);
         LinearBackwardInputCore(gradOutput, weight, gradInput, rows, d, n);
     }
 

@@ -19,9 +19,9 @@ public abstract partial class BoftBackend
     public void Rotate(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
+        int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
         CheckBlocks(shape, blocks, nameof(blocks));
-        Check(output, nameof(output));
+        CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         RotateCore(shape, input, blocks, transpose, output, rows);
     }
@@ -45,11 +45,11 @@ public abstract partial class BoftBackend
     public void RotateBackward(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
+        int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
         CheckBlocks(shape, blocks, nameof(blocks));
-        Check(gradOutput, nameof(gradOutput));
+        CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));
-        Check(gradInput, nameof(gradInput));
+        CheckActivation(gradInput, nameof(gradInput), input, nameof(input));
         RequireSameShape(gradInput, nameof(gradInput), input, nameof(input));
         CheckBlocks(shape, gradBlocks, nameof(gradBlocks));
         ShapeChecks.GradInputNotAliasingInput(ReferenceEquals(gradInput, input));

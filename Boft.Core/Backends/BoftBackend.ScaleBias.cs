@@ -14,12 +14,12 @@ public abstract partial class BoftBackend
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     public void ScaleBias(Tensor input, Tensor? scale, Tensor? bias, Tensor output)
     {
-        Check(input, nameof(input));
+        CheckActivation(input, nameof(input));
         int n = input.LastDimension;
-        int rows = RequireRows(input, nameof(input), n, "");
+        int rows = RequireRows(input, nameof(input), n, "", activation: true);
         CheckVector(scale, nameof(scale), n, input);
-        CheckVector(bias, nameof(bias), n, input);
-        Check(output, nameof(output));
+        CheckVector(bias, nameof(bias), n, input, activation: true);
+        CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         ScaleBiasCore(input, scale, bias, output, rows, n);
     }
@@ -40,15 +40,15 @@ public abstract partial class BoftBackend
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     public void ScaleBiasBackward(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias)
     {
-        Check(input, nameof(input));
+        CheckActivation(input, nameof(input));
         int n = input.LastDimension;
-        int rows = RequireRows(input, nameof(input), n, "");
+        int rows = RequireRows(input, nameof(input), n, "", activation: true);
         CheckVector(scale, nameof(scale), n, input);
-        Check(gradOutput, nameof(gradOutput));
+        CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));
         if (gradInput is not null)
         {
-            Check(gradInput, nameof(gradInput));
+            CheckActivation(gradInput, nameof(gradInput), input, nameof(input));
             RequireSameShape(gradInput, nameof(gradInput), input, nameof(input));
         }
         CheckVector(gradScale, nameof(gradScale), n, input);

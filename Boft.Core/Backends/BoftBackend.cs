@@ -51,6 +51,85 @@ public abstract partial class BoftBackend : IDisposable
     /// <returns>The tensor.</returns>
     protected abstract Tensor AllocateCore(int[] shape);
 
+    /// <summary>Allocates a zero-filled tensor of <paramref name="elementType"/>.</summary>
+    /// <param name="elementType">The storage type (16-bit types only where <see cref="Supports"/> says so).</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <returns>A new tensor owned by this backend.</returns>
+    /// <exception cref="NotSupportedException">The backend has no storage of that type.</exception>
+    public Tensor Allocate(ElementType elementType, params int[] shape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!Enum.IsDefined(elementType))
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "Unknown element type.");
+        if (elementType == ElementType.Float32)
+            return AllocateCore((int[])shape.Clone());
+        if (!Supports(elementType))
+            throw ShapeChecks.NoSixteenBitStorage(Name, elementType);
+        return AllocateCore((int[])shape.Clone(), elementType);
+    }
+
+    /// <summary>Whether this backend stores and computes on tensors of <paramref name="elementType"/> (float32: always).</summary>
+    /// <param name="elementType">The type.</param>
+    /// <returns>True when tensors of the type can be allocated and the 16-bit ops accept them.</returns>
+    public virtual bool Supports(ElementType elementType) => elementType == ElementType.Float32;
+
+    /// <summary>Allocates a zero-filled 16-bit tensor (only called when <see cref="Supports"/> is true).</summary>
+    /// <param name="shape">A private copy of the dimensions.</param>
+    /// <param name="elementType">A 16-bit type.</param>
+    /// <returns>The tensor.</returns>
+    /// <exception cref="NotSupportedException">Always, unless overridden.</exception>
+    protected virtual Tensor AllocateCore(int[] shape, ElementType elementType) => throw ShapeChecks.NoSixteenBitStorage(Name, elementType);
+
+    /// <summary>Allocates a tensor of <paramref name="elementType"/> holding <paramref name="values"/> rounded to it (RNE).</summary>
+    /// <param name="values">Row-major values.</param>
+    /// <param name="elementType">The storage type.</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <returns>A new tensor owned by this backend.</returns>
+    public Tensor Upload(ReadOnlySpan<float> values, ElementType elementType, params int[] shape) =>
+        FillNew(Allocate(elementType, shape), values);
+
+    /// <summary>Allocates a 16-bit tensor from raw bfloat16 or float16 bits.</summary>
+    /// <param name="bits">Row-major bits of <paramref name="elementType"/>.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>.</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <returns>A new tensor owned by this backend.</returns>
+    public Tensor UploadBits(ReadOnlySpan<ushort> bits, ElementType elementType, params int[] shape)
+    {
+        Tensor tensor = Allocate(elementType, shape);
+        try
+        {
+            tensor.CopyBitsFrom(bits);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        return tensor;
+    }
+
+    /// <summary>Allocates a <see cref="ElementType.Float16"/> tensor holding <paramref name="values"/>.</summary>
+    /// <param name="values">Row-major values.</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <returns>A new tensor owned by this backend.</returns>
+    public Tensor Upload(ReadOnlySpan<Half> values, params int[] shape) =>
+        UploadBits(System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(values), ElementType.Float16, shape);
+
+    private static Tensor FillNew(Tensor tensor, ReadOnlySpan<float> values)
+    {
+        try
+        {
+            tensor.CopyFrom(values);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        return tensor;
+    }
+
     /// <summary>Allocates a tensor and fills it with <paramref name="values"/>.</summary>
     /// <param name="values">Row-major values; their count must equal the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions.</param>
@@ -110,7 +189,33 @@ public abstract partial class BoftBackend : IDisposable
     /// <exception cref="ArgumentNullException">The tensor is null.</exception>
     /// <exception cref="ObjectDisposedException">The tensor or backend is disposed.</exception>
     /// <exception cref="BackendMismatchException">The tensor belongs to another backend.</exception>
+    /// <exception cref="ArgumentException">The tensor is not float32 (the ops with a 16-bit path check activations with <see cref="CheckActivation"/>).</exception>
     protected void Check(Tensor tensor, string name)
+    {
+        CheckOwned(tensor, name);
+        if (tensor.ElementType != ElementType.Float32)
+            throw ShapeChecks.NotFloat32(name, tensor.ShapeString, tensor.ElementType);
+    }
+
+    /// <summary>
+    /// Checks an activation or frozen-weight operand of an op with a 16-bit path: owned and alive like <see cref="Check"/>,
+    /// of any element type this backend supports, and of the same type as <paramref name="like"/> (the op's first
+    /// activation) when given.
+    /// </summary>
+    /// <param name="tensor">The tensor.</param>
+    /// <param name="name">The argument name.</param>
+    /// <param name="like">The activation whose type every activation of the op shares, or null for the first one.</param>
+    /// <param name="likeName">Its argument name.</param>
+    protected void CheckActivation(Tensor tensor, string name, Tensor? like = null, string? likeName = null)
+    {
+        CheckOwned(tensor, name);
+        if (like is not null && tensor.ElementType != like.ElementType)
+            throw ShapeChecks.TypeMismatch(name, tensor.ElementType, likeName ?? "", like.ElementType);
+        if (tensor.ElementType != ElementType.Float32 && !Supports(tensor.ElementType))
+            throw ShapeChecks.NoSixteenBitStorage(Name, tensor.ElementType);
+    }
+
+    private void CheckOwned(Tensor tensor, string name)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(tensor, name);
@@ -126,23 +231,32 @@ public abstract partial class BoftBackend : IDisposable
     private static void RequireSameShape(Tensor tensor, string name, Tensor other, string otherName) =>
         ShapeChecks.SameShape(tensor.Shape.SequenceEqual(other.Shape), name, ShapeChecks.ShapeOf(tensor), otherName, ShapeChecks.ShapeOf(other));
 
-    private int RequireRows(Tensor tensor, string name, int featureCount, ShapeText reason)
+    private int RequireRows(Tensor tensor, string name, int featureCount, ShapeText reason, bool activation = false)
     {
-        Check(tensor, name);
+        if (activation)
+            CheckActivation(tensor, name);
+        else
+            Check(tensor, name);
         ShapeChecks.LastDimension(name, tensor.Shape, featureCount, reason);
         return featureCount == 0 ? 0 : tensor.Length / featureCount;
     }
 
-    private void RequireRowsOf(Tensor tensor, string name, int rows, int columns, Tensor other, string otherName)
+    private void RequireRowsOf(Tensor tensor, string name, int rows, int columns, Tensor other, string otherName, bool activation = false)
     {
-        Check(tensor, name);
+        if (activation)
+            CheckActivation(tensor, name, other, otherName);
+        else
+            Check(tensor, name);
         bool ok = tensor.Rank != 0 && tensor.LastDimension == columns && tensor.Length == (long)rows * columns;
         ShapeChecks.RowsLike(ok, name, ShapeChecks.ShapeOf(tensor), rows, columns, otherName, ShapeChecks.ShapeOf(other));
     }
 
-    private (int Rows, int Columns) RequireMatrix(Tensor tensor, string name)
+    private (int Rows, int Columns) RequireMatrix(Tensor tensor, string name, bool activation = false)
     {
-        Check(tensor, name);
+        if (activation)
+            CheckActivation(tensor, name);
+        else
+            Check(tensor, name);
         ShapeChecks.Matrix(name, tensor.Shape);
         return (tensor.Shape[0], tensor.Shape[1]);
     }
@@ -161,11 +275,14 @@ public abstract partial class BoftBackend : IDisposable
         RequireLength(identityMask, nameof(identityMask), shape.BlockCount, ShapeChecks.MaskShape(shape));
     }
 
-    private void CheckVector(Tensor? vector, string name, int length, Tensor rowsTensor)
+    private void CheckVector(Tensor? vector, string name, int length, Tensor rowsTensor, bool activation = false)
     {
         if (vector is null)
             return;
-        Check(vector, name);
+        if (activation)
+            CheckActivation(vector, name, rowsTensor, "input");
+        else
+            Check(vector, name);
         RequireLength(vector, name, length, ShapeChecks.PerColumnShape(length, rowsTensor));
     }
 

@@ -13,7 +13,13 @@ public sealed partial class ReferenceBackend : BoftBackend
     public override string Name => "Reference";
 
     /// <inheritdoc />
-    protected override Tensor AllocateCore(int[] shape) => new HostTensor(this, shape);
+    protected override Tensor AllocateCore(int[] shape) => new HostTensor(this, shape, ElementType.Float32);
+
+    /// <inheritdoc />
+    protected override Tensor AllocateCore(int[] shape, ElementType elementType) => new HostTensor(this, shape, elementType);
+
+    /// <inheritdoc />
+    public override bool Supports(ElementType elementType) => true;
 
     /// <inheritdoc />
     protected override void SynchronizeCore()
@@ -24,11 +30,14 @@ public sealed partial class ReferenceBackend : BoftBackend
 
     private static double[]? ReadOptional(Tensor? t) => t is null ? null : Read(t);
 
+    // 16-bit tensors hold float32 values that are exact in their type: each stored result is rounded once, from the double
+    // result, to the tensor's type (the contract's one rounding at the store).
     private static void Write(double[] values, Tensor t)
     {
         float[] data = ((HostTensor)t).Data;
+        ElementType type = t.ElementType;
         for (int i = 0; i < data.Length; i++)
-            data[i] = (float)values[i];
+            data[i] = ElementConversions.Round(values[i], type);
     }
 
     private static void Accumulate(double[] values, Tensor t)
@@ -209,7 +218,7 @@ public sealed partial class ReferenceBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void FillCore(Tensor tensor, float value) => Array.Fill(((HostTensor)tensor).Data, value);
+    protected override void FillCore(Tensor tensor, float value) => Array.Fill(((HostTensor)tensor).Data, ElementConversions.Round(value, tensor.ElementType));
 
     /// <inheritdoc />
     protected override void ScaleCore(Tensor tensor, float factor)
@@ -231,12 +240,20 @@ public sealed partial class ReferenceBackend : BoftBackend
         return sum;
     }
 
-    /// <summary>A float32 tensor in a managed array.</summary>
-    private sealed class HostTensor(ReferenceBackend backend, int[] shape) : Tensor(backend, shape)
+    /// <summary>A tensor in a managed float array; a 16-bit tensor's values are exactly representable in its type.</summary>
+    private sealed class HostTensor(ReferenceBackend backend, int[] shape, ElementType elementType) : Tensor(backend, shape, elementType)
     {
         public float[] Data { get; } = new float[CheckedLength(shape)];
 
-        protected override void CopyFromCore(ReadOnlySpan<float> source) => source.CopyTo(Data);
+        protected override void CopyFromCore(ReadOnlySpan<float> source)
+        {
+            source.CopyTo(Data);
+            ElementConversions.RoundInPlace(Data, ElementType);
+        }
+
+        protected override void CopyBitsFromCore(ReadOnlySpan<ushort> source) => ElementConversions.Widen(source, ElementType, Data);
+
+        protected override void CopyBitsToCore(Span<ushort> destination) => ElementConversions.Narrow(Data, ElementType, destination);
 
         protected override void CopyToCore(Span<float> destination) => Data.AsSpan().CopyTo(destination);
 

@@ -227,6 +227,22 @@ internal static class ShapeChecks
 
     #endregion
 
+    #region Element types
+
+    /// <summary>The exception for a 16-bit operand where the op (or argument) takes float32 only.</summary>
+    public static ArgumentException NotFloat32(string name, string shape, ElementType type) =>
+        new($"{name} ({shape}) is {type} but must be Float32: parameters, blocks, their gradients and optimizer state are float32 masters, and this operation has no 16-bit path (docs/09_Mixed-precision.md).", name);
+
+    /// <summary>The exception for two activations of one op with different element types.</summary>
+    public static ArgumentException TypeMismatch(string name, ElementType type, string otherName, ElementType otherType) =>
+        new($"{name} is {type} but {otherName} is {otherType}: all activations and frozen weights of one operation share one element type.", name);
+
+    /// <summary>The exception for a 16-bit tensor on a backend without 16-bit storage.</summary>
+    public static NotSupportedException NoSixteenBitStorage(string backend, ElementType type) =>
+        new($"The {backend} backend has no {type} path yet; use the SIMD or reference backend for 16-bit tensors, or Float32.");
+
+    #endregion
+
     #region Ownership and lifetime
 
     /// <summary>The exception for a disposed operand.</summary>

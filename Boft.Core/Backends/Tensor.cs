@@ -20,9 +20,21 @@ public abstract class Tensor : IDisposable
     /// <param name="backend">The owning backend.</param>
     /// <param name="shape">The dimensions (each ≥ 0).</param>
     protected Tensor(BoftBackend backend, int[] shape)
+        : this(backend, shape, ElementType.Float32)
+    {
+    }
+
+    /// <summary>Initializes the tensor's bookkeeping.</summary>
+    /// <param name="backend">The owning backend.</param>
+    /// <param name="shape">The dimensions (each ≥ 0).</param>
+    /// <param name="elementType">The storage type of the elements.</param>
+    protected Tensor(BoftBackend backend, int[] shape, ElementType elementType)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(shape);
+        if (!Enum.IsDefined(elementType))
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "Unknown element type.");
+        ElementType = elementType;
         Backend = backend;
         this.shape = (int[])shape.Clone();
         Length = CheckedLength(this.shape);
@@ -30,6 +42,9 @@ public abstract class Tensor : IDisposable
 
     /// <summary>The backend that owns this tensor's memory.</summary>
     public BoftBackend Backend { get; }
+
+    /// <summary>The storage type of the elements (docs/09_Mixed-precision.md).</summary>
+    public ElementType ElementType { get; }
 
     /// <summary>The dimensions, outermost first.</summary>
     public ReadOnlySpan<int> Shape => shape;
@@ -49,7 +64,10 @@ public abstract class Tensor : IDisposable
     /// <summary>The shape written as <c>[a, b, c]</c>, as used in error messages.</summary>
     public string ShapeString => shapeString ??= FormatShape(shape);
 
-    /// <summary>Copies <paramref name="source"/> (length <see cref="Length"/>) into the tensor.</summary>
+    /// <summary>
+    /// Copies <paramref name="source"/> (length <see cref="Length"/>) into the tensor; a 16-bit tensor stores each value
+    /// rounded to nearest, ties to even.
+    /// </summary>
     /// <param name="source">Row-major values.</param>
     /// <exception cref="ArgumentException">The length differs from <see cref="Length"/>.</exception>
     /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
@@ -61,7 +79,7 @@ public abstract class Tensor : IDisposable
         CopyFromCore(source);
     }
 
-    /// <summary>Copies the tensor into <paramref name="destination"/> (length <see cref="Length"/>), waiting for pending work.</summary>
+    /// <summary>Copies the tensor into <paramref name="destination"/> (length <see cref="Length"/>), widening 16-bit values exactly, waiting for pending work.</summary>
     /// <param name="destination">Receives the row-major values.</param>
     /// <exception cref="ArgumentException">The length differs from <see cref="Length"/>.</exception>
     /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
@@ -71,6 +89,52 @@ public abstract class Tensor : IDisposable
         if (destination.Length != Length)
             throw new ArgumentException($"destination has {destination.Length} elements but the tensor has shape {ShapeString} ({Length} elements).", nameof(destination));
         CopyToCore(destination);
+    }
+
+    /// <summary>Copies raw 16-bit element bits (bfloat16 or float16, as <see cref="ElementType"/> says) into the tensor.</summary>
+    /// <param name="source">Row-major bits.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor is not 16-bit.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
+    public void CopyBitsFrom(ReadOnlySpan<ushort> source)
+    {
+        ThrowIfDisposed();
+        RequireSixteenBit(nameof(source));
+        if (source.Length != Length)
+            throw new ArgumentException($"source has {source.Length} elements but the tensor has shape {ShapeString} ({Length} elements).", nameof(source));
+        CopyBitsFromCore(source);
+    }
+
+    /// <summary>Copies the raw 16-bit element bits into <paramref name="destination"/>, waiting for pending work.</summary>
+    /// <param name="destination">Receives the row-major bits.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor is not 16-bit.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
+    public void CopyBitsTo(Span<ushort> destination)
+    {
+        ThrowIfDisposed();
+        RequireSixteenBit(nameof(destination));
+        if (destination.Length != Length)
+            throw new ArgumentException($"destination has {destination.Length} elements but the tensor has shape {ShapeString} ({Length} elements).", nameof(destination));
+        CopyBitsToCore(destination);
+    }
+
+    /// <summary>Copies float16 values into a <see cref="ElementType.Float16"/> tensor (exact).</summary>
+    /// <param name="source">Row-major values.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor is not float16.</exception>
+    public void CopyFrom(ReadOnlySpan<Half> source)
+    {
+        if (ElementType != ElementType.Float16)
+            throw new ArgumentException($"source holds Float16 values but the tensor ({ShapeString}) is {ElementType}.", nameof(source));
+        CopyBitsFrom(System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(source));
+    }
+
+    /// <summary>Copies a <see cref="ElementType.Float16"/> tensor into float16 values (exact).</summary>
+    /// <param name="destination">Receives the values.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor is not float16.</exception>
+    public void CopyTo(Span<Half> destination)
+    {
+        if (ElementType != ElementType.Float16)
+            throw new ArgumentException($"destination takes Float16 values but the tensor ({ShapeString}) is {ElementType}.", nameof(destination));
+        CopyBitsTo(System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(destination));
     }
 
     /// <summary>Copies the tensor into a new array.</summary>
@@ -90,7 +154,7 @@ public abstract class Tensor : IDisposable
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"Tensor{ShapeString} on {Backend.Name}";
+    public override string ToString() => ElementType == ElementType.Float32 ? $"Tensor{ShapeString} on {Backend.Name}" : $"Tensor{ShapeString} {ElementType} on {Backend.Name}";
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> if the tensor or its backend is disposed.</summary>
     /// <exception cref="ObjectDisposedException">The tensor or its backend is disposed.</exception>
@@ -119,6 +183,18 @@ public abstract class Tensor : IDisposable
     /// <param name="destination">Receives the values.</param>
     protected abstract void CopyToCore(Span<float> destination);
 
+    /// <summary>Copies raw 16-bit bits into a 16-bit tensor; the length and type are already checked.</summary>
+    /// <param name="source">Row-major bits.</param>
+    /// <exception cref="NotSupportedException">The backend stores no 16-bit tensors.</exception>
+    protected virtual void CopyBitsFromCore(ReadOnlySpan<ushort> source) =>
+        throw new NotSupportedException($"{Backend.Name} has no 16-bit storage.");
+
+    /// <summary>Copies a 16-bit tensor's raw bits to the host; the length and type are already checked.</summary>
+    /// <param name="destination">Receives the bits.</param>
+    /// <exception cref="NotSupportedException">The backend stores no 16-bit tensors.</exception>
+    protected virtual void CopyBitsToCore(Span<ushort> destination) =>
+        throw new NotSupportedException($"{Backend.Name} has no 16-bit storage.");
+
     /// <summary>Frees the memory.</summary>
     protected abstract void DisposeCore();
 
@@ -131,6 +207,12 @@ public abstract class Tensor : IDisposable
         disposed = true;
         if (disposing)
             DisposeCore();
+    }
+
+    private void RequireSixteenBit(string name)
+    {
+        if (!ElementType.IsSixteenBit())
+            throw new ArgumentException($"{name} holds raw 16-bit bits but the tensor ({ShapeString}) is {ElementType}.", name);
     }
 
     private static int CheckedLength(int[] dimensions)

@@ -42,8 +42,9 @@ public abstract partial class AdapterLinear : ILayer
     /// <param name="baseWeight">W0, row-major. Shape: [outFeatureCount, featureCount].</param>
     /// <param name="bias">Bias (shape [outFeatureCount]) or empty for none.</param>
     /// <param name="trainBias">Whether the bias is trainable (PEFT <c>bias="all"</c>/<c>"boft_only"</c>); frozen otherwise.</param>
+    /// <param name="activationType">The element type of activations, W0 and the frozen bias (docs/09_Mixed-precision.md).</param>
     private protected AdapterLinear(BoftBackend backend, RotationShape rotation, CayleyShape cayley, int outFeatureCount,
-        ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias)
+        ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias, ElementType activationType = ElementType.Float32)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(rotation);
@@ -54,19 +55,30 @@ public abstract partial class AdapterLinear : ILayer
             throw new ArgumentException($"baseWeight has {baseWeight.Length} elements but the layer needs [{outFeatureCount}, {d}] = {(long)outFeatureCount * d}.", nameof(baseWeight));
         if (!bias.IsEmpty && bias.Length != outFeatureCount)
             throw new ArgumentException($"bias has {bias.Length} elements but the layer needs [{outFeatureCount}] (or none).", nameof(bias));
+        if (activationType != ElementType.Float32 && trainBias && !bias.IsEmpty)
+            throw new NotSupportedException($"A trainable bias is a float32 master, and the {activationType} path adds the bias in the activation type: train the bias with Float32 activations, or freeze it (trainBias: false).");
+        if (activationType != ElementType.Float32 && !backend.Supports(activationType))
+            throw new NotSupportedException($"The {backend.Name} backend has no {activationType} path yet; use the SIMD or reference backend for 16-bit layers.");
         Backend = backend;
         Rotation = rotation;
         Cayley = cayley;
         OutFeatureCount = outFeatureCount;
-        BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, outFeatureCount, d), requiresGrad: false));
+        ActivationType = activationType;
+        BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, activationType, outFeatureCount, d), requiresGrad: false));
         if (!bias.IsEmpty)
-            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, outFeatureCount), trainBias));
+            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, activationType, outFeatureCount), trainBias));
         blocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
         gradBlocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
     }
 
     /// <summary>The backend.</summary>
     public BoftBackend Backend { get; }
+
+    /// <summary>
+    /// The element type of the layer's activations (input, output and their gradients), of the frozen W0 and of a frozen bias;
+    /// the adapter's parameters and gradients are float32 masters whatever it is (docs/09_Mixed-precision.md).
+    /// </summary>
+    public ElementType ActivationType { get; }
 
     /// <summary>The rotation shape.</summary>
     public RotationShape Rotation { get; }
@@ -312,6 +324,10 @@ public abstract partial class AdapterLinear : ILayer
 
     private Workspace PrepareWorkspace(Tensor input, Tensor output)
     {
+        if (input.ElementType != ActivationType)
+            throw new ArgumentException($"input is {input.ElementType} but the layer's activations are {ActivationType}.", nameof(input));
+        if (output.ElementType != ActivationType)
+            throw new ArgumentException($"output is {output.ElementType} but the layer's activations are {ActivationType}.", nameof(output));
         if (input.Rank == 0 || input.LastDimension != InFeatureCount)
             throw new ArgumentException($"input has shape {input.ShapeString} but its last dimension must be the layer's in-features {InFeatureCount}.", nameof(input));
         int[] outputShape = input.Shape.ToArray();
@@ -321,7 +337,7 @@ public abstract partial class AdapterLinear : ILayer
         if (workspace is null || !workspace.InputShape.AsSpan().SequenceEqual(input.Shape))
         {
             workspace?.Dispose();
-            workspace = new Workspace(Backend, input.Shape.ToArray(), outputShape);
+            workspace = new Workspace(Backend, input.Shape.ToArray(), outputShape, ActivationType);
         }
         return workspace;
     }
@@ -329,15 +345,15 @@ public abstract partial class AdapterLinear : ILayer
     /// <summary>Activations and gradient scratch for one input shape.</summary>
     private sealed class Workspace : IDisposable
     {
-        public Workspace(BoftBackend backend, int[] inputShape, int[] outputShape)
+        public Workspace(BoftBackend backend, int[] inputShape, int[] outputShape, ElementType type)
         {
             InputShape = inputShape;
             OutputShape = outputShape;
-            Rotated = backend.Allocate(inputShape);
-            PreScale = backend.Allocate(outputShape);
-            GradPreScale = backend.Allocate(outputShape);
-            GradRotated = backend.Allocate(inputShape);
-            GradInput = backend.Allocate(inputShape);
+            Rotated = backend.Allocate(type, inputShape);
+            PreScale = backend.Allocate(type, outputShape);
+            GradPreScale = backend.Allocate(type, outputShape);
+            GradRotated = backend.Allocate(type, inputShape);
+            GradInput = backend.Allocate(type, inputShape);
         }
 
         public int[] InputShape { get; }

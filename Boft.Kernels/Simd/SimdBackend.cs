@@ -121,8 +121,13 @@ public sealed partial class SimdBackend : BoftBackend
         Cayley.CoftProject(shape, radius, T(parameters), Threads);
 
     /// <inheritdoc />
-    protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount) =>
-        RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
+    protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            RotateSixteenBit(shape, T(input), T(blocks), transpose, T(output), rowCount);
+        else
+            RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
+    }
 
     private readonly record struct RotateCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, bool Transpose, SimdTensor Output, int RowCount) : ISimdCall
     {
@@ -131,8 +136,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount) =>
-        RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
+    protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            RotateBackwardSixteenBit(shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount);
+        else
+            RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
+    }
 
     private readonly record struct RotateBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput, SimdTensor GradInput,
         SimdTensor GradBlocks, int RowCount) : ISimdCall
@@ -152,8 +162,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount) =>
-        simd.Run(new ScaleBiasCall(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount, Threads));
+    protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            ScaleBiasSixteenBit(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount);
+        else
+            simd.Run(new ScaleBiasCall(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount, Threads));
+    }
 
     private readonly record struct ScaleBiasCall(SimdTensor Input, SimdTensor? Scale, SimdTensor? Bias, SimdTensor Output, int RowCount, int FeatureCount, int Threads) : ISimdCall
     {
@@ -162,8 +177,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount) =>
-        simd.Run(new ScaleBiasBackwardCall(T(input), TOrNull(scale), T(gradOutput), TOrNull(gradInput), TOrNull(gradScale), TOrNull(gradBias), rowCount, featureCount, Threads));
+    protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            ScaleBiasBackwardSixteenBit(T(input), TOrNull(scale), T(gradOutput), TOrNull(gradInput), TOrNull(gradScale), TOrNull(gradBias), rowCount, featureCount);
+        else
+            simd.Run(new ScaleBiasBackwardCall(T(input), TOrNull(scale), T(gradOutput), TOrNull(gradInput), TOrNull(gradScale), TOrNull(gradBias), rowCount, featureCount, Threads));
+    }
 
     private readonly record struct ScaleBiasBackwardCall(SimdTensor Input, SimdTensor? Scale, SimdTensor GradOutput, SimdTensor? GradInput, SimdTensor? GradScale, SimdTensor? GradBias,
         int RowCount, int FeatureCount, int Threads) : ISimdCall
@@ -173,8 +193,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        simd.Run(new LinearCall(T(input), T(weight), T(output), rowCount, inFeatureCount, outFeatureCount, Threads));
+    protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            LinearSixteenBit(T(input), T(weight), T(output), rowCount, inFeatureCount, outFeatureCount);
+        else
+            simd.Run(new LinearCall(T(input), T(weight), T(output), rowCount, inFeatureCount, outFeatureCount, Threads));
+    }
 
     private readonly record struct LinearCall(SimdTensor Input, SimdTensor Weight, SimdTensor Output, int RowCount, int InFeatureCount, int OutFeatureCount, int Threads) : ISimdCall
     {
@@ -183,8 +208,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        simd.Run(new LinearBackwardInputCall(T(gradOutput), T(weight), T(gradInput), rowCount, inFeatureCount, outFeatureCount, Threads));
+    protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (gradOutput.ElementType.IsSixteenBit())
+            LinearBackwardInputSixteenBit(T(gradOutput), T(weight), T(gradInput), rowCount, inFeatureCount, outFeatureCount);
+        else
+            simd.Run(new LinearBackwardInputCall(T(gradOutput), T(weight), T(gradInput), rowCount, inFeatureCount, outFeatureCount, Threads));
+    }
 
     private readonly record struct LinearBackwardInputCall(SimdTensor GradOutput, SimdTensor Weight, SimdTensor GradInput, int RowCount, int InFeatureCount, int OutFeatureCount,
         int Threads) : ISimdCall
@@ -249,7 +279,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void FillCore(Tensor tensor, float value) => Elementwise.Fill(T(tensor), value, Threads);
+    protected override void FillCore(Tensor tensor, float value)
+    {
+        if (tensor.ElementType.IsSixteenBit())
+            T(tensor).Bits.Fill(ElementConversions.FromSingle(value, tensor.ElementType));
+        else
+            Elementwise.Fill(T(tensor), value, Threads);
+    }
 
     /// <inheritdoc />
     protected override void ScaleCore(Tensor tensor, float factor) => simd.Run(new ScaleCall(T(tensor), factor, Threads));
@@ -260,7 +296,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void CopyCore(Tensor source, Tensor destination) => Elementwise.Copy(T(source), T(destination), Threads);
+    protected override void CopyCore(Tensor source, Tensor destination)
+    {
+        if (source.ElementType.IsSixteenBit())
+            T(source).Bits.CopyTo(T(destination).Bits);
+        else
+            Elementwise.Copy(T(source), T(destination), Threads);
+    }
 
     /// <inheritdoc />
     protected override double SumOfSquaresCore(Tensor tensor) => Elementwise.SumOfSquares(T(tensor), Threads);

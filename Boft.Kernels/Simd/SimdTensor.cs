@@ -8,18 +8,34 @@ using Boft.Backends;
 
 namespace Boft.Kernels.Simd;
 
-/// <summary>A float32 tensor in host memory owned by a <see cref="SimdBackend"/>.</summary>
+/// <summary>A tensor in host memory owned by a <see cref="SimdBackend"/>: float32 in a float array, 16-bit types as raw bits.</summary>
 public sealed class SimdTensor : Tensor
 {
     private float[]? array;
+    private ushort[]? bits;
     private readonly int offset;
 
     internal SimdTensor(SimdBackend backend, int[] shape)
-        : base(backend, shape)
+        : this(backend, shape, ElementType.Float32)
     {
-        array = GC.AllocateArray<float>(Length + 16, pinned: true);
-        offset = AlignmentOffset(array);
     }
+
+    internal SimdTensor(SimdBackend backend, int[] shape, ElementType elementType)
+        : base(backend, shape, elementType)
+    {
+        if (elementType == ElementType.Float32)
+        {
+            array = GC.AllocateArray<float>(Length + 16, pinned: true);
+            offset = AlignmentOffset(array);
+        }
+        else
+        {
+            bits = GC.AllocateArray<ushort>(Length, pinned: true);
+        }
+    }
+
+    /// <summary>The raw 16-bit elements (row-major) of a 16-bit tensor. Valid until the tensor is disposed.</summary>
+    internal Span<ushort> Bits => (bits ?? throw new ObjectDisposedException(nameof(SimdTensor))).AsSpan(0, Length);
 
     /// <summary>The elements (row-major). Valid until the tensor is disposed.</summary>
     internal Span<float> Span => Array.AsSpan(offset, Length);
@@ -34,13 +50,35 @@ public sealed class SimdTensor : Tensor
     internal ref float Data => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Array), offset);
 
     /// <inheritdoc />
-    protected override void CopyFromCore(ReadOnlySpan<float> source) => source.CopyTo(Span);
+    protected override void CopyFromCore(ReadOnlySpan<float> source)
+    {
+        if (ElementType == ElementType.Float32)
+            source.CopyTo(Span);
+        else
+            ElementConversions.Narrow(source, ElementType, Bits);
+    }
 
     /// <inheritdoc />
-    protected override void CopyToCore(Span<float> destination) => Span.CopyTo(destination);
+    protected override void CopyToCore(Span<float> destination)
+    {
+        if (ElementType == ElementType.Float32)
+            Span.CopyTo(destination);
+        else
+            ElementConversions.Widen(Bits, ElementType, destination);
+    }
 
     /// <inheritdoc />
-    protected override void DisposeCore() => array = null;
+    protected override void CopyBitsFromCore(ReadOnlySpan<ushort> source) => source.CopyTo(Bits);
+
+    /// <inheritdoc />
+    protected override void CopyBitsToCore(Span<ushort> destination) => Bits.CopyTo(destination);
+
+    /// <inheritdoc />
+    protected override void DisposeCore()
+    {
+        array = null;
+        bits = null;
+    }
 
     private static unsafe int AlignmentOffset(float[] values)
     {

@@ -1,0 +1,237 @@
+// The 16-bit path (docs/09_Mixed-precision.md): conversions, storage on every backend, every 16-bit op of every backend
+// that has the path against the reference backend (which computes in double and rounds each stored 16-bit result once),
+// and the element-type errors.
+//
+// Tolerance of a 16-bit output: both sides round their own float32/double result once to the type, so where the exact
+// value lies near a rounding boundary they may differ by one unit in the last place of the type. The bound is
+// |actual − expected| ≤ 1 ulp_type(|expected|) + 1e-5·max|expected| (the second term covers the float32-vs-double
+// difference before the rounding, sqrt(length) float32 round-offs, far below one 16-bit ulp for these O(1) data).
+// Float32 outputs (parameter gradients) use BackendOracle's float32 rule. A wrong index or a double rounding shows up as
+// errors of many ulps.
+
+using Boft.Backends;
+using Boft.Tests.Infrastructure;
+
+namespace Boft.Tests.BackendOps;
+
+[TestFixture]
+public sealed class ElementConversionTests
+{
+    [TestCase(0x3F808000u, (ushort)0x3F80, TestName = "bf16 tie rounds down to even")]
+    [TestCase(0x3F818000u, (ushort)0x3F82, TestName = "bf16 tie rounds up to even")]
+    [TestCase(0x3F808001u, (ushort)0x3F81, TestName = "bf16 above tie rounds up")]
+    [TestCase(0x7F7FFFFFu, (ushort)0x7F80, TestName = "bf16 float max overflows to infinity")]
+    [TestCase(0xFF800000u, (ushort)0xFF80, TestName = "bf16 negative infinity")]
+    [TestCase(0x00000001u, (ushort)0x0000, TestName = "bf16 smallest subnormal rounds to zero")]
+    public void SingleToBFloat16_RoundsToNearestEven(uint floatBits, ushort expected) =>
+        Assert.That(ElementConversions.SingleToBFloat16(BitConverter.UInt32BitsToSingle(floatBits)), Is.EqualTo(expected));
+
+    [Test]
+    public void NaN_StaysNaN_InBothTypes()
+    {
+        float nan = BitConverter.UInt32BitsToSingle(0x7F800001); // signalling-style payload in the low bits only
+        Assert.Multiple(() =>
+        {
+            Assert.That(float.IsNaN(ElementConversions.BFloat16ToSingle(ElementConversions.SingleToBFloat16(nan))), Is.True);
+            Assert.That(float.IsNaN(ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(nan))), Is.True);
+        });
+    }
+
+    [Test]
+    public void Float16_OverflowAndTies()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(65520f)), Is.EqualTo(float.PositiveInfinity), "65520 rounds up to infinity");
+            Assert.That(ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(65519f)), Is.EqualTo(65504f));
+            Assert.That(ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(1f + 1f / 2048)), Is.EqualTo(1f), "tie to even");
+            Assert.That(ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(1f + 3f / 2048)), Is.EqualTo(1f + 2f / 1024), "tie to even (up)");
+        });
+    }
+
+    [Test]
+    public void RoundFromDouble_RoundsOnce()
+    {
+        // 1 + 2^-8 + 2^-30: float32 rounding gives the exact bf16 tie 1 + 2^-8, which would then round to 1 (even);
+        // one correct rounding of the double gives 1 + 2^-7.
+        double value = 1 + Math.Pow(2, -8) + Math.Pow(2, -30);
+        Assert.That(ElementConversions.Round(value, ElementType.BFloat16), Is.EqualTo(1f + 1f / 128));
+        double half = 1 + Math.Pow(2, -11) + Math.Pow(2, -40);
+        Assert.That(ElementConversions.Round(half, ElementType.Float16), Is.EqualTo(1f + 1f / 1024));
+        Assert.That(ElementConversions.Round(-value, ElementType.BFloat16), Is.EqualTo(-(1f + 1f / 128)));
+    }
+}
+
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
+public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTestBase(backendCase)
+{
+    private static readonly ElementType[] SixteenBitTypes = [ElementType.BFloat16, ElementType.Float16];
+    private readonly ReferenceBackend reference = new();
+
+    [OneTimeTearDown]
+    public void DisposeReference() => reference.Dispose();
+
+    private void RequireSupport(ElementType type)
+    {
+        if (!Backend.Supports(type))
+        {
+            Assert.Throws<NotSupportedException>(() => Backend.Allocate(type, 2, 2), "a backend without the path refuses the allocation");
+            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
+        }
+    }
+
+    [TestCaseSource(nameof(SixteenBitTypes))]
+    public void Storage_RoundTripsBitsAndRoundsFloats(ElementType type)
+    {
+        RequireSupport(type);
+        var random = new Random(3);
+        float[] values = Array.ConvertAll(BackendOracle.Random(random, 37, 100), v => (float)v);
+        using Tensor t = Backend.Upload(values, type, 37);
+        Assert.That(t.ElementType, Is.EqualTo(type));
+        float[] back = t.ToArray();
+        var bits = new ushort[37];
+        t.CopyBitsTo(bits);
+        for (int i = 0; i < values.Length; i++)
+        {
+            Assert.That(back[i], Is.EqualTo(ElementConversions.ToSingle(ElementConversions.FromSingle(values[i], type), type)), $"element {i} rounded RNE");
+            Assert.That(bits[i], Is.EqualTo(ElementConversions.FromSingle(values[i], type)), $"bits {i}");
+        }
+        using Tensor copy = Backend.UploadBits(bits, type, 37);
+        Assert.That(copy.ToArray(), Is.EqualTo(back));
+        if (type == ElementType.Float16)
+        {
+            var halves = new Half[37];
+            t.CopyTo(halves);
+            Assert.That(Array.ConvertAll(halves, h => (float)h), Is.EqualTo(back), "Half values");
+        }
+        else
+        {
+            Assert.Throws<ArgumentException>(() => t.CopyFrom(new Half[37]), "Half values into a bfloat16 tensor");
+        }
+    }
+
+    [TestCaseSource(nameof(SixteenBitTypes))]
+    public void Rotate_AndBackward_MatchReference(ElementType type)
+    {
+        RequireSupport(type);
+        var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
+        var random = new Random(5);
+        int rows = 1500; // two chunks of the SIMD path (64 Ki floats / 64 = 1024 rows a chunk): gradBlocks sums across chunks
+        double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
+        float[] x = Floats(random, rows * 64), gy = Floats(random, rows * 64);
+        (float[] y, float[] gx, float[] gBlocks) Run(BoftBackend backend)
+        {
+            using Tensor tx = backend.Upload(x, type, rows, 64), tgy = backend.Upload(gy, type, rows, 64);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), shape.FactorCount, shape.BlockCount, 8, 8);
+            using Tensor ty = backend.Allocate(type, rows, 64), tgx = backend.Allocate(type, rows, 64);
+            using Tensor tgb = backend.Allocate(shape.FactorCount, shape.BlockCount, 8, 8);
+            backend.Rotate(shape, tx, tb, false, ty);
+            backend.RotateBackward(shape, tx, tb, tgy, tgx, tgb);
+            Assert.That(ty.ElementType, Is.EqualTo(type));
+            return (ty.ToArray(), tgx.ToArray(), tgb.ToArray());
+        }
+        var actual = Run(Backend);
+        var expected = Run(reference);
+        CheckSixteenBit(actual.y, expected.y, type, "y");
+        CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
+        CheckFloat32(actual.gBlocks, expected.gBlocks, rows, "gradBlocks");
+    }
+
+    [TestCaseSource(nameof(SixteenBitTypes))]
+    public void Linear_AndBackwardInput_MatchReference(ElementType type)
+    {
+        RequireSupport(type);
+        var random = new Random(7);
+        int rows = 1100, d = 96, n = 80; // 1100 rows of 96: two chunks of the SIMD path
+        float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
+        (float[] y, float[] gx) Run(BoftBackend backend)
+        {
+            using Tensor tx = backend.Upload(x, type, rows, d), tw = backend.Upload(w, type, n, d), tgy = backend.Upload(gy, type, rows, n);
+            using Tensor ty = backend.Allocate(type, rows, n), tgx = backend.Allocate(type, rows, d);
+            backend.Linear(tx, tw, ty);
+            backend.LinearBackwardInput(tgy, tw, tgx);
+            return (ty.ToArray(), tgx.ToArray());
+        }
+        var actual = Run(Backend);
+        var expected = Run(reference);
+        CheckSixteenBit(actual.y, expected.y, type, "y");
+        CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
+    }
+
+    [TestCaseSource(nameof(SixteenBitTypes))]
+    public void ScaleBias_AndBackward_MatchReference(ElementType type)
+    {
+        RequireSupport(type);
+        var random = new Random(9);
+        int rows = 700, n = 128;
+        float[] x = Floats(random, rows * n), gy = Floats(random, rows * n), s = Floats(random, n), bias = Floats(random, n);
+        (float[] y, float[] gx, float[] gs, float[] gb) Run(BoftBackend backend)
+        {
+            using Tensor tx = backend.Upload(x, type, rows, n), tgy = backend.Upload(gy, type, rows, n), tbias = backend.Upload(bias, type, n);
+            using Tensor ts = backend.Upload(s, n), tgs = backend.Allocate(n), tgb = backend.Allocate(n);
+            using Tensor ty = backend.Allocate(type, rows, n), tgx = backend.Allocate(type, rows, n);
+            backend.ScaleBias(tx, ts, tbias, ty);
+            backend.ScaleBiasBackward(tx, ts, tgy, tgx, tgs, tgb);
+            return (ty.ToArray(), tgx.ToArray(), tgs.ToArray(), tgb.ToArray());
+        }
+        var actual = Run(Backend);
+        var expected = Run(reference);
+        CheckSixteenBit(actual.y, expected.y, type, "y");
+        CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
+        CheckFloat32(actual.gs, expected.gs, rows, "gradScale");
+        CheckFloat32(actual.gb, expected.gb, rows, "gradBias");
+    }
+
+    [Test]
+    public void TypeErrors_NameTheArgumentAndBothTypes()
+    {
+        RequireSupport(ElementType.BFloat16);
+        var shape = new BoftConfig(16, BlockSize: 4, FactorCount: 2).Resolve();
+        using Tensor x = Backend.Allocate(ElementType.BFloat16, 3, 16), y32 = Backend.Allocate(3, 16), yHalf = Backend.Allocate(ElementType.Float16, 3, 16);
+        using Tensor blocks = Backend.Allocate(2, shape.Rotation.BlockCount, 4, 4);
+        using Tensor blocks16 = Backend.Allocate(ElementType.BFloat16, 2, shape.Rotation.BlockCount, 4, 4);
+        using Tensor parameters16 = Backend.Allocate(ElementType.BFloat16, shape.Cayley.ParameterBlockCount, shape.Cayley.ParameterBlockLength);
+        var mixed = Assert.Throws<ArgumentException>(() => Backend.Rotate(shape.Rotation, x, blocks, false, y32))!;
+        Assert.That(mixed.ParamName, Is.EqualTo("output"));
+        Assert.That(mixed.Message, Does.Contain("output is Float32 but input is BFloat16"));
+        var mixed16 = Assert.Throws<ArgumentException>(() => Backend.Rotate(shape.Rotation, x, blocks, false, yHalf))!;
+        Assert.That(mixed16.Message, Does.Contain("output is Float16 but input is BFloat16"));
+        var blocksType = Assert.Throws<ArgumentException>(() => Backend.Rotate(shape.Rotation, x, blocks16, false, x))!;
+        Assert.That(blocksType.ParamName, Is.EqualTo("blocks"));
+        Assert.That(blocksType.Message, Does.Contain("is BFloat16 but must be Float32"));
+        var cayley = Assert.Throws<ArgumentException>(() => Backend.CayleyForward(shape.Cayley, parameters16, null, blocks))!;
+        Assert.That(cayley.ParamName, Is.EqualTo("parameters"));
+        var relu = Assert.Throws<ArgumentException>(() => Backend.Relu(x, x))!;
+        Assert.That(relu.Message, Does.Contain("no 16-bit path"));
+    }
+
+    private static float[] Floats(Random random, int length) => Array.ConvertAll(BackendOracle.Random(random, length), v => (float)v);
+
+    private static void CheckSixteenBit(float[] actual, float[] expected, ElementType type, string name)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length), name);
+        double scale = expected.Max(v => Math.Abs((double)v));
+        int mantissaBits = type == ElementType.BFloat16 ? 8 : 11;
+        int worst = -1;
+        double worstExcess = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double e = expected[i];
+            double ulp = e == 0 ? Math.Pow(2, -24) : Math.Pow(2, Math.Floor(Math.Log2(Math.Abs(e))) + 1 - mantissaBits);
+            double excess = Math.Abs(actual[i] - e) - (ulp + 1e-5 * scale);
+            if (excess > worstExcess)
+            {
+                worstExcess = excess;
+                worst = i;
+            }
+        }
+        Assert.That(worst, Is.EqualTo(-1), worst < 0 ? name : $"{name}[{worst}] = {actual[worst]} but the reference has {expected[worst]} ({type}: more than one ulp apart)");
+    }
+
+    private static void CheckFloat32(float[] actual, float[] expected, int reductionLength, string name)
+    {
+        double[] e = Array.ConvertAll(expected, v => (double)v);
+        (double atol, double rtol) = BackendOracle.Tolerance(e, reductionLength);
+        Compare.AllClose(Array.ConvertAll(actual, v => (double)v), e, atol, rtol, name, "16-bit path");
+    }
+}
