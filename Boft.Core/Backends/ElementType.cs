@@ -2,7 +2,10 @@
 // blocks, gradients of parameters and optimizer state are always float32 masters. The conversions are written once here:
 // widening is exact; narrowing is round to nearest, ties to even (RNE), NaN stays NaN (quiet), overflow becomes ±infinity.
 
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Boft.Backends;
 
@@ -101,32 +104,74 @@ public static class ElementConversions
             values[i] = ToSingle(FromSingle(values[i], type), type);
     }
 
-    /// <summary>Narrows float32 values to 16-bit bits (RNE).</summary>
+    /// <summary>Narrows float32 values to 16-bit bits (RNE), vectorised.</summary>
     /// <param name="source">The values.</param>
     /// <param name="type">The 16-bit type.</param>
     /// <param name="destination">Receives the bits (same length).</param>
     public static void Narrow(ReadOnlySpan<float> source, ElementType type, Span<ushort> destination)
     {
-        if (type == ElementType.BFloat16)
-            for (int i = 0; i < source.Length; i++)
-                destination[i] = SingleToBFloat16(source[i]);
-        else
-            for (int i = 0; i < source.Length; i++)
-                destination[i] = SingleToFloat16(source[i]);
+        if (destination.Length < source.Length)
+            throw new ArgumentException($"destination has {destination.Length} elements but source has {source.Length}.", nameof(destination));
+        if (type == ElementType.Float16)
+        {
+            TensorPrimitives.ConvertToHalf(source, MemoryMarshal.Cast<ushort, Half>(destination));
+            return;
+        }
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<uint> bias = Vector256.Create(0x7FFFu), one = Vector256.Create(1u), absMask = Vector256.Create(0x7FFF_FFFFu);
+            Vector256<uint> infinity = Vector256.Create(0x7F80_0000u), quiet = Vector256.Create(0x0040_0000u);
+            ref float s = ref MemoryMarshal.GetReference(source);
+            ref ushort d = ref MemoryMarshal.GetReference(destination);
+            for (; i + 16 <= source.Length; i += 16)
+            {
+                Vector256<ushort> packed = Vector256.Narrow(
+                    RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i)).AsUInt32(), bias, one, absMask, infinity, quiet),
+                    RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i + 8)).AsUInt32(), bias, one, absMask, infinity, quiet));
+                packed.StoreUnsafe(ref Unsafe.Add(ref d, i));
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = SingleToBFloat16(source[i]);
     }
 
-    /// <summary>Widens 16-bit bits to float32 (exact).</summary>
+    /// <summary>Widens 16-bit bits to float32 (exact), vectorised.</summary>
     /// <param name="source">The bits.</param>
     /// <param name="type">The 16-bit type.</param>
     /// <param name="destination">Receives the values (same length).</param>
     public static void Widen(ReadOnlySpan<ushort> source, ElementType type, Span<float> destination)
     {
-        if (type == ElementType.BFloat16)
-            for (int i = 0; i < source.Length; i++)
-                destination[i] = BFloat16ToSingle(source[i]);
-        else
-            for (int i = 0; i < source.Length; i++)
-                destination[i] = Float16ToSingle(source[i]);
+        if (destination.Length < source.Length)
+            throw new ArgumentException($"destination has {destination.Length} elements but source has {source.Length}.", nameof(destination));
+        if (type == ElementType.Float16)
+        {
+            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
+            return;
+        }
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref ushort s = ref MemoryMarshal.GetReference(source);
+            ref float d = ref MemoryMarshal.GetReference(destination);
+            for (; i + 16 <= source.Length; i += 16)
+            {
+                (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i)));
+                Vector256.ShiftLeft(lower, 16).AsSingle().StoreUnsafe(ref Unsafe.Add(ref d, i));
+                Vector256.ShiftLeft(upper, 16).AsSingle().StoreUnsafe(ref Unsafe.Add(ref d, i + 8));
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = BFloat16ToSingle(source[i]);
+    }
+
+    /// <summary><see cref="SingleToBFloat16"/> on 8 lanes (result in the low 16 bits of each lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> RoundBFloat16(Vector256<uint> bits, Vector256<uint> bias, Vector256<uint> one, Vector256<uint> absMask, Vector256<uint> infinity, Vector256<uint> quiet)
+    {
+        Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + bias + (Vector256.ShiftRightLogical(bits, 16) & one), 16);
+        Vector256<uint> nan = Vector256.ShiftRightLogical(bits | quiet, 16);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(bits & absMask, infinity), nan, rounded);
     }
 
     private static float RoundToOddSingle(double value)

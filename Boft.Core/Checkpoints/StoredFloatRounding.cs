@@ -17,21 +17,12 @@ internal static class StoredFloatRounding
     public static readonly float BFloat16MaxValue = BitConverter.UInt32BitsToSingle(0x7F7F0000u);
 
     /// <summary>The bfloat16 bits of <paramref name="value"/>, rounded to nearest even; NaN stays (quiet) NaN.</summary>
-    public static ushort ToBFloat16Bits(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value))
-            return (ushort)((bits >> 16) | 0x0040u);
-        uint roundingBias = 0x7FFFu + ((bits >> 16) & 1u);
-        return (ushort)((bits + roundingBias) >> 16);
-    }
+    // The conversions are the tensors' own (Boft.Backends.ElementConversions), so a checkpoint stores exactly the bits a
+    // 16-bit tensor would hold.
+    public static ushort ToBFloat16Bits(float value) => Boft.Backends.ElementConversions.SingleToBFloat16(value);
 
-    /// <summary>The float16 bits of <paramref name="value"/>, rounded to nearest even (System.Half's conversion).</summary>
-    public static ushort ToHalfBits(float value) => BitConverter.HalfToUInt16Bits((Half)value);
+    public static ushort ToHalfBits(float value) => Boft.Backends.ElementConversions.SingleToFloat16(value);
 
-    /// <summary>Writes <paramref name="values"/> as little-endian 16-bit values of <paramref name="elementType"/> (BF16 or F16),
-    /// throwing on the first finite value that would round to an infinity.</summary>
-    /// <exception cref="OverflowException">A finite value overflows the type; the message names the tensor, the index and the value.</exception>
     public static byte[] ToBytes(string name, ReadOnlySpan<float> values, SafeTensorsElementType elementType)
     {
         bool brain = elementType == SafeTensorsElementType.BFloat16;

@@ -1,6 +1,6 @@
 // The SIMD backend's 16-bit path (docs/09_Mixed-precision.md): bfloat16 and float16 activations and frozen weights. The
 // float32 kernels run unchanged on chunks of rows: each chunk of a 16-bit operand is widened (exact) into a float32
-// scratch buffer of at most 64 Ki floats (256 KiB, cache-resident), the float32 kernel runs on the chunk, and each 16-bit
+// scratch buffer of at most 512 Ki floats (2 MiB, L3-resident), the float32 kernel runs on the chunk, and each 16-bit
 // result is rounded once (RNE) as it is written back. Every sum accumulates in float32; no value is rounded twice.
 // Parameter gradients accumulate across chunks in float32 (gradBlocks: the first chunk writes, later ones add).
 // Known gap: the frozen 16-bit weight of Linear is widened whole per call (the GEMM's packing should widen instead).
@@ -11,14 +11,16 @@ namespace Boft.Kernels.Simd;
 
 public sealed partial class SimdBackend
 {
-    /// <summary>Floats of scratch per operand and chunk.</summary>
-    private const int ChunkFloats = 64 * 1024;
+    /// <summary>Floats of scratch per operand and chunk (2 MiB: several rotation tiles per thread, well inside the L3).</summary>
+    private const int ChunkFloats = 512 * 1024;
 
     /// <inheritdoc />
     public override bool Supports(ElementType elementType) => true;
 
     /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape, ElementType elementType) => new SimdTensor(this, shape, elementType);
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<SimdTensor> scratchPool = [];
 
     private static int ChunkRows(int columns) => Math.Max(1, ChunkFloats / Math.Max(1, columns));
 
@@ -30,99 +32,125 @@ public sealed partial class SimdBackend
             body(row0, Math.Min(chunk, rowCount - row0));
     }
 
-    /// <summary>A float32 scratch tensor [rows, columns] holding rows [row0, row0 + rows) of a 16-bit tensor, widened.</summary>
-    private SimdTensor Widened(SimdTensor source, int row0, int rows, int columns)
+    /// <summary>A float32 scratch tensor of at least <paramref name="length"/> elements: a pooled chunk buffer (reused across
+    /// calls, so the path allocates nothing in steady state) or, for a larger need, a new one. Kernels index it by row count.</summary>
+    private SimdTensor RentScratch(long length)
     {
-        var scratch = new SimdTensor(this, [rows, columns]);
-        ElementConversions.Widen(source.Bits.Slice(row0 * columns, rows * columns), source.ElementType, scratch.Span);
-        return scratch;
+        if (length > ChunkFloats)
+            return new SimdTensor(this, [checked((int)length)]);
+        return scratchPool.TryTake(out SimdTensor? pooled) ? pooled : new SimdTensor(this, [ChunkFloats]);
     }
 
-    /// <summary>Rounds a float32 chunk into rows [row0, row0 + rows) of a 16-bit tensor.</summary>
+    private void ReturnScratch(SimdTensor scratch)
+    {
+        if (scratch.Length == ChunkFloats && scratchPool.Count < 8)
+            scratchPool.Add(scratch);
+        else
+            scratch.Dispose();
+    }
+
+    /// <summary>Widens rows [row0, row0 + rows) of a 16-bit tensor into the start of <paramref name="scratch"/>.</summary>
+    private static void WidenRows(SimdTensor source, int row0, int rows, int columns, SimdTensor scratch) =>
+        ElementConversions.Widen(source.Bits.Slice(row0 * columns, rows * columns), source.ElementType, scratch.Span);
+
+    /// <summary>Rounds the start of a float32 chunk into rows [row0, row0 + rows) of a 16-bit tensor.</summary>
     private static void StoreRounded(SimdTensor chunk, SimdTensor destination, int row0, int rows, int columns) =>
         ElementConversions.Narrow(chunk.Span[..(rows * columns)], destination.ElementType, destination.Bits.Slice(row0 * columns, rows * columns));
+
+    /// <summary>Runs <paramref name="body"/> with <paramref name="count"/> rented scratch buffers of <paramref name="length"/> floats.</summary>
+    private void WithScratch(int count, long length, Action<SimdTensor[]> body)
+    {
+        var buffers = new SimdTensor[count];
+        try
+        {
+            for (int i = 0; i < count; i++)
+                buffers[i] = RentScratch(length);
+            body(buffers);
+        }
+        finally
+        {
+            foreach (SimdTensor? buffer in buffers)
+                if (buffer is not null)
+                    ReturnScratch(buffer);
+        }
+    }
 
     private void RotateSixteenBit(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount)
     {
         int d = shape.FeatureCount;
-        ForChunks(rowCount, d, (row0, rows) =>
+        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(d)) * d, s => ForChunks(rowCount, d, (row0, rows) =>
         {
-            using SimdTensor x = Widened(input, row0, rows, d);
-            using var y = new SimdTensor(this, [rows, d]);
-            RotateCore(shape, x, blocks, transpose, y, rows);
-            StoreRounded(y, output, row0, rows, d);
-        });
+            WidenRows(input, row0, rows, d, s[0]);
+            RotateCore(shape, s[0], blocks, transpose, s[1], rows);
+            StoreRounded(s[1], output, row0, rows, d);
+        }));
     }
 
     private void RotateBackwardSixteenBit(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount)
     {
         int d = shape.FeatureCount;
         using var partial = new SimdTensor(this, [gradBlocks.Length]);
-        ForChunks(rowCount, d, (row0, rows) =>
+        WithScratch(3, (long)Math.Min(rowCount, ChunkRows(d)) * d, s => ForChunks(rowCount, d, (row0, rows) =>
         {
-            using SimdTensor x = Widened(input, row0, rows, d);
-            using SimdTensor gy = Widened(gradOutput, row0, rows, d);
-            using var gx = new SimdTensor(this, [rows, d]);
+            WidenRows(input, row0, rows, d, s[0]);
+            WidenRows(gradOutput, row0, rows, d, s[1]);
             bool first = row0 == 0;
-            RotateBackwardCore(shape, x, blocks, gy, gx, first ? gradBlocks : partial, rows);
+            RotateBackwardCore(shape, s[0], blocks, s[1], s[2], first ? gradBlocks : partial, rows);
             if (!first)
-            {
-                Span<float> total = gradBlocks.Span;
-                ReadOnlySpan<float> part = partial.Span;
-                for (int i = 0; i < total.Length; i++)
-                    total[i] += part[i];
-            }
-            StoreRounded(gx, gradInput, row0, rows, d);
-        });
+                System.Numerics.Tensors.TensorPrimitives.Add(gradBlocks.Span, partial.Span, gradBlocks.Span);
+            StoreRounded(s[2], gradInput, row0, rows, d);
+        }));
     }
 
     private void ScaleBiasSixteenBit(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount)
     {
-        using SimdTensor? wideBias = bias is null ? null : Widened(bias, 0, 1, featureCount);
-        ForChunks(rowCount, featureCount, (row0, rows) =>
+        using SimdTensor? wideBias = bias is null ? null : new SimdTensor(this, [featureCount]);
+        if (bias is not null)
+            WidenRows(bias, 0, 1, featureCount, wideBias!);
+        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(featureCount)) * featureCount, s => ForChunks(rowCount, featureCount, (row0, rows) =>
         {
-            using SimdTensor x = Widened(input, row0, rows, featureCount);
-            using var y = new SimdTensor(this, [rows, featureCount]);
-            ScaleBiasCore(x, scale, wideBias, y, rows, featureCount);
-            StoreRounded(y, output, row0, rows, featureCount);
-        });
+            WidenRows(input, row0, rows, featureCount, s[0]);
+            ScaleBiasCore(s[0], scale, wideBias, s[1], rows, featureCount);
+            StoreRounded(s[1], output, row0, rows, featureCount);
+        }));
     }
 
     private void ScaleBiasBackwardSixteenBit(SimdTensor input, SimdTensor? scale, SimdTensor gradOutput, SimdTensor? gradInput, SimdTensor? gradScale, SimdTensor? gradBias,
         int rowCount, int featureCount)
     {
-        ForChunks(rowCount, featureCount, (row0, rows) =>
+        WithScratch(3, (long)Math.Min(rowCount, ChunkRows(featureCount)) * featureCount, s => ForChunks(rowCount, featureCount, (row0, rows) =>
         {
-            using SimdTensor x = Widened(input, row0, rows, featureCount);
-            using SimdTensor gy = Widened(gradOutput, row0, rows, featureCount);
-            using SimdTensor? gx = gradInput is null ? null : new SimdTensor(this, [rows, featureCount]);
-            ScaleBiasBackwardCore(x, scale, gy, gx, gradScale, gradBias, rows, featureCount);
-            if (gx is not null)
-                StoreRounded(gx, gradInput!, row0, rows, featureCount);
-        });
+            WidenRows(input, row0, rows, featureCount, s[0]);
+            WidenRows(gradOutput, row0, rows, featureCount, s[1]);
+            ScaleBiasBackwardCore(s[0], scale, s[1], gradInput is null ? null : s[2], gradScale, gradBias, rows, featureCount);
+            if (gradInput is not null)
+                StoreRounded(s[2], gradInput, row0, rows, featureCount);
+        }));
     }
 
     private void LinearSixteenBit(SimdTensor input, SimdTensor weight, SimdTensor output, int rowCount, int inFeatureCount, int outFeatureCount)
     {
-        using SimdTensor w = Widened(weight, 0, outFeatureCount, inFeatureCount);
-        ForChunks(rowCount, Math.Max(inFeatureCount, outFeatureCount), (row0, rows) =>
+        using var w = new SimdTensor(this, [outFeatureCount, inFeatureCount]);
+        WidenRows(weight, 0, outFeatureCount, inFeatureCount, w);
+        int columns = Math.Max(inFeatureCount, outFeatureCount);
+        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
         {
-            using SimdTensor x = Widened(input, row0, rows, inFeatureCount);
-            using var y = new SimdTensor(this, [rows, outFeatureCount]);
-            LinearCore(x, w, y, rows, inFeatureCount, outFeatureCount);
-            StoreRounded(y, output, row0, rows, outFeatureCount);
-        });
+            WidenRows(input, row0, rows, inFeatureCount, s[0]);
+            LinearCore(s[0], w, s[1], rows, inFeatureCount, outFeatureCount);
+            StoreRounded(s[1], output, row0, rows, outFeatureCount);
+        }));
     }
 
     private void LinearBackwardInputSixteenBit(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount)
     {
-        using SimdTensor w = Widened(weight, 0, outFeatureCount, inFeatureCount);
-        ForChunks(rowCount, Math.Max(inFeatureCount, outFeatureCount), (row0, rows) =>
+        using var w = new SimdTensor(this, [outFeatureCount, inFeatureCount]);
+        WidenRows(weight, 0, outFeatureCount, inFeatureCount, w);
+        int columns = Math.Max(inFeatureCount, outFeatureCount);
+        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
         {
-            using SimdTensor gy = Widened(gradOutput, row0, rows, outFeatureCount);
-            using var gx = new SimdTensor(this, [rows, inFeatureCount]);
-            LinearBackwardInputCore(gy, w, gx, rows, inFeatureCount, outFeatureCount);
-            StoreRounded(gx, gradInput, row0, rows, inFeatureCount);
-        });
+            WidenRows(gradOutput, row0, rows, outFeatureCount, s[0]);
+            LinearBackwardInputCore(s[0], w, s[1], rows, inFeatureCount, outFeatureCount);
+            StoreRounded(s[1], gradInput, row0, rows, inFeatureCount);
+        }));
     }
 }

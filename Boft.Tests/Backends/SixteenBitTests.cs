@@ -49,6 +49,37 @@ public sealed class ElementConversionTests
         });
     }
 
+    [TestCase(ElementType.BFloat16)]
+    [TestCase(ElementType.Float16)]
+    public void VectorisedSpans_MatchTheScalarConversions(ElementType type)
+    {
+        // Every 16-bit pattern widens exactly like the scalar conversion; random float bit patterns (NaNs, infinities,
+        // subnormals and ties included) narrow like it. 65 539 elements: the vector loops and a scalar tail.
+        var bits = new ushort[65539];
+        for (int i = 0; i < bits.Length; i++)
+            bits[i] = (ushort)i;
+        var wide = new float[bits.Length];
+        ElementConversions.Widen(bits, type, wide);
+        var random = new Random(11);
+        var floats = new float[70001];
+        for (int i = 0; i < floats.Length; i++)
+            floats[i] = i % 7 == 0 ? (float)(random.NextDouble() - 0.5) : BitConverter.Int32BitsToSingle(random.Next(int.MinValue, int.MaxValue));
+        floats[5] = BitConverter.UInt32BitsToSingle(0x3F808000); // a bf16 tie
+        var narrow = new ushort[floats.Length];
+        ElementConversions.Narrow(floats, type, narrow);
+        for (int i = 0; i < bits.Length; i++)
+        {
+            float expected = ElementConversions.ToSingle(bits[i], type);
+            Assert.That(BitConverter.SingleToInt32Bits(wide[i]) == BitConverter.SingleToInt32Bits(expected) || (float.IsNaN(wide[i]) && float.IsNaN(expected)), Is.True, $"widen 0x{bits[i]:X4}");
+        }
+        for (int i = 0; i < floats.Length; i++)
+        {
+            ushort expected = ElementConversions.FromSingle(floats[i], type);
+            bool bothNaN = float.IsNaN(floats[i]) && float.IsNaN(ElementConversions.ToSingle(narrow[i], type));
+            Assert.That(narrow[i] == expected || bothNaN, Is.True, $"narrow {floats[i]:R} (0x{BitConverter.SingleToUInt32Bits(floats[i]):X8}): 0x{narrow[i]:X4} vs 0x{expected:X4}");
+        }
+    }
+
     [Test]
     public void RoundFromDouble_RoundsOnce()
     {
@@ -116,7 +147,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         RequireSupport(type);
         var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
         var random = new Random(5);
-        int rows = 1500; // two chunks of the SIMD path (64 Ki floats / 64 = 1024 rows a chunk): gradBlocks sums across chunks
+        int rows = 9000; // two chunks of the SIMD path (512 Ki floats / 64 = 8192 rows a chunk): gradBlocks sums across chunks
         double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
         float[] x = Floats(random, rows * 64), gy = Floats(random, rows * 64);
         (float[] y, float[] gx, float[] gBlocks) Run(BoftBackend backend)
@@ -142,7 +173,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     {
         RequireSupport(type);
         var random = new Random(7);
-        int rows = 1100, d = 96, n = 80; // 1100 rows of 96: two chunks of the SIMD path
+        int rows = 6000, d = 96, n = 80; // 6000 rows of 96: two chunks of the SIMD path (5461 rows a chunk)
         float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
         (float[] y, float[] gx) Run(BoftBackend backend)
         {
