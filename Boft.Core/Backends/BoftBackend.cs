@@ -135,20 +135,7 @@ public abstract partial class BoftBackend : IDisposable
     /// <param name="shape">The dimensions.</param>
     /// <returns>A new tensor owned by this backend.</returns>
     /// <exception cref="ArgumentException">The number of values does not match the shape.</exception>
-    public Tensor Upload(ReadOnlySpan<float> values, params int[] shape)
-    {
-        Tensor tensor = Allocate(shape);
-        try
-        {
-            tensor.CopyFrom(values);
-        }
-        catch
-        {
-            tensor.Dispose();
-            throw;
-        }
-        return tensor;
-    }
+    public Tensor Upload(ReadOnlySpan<float> values, params int[] shape) => FillNew(Allocate(shape), values);
 
     /// <summary>Waits until all queued work of this backend has finished.</summary>
     public void Synchronize()
