@@ -147,7 +147,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         RequireSupport(type);
         var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
         var random = new Random(5);
-        int rows = 9000; // two chunks of the SIMD path (512 Ki floats / 64 = 8192 rows a chunk): gradBlocks sums across chunks
+        int rows = 33000; // two chunks of the SIMD path (2 Mi floats / 64 = 32768 rows a chunk): gradBlocks sums across chunks
         double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
         float[] x = Floats(random, rows * 64), gy = Floats(random, rows * 64);
         (float[] y, float[] gx, float[] gBlocks) Run(BoftBackend backend)
@@ -173,7 +173,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     {
         RequireSupport(type);
         var random = new Random(7);
-        int rows = 6000, d = 96, n = 80; // 6000 rows of 96: two chunks of the SIMD path (5461 rows a chunk)
+        int rows = 22000, d = 96, n = 80; // two chunks of the SIMD path (2 Mi floats / 96 = 21845 rows a chunk)
         float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
         (float[] y, float[] gx) Run(BoftBackend backend)
         {
