@@ -63,7 +63,7 @@ public abstract partial class BoftBackend
     /// <returns>The sum of squares.</returns>
     public double SumOfSquares(Tensor tensor)
     {
-        Check(tensor, nameof(tensor));
+        CheckActivation(tensor, nameof(tensor)); // any type: anomaly detection and clipping read activations of 16-bit layers too
         return SumOfSquaresCore(tensor);
     }
 

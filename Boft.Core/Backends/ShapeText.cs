@@ -4,8 +4,6 @@
 // formatter, and is turned into text by ToString() on the throwing path only. No allocation: the held objects are the
 // caller's own (shapes, tensors, names) and the formatter is a static lambda (cached by the compiler).
 
-using System.Globalization;
-
 namespace Boft.Backends;
 
 /// <summary>A lazily formatted piece of an argument-check message (see the file header).</summary>
@@ -45,7 +43,4 @@ internal readonly struct ShapeText
 
     /// <summary>The description (formats it now).</summary>
     public override string ToString() => text ?? format?.Invoke(this) ?? "";
-
-    /// <summary>Formats with the invariant culture.</summary>
-    public static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -85,7 +85,7 @@ internal static class Elementwise
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double SumOfSquaresSlice(ReadOnlySpan<float> values)
+    internal static double SumOfSquaresSlice(ReadOnlySpan<float> values)
     {
         // Four double accumulators over 4-lane widened vectors: exact products (float² fits a double), rounding only in the sums.
         System.Runtime.Intrinsics.Vector256<double> a0 = default, a1 = default;

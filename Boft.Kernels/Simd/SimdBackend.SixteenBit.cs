@@ -132,29 +132,47 @@ public sealed partial class SimdBackend
         }));
     }
 
-    private void LinearSixteenBit(SimdTensor input, SimdTensor weight, SimdTensor output, int rowCount, int inFeatureCount, int outFeatureCount)
+    private void LinearSixteenBit(SimdTensor input, SimdTensor weight, SimdTensor output, int rowCount, int inFeatureCount, int outFeatureCount) =>
+        GemmSixteenBit(input, inFeatureCount, weight, output, outFeatureCount, rowCount,
+            (x, w, y, rows) => LinearCore(x, w, y, rows, inFeatureCount, outFeatureCount));
+
+    private void LinearBackwardInputSixteenBit(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount) =>
+        GemmSixteenBit(gradOutput, outFeatureCount, weight, gradInput, inFeatureCount, rowCount,
+            (gy, w, gx, rows) => LinearBackwardInputCore(gy, w, gx, rows, inFeatureCount, outFeatureCount));
+
+    /// <summary>
+    /// A 16-bit GEMM op: W0 [n, d] widened whole (the known gap in the header), then per chunk the rows of
+    /// <paramref name="source"/> widened, the float32 op (<paramref name="core"/>(rows, W, result, rowCount)), the result rounded.
+    /// </summary>
+    private void GemmSixteenBit(SimdTensor source, int sourceColumns, SimdTensor weight, SimdTensor destination, int destinationColumns, int rowCount,
+        Action<SimdTensor, SimdTensor, SimdTensor, int> core)
     {
-        using var w = new SimdTensor(this, [outFeatureCount, inFeatureCount]);
-        WidenRows(weight, 0, outFeatureCount, inFeatureCount, w);
-        int columns = Math.Max(inFeatureCount, outFeatureCount);
+        int n = weight.Shape[0], d = weight.Length / Math.Max(1, n);
+        using var w = new SimdTensor(this, [n, d]);
+        WidenRows(weight, 0, n, d, w);
+        int columns = Math.Max(sourceColumns, destinationColumns);
         WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
         {
-            WidenRows(input, row0, rows, inFeatureCount, s[0]);
-            LinearCore(s[0], w, s[1], rows, inFeatureCount, outFeatureCount);
-            StoreRounded(s[1], output, row0, rows, outFeatureCount);
+            WidenRows(source, row0, rows, sourceColumns, s[0]);
+            core(s[0], w, s[1], rows);
+            StoreRounded(s[1], destination, row0, rows, destinationColumns);
         }));
     }
 
-    private void LinearBackwardInputSixteenBit(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount)
+    private double SumOfSquaresSixteenBit(SimdTensor tensor)
     {
-        using var w = new SimdTensor(this, [outFeatureCount, inFeatureCount]);
-        WidenRows(weight, 0, outFeatureCount, inFeatureCount, w);
-        int columns = Math.Max(inFeatureCount, outFeatureCount);
-        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
+        // Chunks in element order, each summed in double: deterministic, like the float32 path's slice sums.
+        double sum = 0;
+        int length = tensor.Length;
+        WithScratch(1, Math.Min(length, ChunkFloats), s =>
         {
-            WidenRows(gradOutput, row0, rows, outFeatureCount, s[0]);
-            LinearBackwardInputCore(s[0], w, s[1], rows, inFeatureCount, outFeatureCount);
-            StoreRounded(s[1], gradInput, row0, rows, inFeatureCount);
-        }));
+            for (int start = 0; start < length; start += ChunkFloats)
+            {
+                int count = Math.Min(ChunkFloats, length - start);
+                ElementConversions.Widen(tensor.Bits.Slice(start, count), tensor.ElementType, s[0].Span);
+                sum += Elementwise.SumOfSquaresSlice(s[0].Span[..count]);
+            }
+        });
+        return sum;
     }
 }

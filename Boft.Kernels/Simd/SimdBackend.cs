@@ -305,5 +305,6 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override double SumOfSquaresCore(Tensor tensor) => Elementwise.SumOfSquares(T(tensor), Threads);
+    protected override double SumOfSquaresCore(Tensor tensor) =>
+        tensor.ElementType.IsSixteenBit() ? SumOfSquaresSixteenBit(T(tensor)) : Elementwise.SumOfSquares(T(tensor), Threads);
 }

@@ -213,6 +213,27 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         CheckFloat32(actual.gb, expected.gb, rows, "gradBias");
     }
 
+    [TestCaseSource(nameof(SixteenBitTypes))]
+    public void AnomalyDetection_ChecksSixteenBitLayers(ElementType type)
+    {
+        // Anomaly mode reads every op's output through SumOfSquares, which must take the layer's 16-bit activations.
+        RequireSupport(type);
+        int d = 16, n = 8, rows = 3;
+        var random = new Random(13);
+        using var layer = new Boft.Layers.BoftLinear(Backend, new BoftConfig(d, BlockSize: 4, FactorCount: 2), n, Floats(random, n * d), activationType: type);
+        using Tensor x = Backend.Upload(Floats(random, rows * d), type, rows, d), y = Backend.Allocate(type, rows, n);
+        float[] bad = Floats(random, rows * d);
+        bad[5] = float.NaN;
+        using Tensor xBad = Backend.Upload(bad, type, rows, d);
+        using (Boft.Training.AnomalyDetection.Enable())
+        {
+            layer.Forward(x, y);
+            Assert.That(Backend.SumOfSquares(y), Is.EqualTo(y.ToArray().Sum(v => (double)v * v)).Within(1e-9).Percent);
+            var error = Assert.Throws<Boft.Training.NonFiniteValueException>(() => layer.Forward(xBad, y))!;
+            Assert.That(error.Message, Does.Contain("input (non-finite before this layer)"));
+        }
+    }
+
     [Test]
     public void TypeErrors_NameTheArgumentAndBothTypes()
     {
