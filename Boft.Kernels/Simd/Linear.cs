@@ -15,11 +15,30 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Boft.Backends;
 
 namespace Boft.Kernels.Simd;
 
-/// <summary>Strided view of a matrix operand: element (i, k) is at <c>Array[Offset + i·RowStride + k·ColumnStride]</c>.</summary>
-internal readonly record struct MatrixView(float[] Array, int Offset, int RowStride, int ColumnStride);
+/// <summary>Strided view of a matrix operand: element (i, k) is at <c>Array[Offset + i·RowStride + k·ColumnStride]</c>.
+/// A 16-bit operand (only B, the frozen weight) has <see cref="Bits"/> instead (same indexing) and an empty
+/// <see cref="Array"/>: the GEMM widens it as it packs or streams it, never as a whole.</summary>
+internal readonly record struct MatrixView(float[] Array, int Offset, int RowStride, int ColumnStride)
+{
+    /// <summary>The 16-bit elements, or null for a float32 operand.</summary>
+    public ushort[]? Bits { get; init; }
+
+    /// <summary>The type of <see cref="Bits"/>.</summary>
+    public ElementType BitsType { get; init; }
+
+    /// <summary>A view of a tensor of either type.</summary>
+    public static MatrixView Of(SimdTensor tensor, int rowStride, int columnStride) => tensor.ElementType.IsSixteenBit()
+        ? new MatrixView([], 0, rowStride, columnStride) { Bits = tensor.BitsArray, BitsType = tensor.ElementType }
+        : new MatrixView(tensor.Array, tensor.Offset, rowStride, columnStride);
+
+    /// <summary>Widens <paramref name="count"/> contiguous 16-bit elements from <paramref name="start"/> (exact).</summary>
+    public void Widen(int start, int count, Span<float> destination) =>
+        ElementConversions.Widen(Bits.AsSpan(start, count), BitsType, destination);
+}
 
 /// <summary>The GEMM behind the three linear ops (see the file header).</summary>
 internal static class Linear
@@ -39,14 +58,14 @@ internal static class Linear
     public static void Forward<TS, TV>(SimdTensor input, SimdTensor weight, SimdTensor output, int rows, int d, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
-        Gemm<TS, TV>(new MatrixView(input.Array, input.Offset, d, 1), new MatrixView(weight.Array, weight.Offset, 1, d),
+        Gemm<TS, TV>(new MatrixView(input.Array, input.Offset, d, 1), MatrixView.Of(weight, 1, d),
             new MatrixView(output.Array, output.Offset, n, 1), rows, n, d, accumulate: false, maxDegreeOfParallelism);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardInput<TS, TV>(SimdTensor gradOutput, SimdTensor weight, SimdTensor gradInput, int rows, int d, int n, int maxDegreeOfParallelism)
         where TS : struct, ISimd<TV>
         where TV : struct =>
-        Gemm<TS, TV>(new MatrixView(gradOutput.Array, gradOutput.Offset, n, 1), new MatrixView(weight.Array, weight.Offset, d, 1),
+        Gemm<TS, TV>(new MatrixView(gradOutput.Array, gradOutput.Offset, n, 1), MatrixView.Of(weight, d, 1),
             new MatrixView(gradInput.Array, gradInput.Offset, d, 1), rows, d, n, accumulate: false, maxDegreeOfParallelism);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -81,6 +100,8 @@ internal static class Linear
             AxpyRows<TS, TV>(a, b, c, m, n, k, accumulate, maxDegreeOfParallelism);
             return;
         }
+        if (b.Bits is not null && b.RowStride != 1 && b.ColumnStride != 1)
+            throw new NotSupportedException("A 16-bit B operand needs one contiguous dimension.");
 
         int nr = 2 * TS.Count;
         int panels = (n + nr - 1) / nr;
@@ -142,6 +163,11 @@ internal static class Linear
         Span<float> destination = packed.AsSpan(panel * kc * nr, kc * nr);
         if (columns < nr)
             destination.Clear();
+        if (b.Bits is not null)
+        {
+            PackSixteenBitPanel<TS, TV>(b, k0, kc, j0, columns, destination);
+            return;
+        }
         if (b.ColumnStride == 1)
         {
             for (int kk = 0; kk < kc; kk++)
@@ -158,6 +184,31 @@ internal static class Linear
                 for (int jj = 0; jj < columns; jj++)
                     destination[kk * nr + jj] = b.Array[b.Offset + (k0 + kk) * b.RowStride + (j0 + jj) * b.ColumnStride];
         }
+    }
+
+    /// <summary>
+    /// <see cref="PackPanel{TS, TV}"/> of a 16-bit B: the source block is widened (exact) into a per-thread float block first
+    /// (kc × NR with j contiguous, or NR × kc with k contiguous, 32 KiB at most), then copied or transposed into the panel as
+    /// for float32. The weight is never widened as a whole: only the panel being packed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackSixteenBitPanel<TS, TV>(MatrixView b, int k0, int kc, int j0, int columns, Span<float> destination)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int nr = 2 * TS.Count;
+        if (b.ColumnStride == 1)
+        {
+            // Rows of B hold the panel's NR columns contiguously: widen each straight into its packed row.
+            for (int kk = 0; kk < kc; kk++)
+                b.Widen(b.Offset + (k0 + kk) * b.RowStride + j0, columns, destination.Slice(kk * nr, columns));
+            return;
+        }
+        // B(k, j) = bits[j·ColumnStride + k]: widen the NR source rows (kc contiguous each), then transpose.
+        Span<float> block = Scratch.Get(nr * kc);
+        for (int jj = 0; jj < columns; jj++)
+            b.Widen(b.Offset + (j0 + jj) * b.ColumnStride + k0, kc, block.Slice(jj * kc, kc));
+        Transposer.Transpose<TS, TV>(ref block[0], kc, ref destination[0], nr, columns, kc);
     }
 
     /// <summary>Packs rows [panel·MR, panel·MR + MR) of A[·, k0 … k0+kc) at panel·MR·kc, element (r, kk) at kk·MR + r
@@ -277,9 +328,13 @@ internal static class Linear
         SimdParallel.For(slices, (long)m * n * k, maxDegreeOfParallelism, s =>
         {
             int v = TS.Count;
+            Span<float> wide = b.Bits is null ? default : Scratch.Get(k);
             for (int j = s * slice, end = Math.Min(n, j + slice); j < end; j++)
             {
-                ref float column = ref b.Array[b.Offset + j * b.ColumnStride];
+                // A 16-bit B column (k contiguous) is widened into L1 first, then read like a float32 one.
+                if (b.Bits is not null)
+                    b.Widen(b.Offset + j * b.ColumnStride, k, wide);
+                ref float column = ref b.Bits is null ? ref b.Array[b.Offset + j * b.ColumnStride] : ref MemoryMarshal.GetReference(wide);
                 int i = 0;
                 for (; i + 4 <= m; i += 4)
                 {
@@ -341,15 +396,26 @@ internal static class Linear
         SimdParallel.For(slices, (long)m * n * k, maxDegreeOfParallelism, s =>
         {
             int j0 = s * slice, columns = Math.Min(slice, n - j0);
+            // A 16-bit B is widened one row slice at a time into the second half of the scratch.
+            Span<float> buffers = Scratch.Get(2 * columns);
             for (int i = 0; i < m; i++)
             {
                 Span<float> target = c.Array.AsSpan(c.Offset + i * c.RowStride + j0, columns);
-                Span<float> sum = Scratch.Get(columns);
+                Span<float> sum = buffers[..columns];
                 sum.Clear();
                 for (int kk = 0; kk < k; kk++)
                 {
                     float x = a.Array[a.Offset + i * a.RowStride + kk * a.ColumnStride];
-                    ReadOnlySpan<float> row = b.Array.AsSpan(b.Offset + kk * b.RowStride + j0, columns);
+                    ReadOnlySpan<float> row;
+                    if (b.Bits is null)
+                    {
+                        row = b.Array.AsSpan(b.Offset + kk * b.RowStride + j0, columns);
+                    }
+                    else
+                    {
+                        b.Widen(b.Offset + kk * b.RowStride + j0, columns, buffers[columns..]);
+                        row = buffers.Slice(columns, columns);
+                    }
                     int v = TS.Count, j = 0;
                     TV xv = TS.Create(x);
                     ref float rs = ref MemoryMarshal.GetReference(row);

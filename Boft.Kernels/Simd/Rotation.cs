@@ -22,6 +22,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Boft.Backends;
 
 namespace Boft.Kernels.Simd;
 
@@ -217,12 +218,14 @@ internal static class Rotation
         int rows = Math.Min(tileRows, rowCount - firstRow);
         int width = Math.Min(plan.ForwardTileWidth, d - firstFeature);
         int tileLength = tileRows * plan.ForwardTileWidth;
-        Span<float> scratch = Scratch.Get(2 * tileLength);
+        bool staged = input.ElementType.IsSixteenBit() || output.ElementType.IsSixteenBit();
+        Span<float> scratch = Scratch.Get((staged ? 3 : 2) * tileLength);
         ref float current = ref scratch[0];
         ref float next = ref scratch[tileLength];
         ref float blocksData = ref blocks.Data;
 
-        TransposeIn<TS, TV>(ref Unsafe.Add(ref input.Data, (nint)firstRow * d + firstFeature), d, ref current, tileRows, rows, width);
+        Span<float> stage = staged ? scratch[(2 * tileLength)..] : default;
+        LoadTile<TS, TV>(input, d, firstRow, firstFeature, ref current, tileRows, rows, width, stage);
         for (int step = 0; step < m; step++)
         {
             int i = transpose ? step : m - 1 - step;
@@ -240,14 +243,7 @@ internal static class Rotation
             current = ref next;
             next = ref swap;
         }
-        ref float outputRow = ref Unsafe.Add(ref output.Data, (nint)firstRow * d + firstFeature);
-        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref outputRow, d, width, rows);
-        if (rowScale is not null)
-        {
-            ReadOnlySpan<float> scale = rowScale.Span;
-            for (int r = 0; r < rows; r++)
-                Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref outputRow, (nint)r * d), width, scale[firstRow + r]);
-        }
+        StoreTile<TS, TV>(ref current, tileRows, rowScale, output, d, firstRow, firstFeature, rows, width, stage);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -261,14 +257,15 @@ internal static class Rotation
         int width = Math.Min(plan.BackwardTileWidth, d - firstFeature);
         int tileLength = tileRows * plan.BackwardTileWidth;
         // Layout: factorInputs[i] at i·tileLength (i = 0 … m−1; factor m−1 reads x), then two gradient buffers.
-        Span<float> scratch = Scratch.Get((m + 2) * tileLength);
+        bool sixteenBit = input.ElementType.IsSixteenBit();
+        Span<float> scratch = Scratch.Get((sixteenBit ? m + 3 : m + 2) * tileLength);
         ref float factorInputs = ref scratch[0];
         ref float current = ref scratch[m * tileLength];
         ref float next = ref scratch[(m + 1) * tileLength];
+        Span<float> stage = sixteenBit ? scratch[((m + 2) * tileLength)..] : default;
         ref float blocksData = ref blocks.Data;
-        nint rowOffset = (nint)firstRow * d + firstFeature;
 
-        TransposeIn<TS, TV>(ref Unsafe.Add(ref input.Data, rowOffset), d, ref Unsafe.Add(ref factorInputs, (m - 1) * tileLength), tileRows, rows, width);
+        LoadTile<TS, TV>(input, d, firstRow, firstFeature, ref Unsafe.Add(ref factorInputs, (m - 1) * tileLength), tileRows, rows, width, stage);
         for (int i = m - 1; i >= 1; i--)
         {
             ref float factorBlocks = ref Unsafe.Add(ref blocksData, ((nint)i * k + firstFeature / b) * b * b);
@@ -276,7 +273,7 @@ internal static class Rotation
                 plan.ForwardSource[i], width, ref factorBlocks, b, tileRows, transposed: false);
         }
 
-        TransposeIn<TS, TV>(ref Unsafe.Add(ref gradOutput.Data, rowOffset), d, ref current, tileRows, rows, width);
+        LoadTile<TS, TV>(gradOutput, d, firstRow, firstFeature, ref current, tileRows, rows, width, stage);
         for (int i = 0; i < m; i++)
         {
             nint blockIndex = (nint)i * k + firstFeature / b;
@@ -295,7 +292,56 @@ internal static class Rotation
             current = ref next;
             next = ref swap;
         }
-        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref Unsafe.Add(ref gradInput.Data, rowOffset), d, width, rows);
+        StoreTile<TS, TV>(ref current, tileRows, null, gradInput, d, firstRow, firstFeature, rows, width, stage);
+    }
+
+    /// <summary>
+    /// Rows [firstRow, firstRow + rows) × features [firstFeature, firstFeature + width) of <paramref name="source"/> into the
+    /// SoA tile. A 16-bit tensor's rows are widened (exact) into <paramref name="stage"/> (rows × width floats, L1/L2
+    /// resident) and transposed from there: the conversion happens on the tile, never as a pass over the whole tensor.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LoadTile<TS, TV>(SimdTensor source, int d, int firstRow, int firstFeature, ref float tile, int tileRows, int rows, int width, Span<float> stage)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (!source.ElementType.IsSixteenBit())
+        {
+            TransposeIn<TS, TV>(ref Unsafe.Add(ref source.Data, (nint)firstRow * d + firstFeature), d, ref tile, tileRows, rows, width);
+            return;
+        }
+        ReadOnlySpan<ushort> bits = source.Bits;
+        for (int r = 0; r < rows; r++)
+            ElementConversions.Widen(bits.Slice((firstRow + r) * d + firstFeature, width), source.ElementType, stage.Slice(r * width, width));
+        TransposeIn<TS, TV>(ref MemoryMarshal.GetReference(stage), width, ref tile, tileRows, rows, width);
+    }
+
+    /// <summary>
+    /// The SoA tile back into rows of <paramref name="destination"/>, each row scaled by <paramref name="rowScale"/> when given.
+    /// A 16-bit destination is written through <paramref name="stage"/>: transposed and scaled in float32, then rounded once
+    /// (RNE) into the destination rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StoreTile<TS, TV>(ref float tile, int tileRows, SimdTensor? rowScale, SimdTensor destination, int d, int firstRow, int firstFeature, int rows, int width,
+        Span<float> stage)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        bool sixteenBit = destination.ElementType.IsSixteenBit();
+        ref float rowsStart = ref sixteenBit ? ref MemoryMarshal.GetReference(stage) : ref Unsafe.Add(ref destination.Data, (nint)firstRow * d + firstFeature);
+        int stride = sixteenBit ? width : d;
+        Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref rowsStart, stride, width, rows);
+        if (rowScale is not null)
+        {
+            ReadOnlySpan<float> scale = rowScale.Span;
+            for (int r = 0; r < rows; r++)
+                Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref rowsStart, (nint)r * stride), width, scale[firstRow + r]);
+        }
+        if (!sixteenBit)
+            return;
+        Span<ushort> bits = destination.Bits;
+        for (int r = 0; r < rows; r++)
+            ElementConversions.Narrow(stage.Slice(r * width, width), destination.ElementType, bits.Slice((firstRow + r) * d + firstFeature, width));
     }
 
     /// <summary>Rows → SoA tile (feature-major, <paramref name="tileRows"/> floats per feature); lanes past <paramref name="rows"/> are zeroed.</summary>

@@ -1,9 +1,10 @@
-// The SIMD backend's 16-bit path (docs/09_Mixed-precision.md): bfloat16 and float16 activations and frozen weights. The
-// float32 kernels run unchanged on chunks of rows: each chunk of a 16-bit operand is widened (exact) into a float32
-// scratch buffer of at most 2 Mi floats (8 MiB, L3-resident), the float32 kernel runs on the chunk, and each 16-bit
-// result is rounded once (RNE) as it is written back. Every sum accumulates in float32; no value is rounded twice.
-// Parameter gradients accumulate across chunks in float32 (gradBlocks: the first chunk writes, later ones add).
-// Known gap: the frozen 16-bit weight of Linear is widened whole per call (the GEMM's packing should widen instead).
+// The SIMD backend's 16-bit path (docs/09_Mixed-precision.md): bfloat16 and float16 activations and frozen weights.
+// ScaleBias and the two GEMM ops run their float32 kernels on chunks of rows: each chunk of a 16-bit activation is widened
+// (exact) into a float32 scratch buffer of at most 2 Mi floats (8 MiB, L3-resident), the float32 kernel runs on the chunk,
+// and each 16-bit result is rounded once (RNE) as it is written back. Every sum accumulates in float32; no value is
+// rounded twice. Parameter gradients (gradScale, gradBias) accumulate across chunks in float32, as they do across calls.
+// The rotation does not come here: its tiles widen and round as they load and store (Rotation.LoadTile / StoreTile). The
+// frozen 16-bit weight of Linear is never widened whole: the GEMM widens it panel by panel as it packs (Linear.cs).
 
 using Boft.Backends;
 
@@ -79,33 +80,6 @@ public sealed partial class SimdBackend
         }
     }
 
-    private void RotateSixteenBit(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor output, int rowCount)
-    {
-        int d = shape.FeatureCount;
-        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(d)) * d, s => ForChunks(rowCount, d, (row0, rows) =>
-        {
-            WidenRows(input, row0, rows, d, s[0]);
-            RotateCore(shape, s[0], blocks, transpose, s[1], rows);
-            StoreRounded(s[1], output, row0, rows, d);
-        }));
-    }
-
-    private void RotateBackwardSixteenBit(RotationShape shape, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput, SimdTensor gradBlocks, int rowCount)
-    {
-        int d = shape.FeatureCount;
-        using var partial = new SimdTensor(this, [gradBlocks.Length]);
-        WithScratch(3, (long)Math.Min(rowCount, ChunkRows(d)) * d, s => ForChunks(rowCount, d, (row0, rows) =>
-        {
-            WidenRows(input, row0, rows, d, s[0]);
-            WidenRows(gradOutput, row0, rows, d, s[1]);
-            bool first = row0 == 0;
-            RotateBackwardCore(shape, s[0], blocks, s[1], s[2], first ? gradBlocks : partial, rows);
-            if (!first)
-                System.Numerics.Tensors.TensorPrimitives.Add(gradBlocks.Span, partial.Span, gradBlocks.Span);
-            StoreRounded(s[2], gradInput, row0, rows, d);
-        }));
-    }
-
     private void ScaleBiasSixteenBit(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount)
     {
         using SimdTensor? wideBias = bias is null ? null : new SimdTensor(this, [featureCount]);
@@ -141,20 +115,18 @@ public sealed partial class SimdBackend
             (gy, w, gx, rows) => LinearBackwardInputCore(gy, w, gx, rows, inFeatureCount, outFeatureCount));
 
     /// <summary>
-    /// A 16-bit GEMM op: W0 [n, d] widened whole (the known gap in the header), then per chunk the rows of
-    /// <paramref name="source"/> widened, the float32 op (<paramref name="core"/>(rows, W, result, rowCount)), the result rounded.
+    /// A 16-bit GEMM op: per chunk the rows of <paramref name="source"/> widened, the float32 GEMM
+    /// (<paramref name="core"/>(rows, W, result, rowCount)) with the 16-bit W0 widened panel by panel inside its packing
+    /// (Linear.PackSixteenBitPanel; the few-row paths widen one column or row slice at a time), the result rounded.
     /// </summary>
     private void GemmSixteenBit(SimdTensor source, int sourceColumns, SimdTensor weight, SimdTensor destination, int destinationColumns, int rowCount,
         Action<SimdTensor, SimdTensor, SimdTensor, int> core)
     {
-        int n = weight.Shape[0], d = weight.Length / Math.Max(1, n);
-        using var w = new SimdTensor(this, [n, d]);
-        WidenRows(weight, 0, n, d, w);
         int columns = Math.Max(sourceColumns, destinationColumns);
         WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
         {
             WidenRows(source, row0, rows, sourceColumns, s[0]);
-            core(s[0], w, s[1], rows);
+            core(s[0], weight, s[1], rows);
             StoreRounded(s[1], destination, row0, rows, destinationColumns);
         }));
     }

@@ -122,12 +122,8 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
-    {
-        if (input.ElementType.IsSixteenBit())
-            RotateSixteenBit(shape, T(input), T(blocks), transpose, T(output), rowCount);
-        else
-            RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
-    }
+        // 16-bit tensors too: the tiles widen and round as they load and store (Rotation.LoadTile / StoreTile).
+        => RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
 
     private readonly record struct RotateCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, bool Transpose, SimdTensor Output, int RowCount) : ISimdCall
     {
@@ -137,12 +133,7 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount)
-    {
-        if (input.ElementType.IsSixteenBit())
-            RotateBackwardSixteenBit(shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount);
-        else
-            RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
-    }
+        => RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
 
     private readonly record struct RotateBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput, SimdTensor GradInput,
         SimdTensor GradBlocks, int RowCount) : ISimdCall

@@ -37,6 +37,9 @@ public sealed class SimdTensor : Tensor
     /// <summary>The raw 16-bit elements (row-major) of a 16-bit tensor. Valid until the tensor is disposed.</summary>
     internal Span<ushort> Bits => (bits ?? throw new ObjectDisposedException(nameof(SimdTensor))).AsSpan(0, Length);
 
+    /// <summary>The array behind <see cref="Bits"/> (the tensor starts at index 0).</summary>
+    internal ushort[] BitsArray => bits ?? throw new ObjectDisposedException(nameof(SimdTensor));
+
     /// <summary>The elements (row-major). Valid until the tensor is disposed.</summary>
     internal Span<float> Span => Array.AsSpan(offset, Length);
 

@@ -141,24 +141,38 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         }
     }
 
-    [TestCaseSource(nameof(SixteenBitTypes))]
-    public void Rotate_AndBackward_MatchReference(ElementType type)
+    /// <summary>Shapes that reach every branch of the SIMD tiles' 16-bit loads and stores: several feature tiles (d = 640 is
+    /// five 128-wide tiles of BOFT(2,8)), a last row tile shorter than the others, few rows (the 4- and 8-lane dispatch),
+    /// x·Rᵀ with its final gather, and one-factor OFT; and 33,000 rows: many row tiles and row chunks of the gradBlocks
+    /// reduction, the last tile short.</summary>
+    private static readonly object[] TiledRotationCases =
+    [
+        new object[] { ElementType.BFloat16, 64, 2, 8, 33000, false },
+        new object[] { ElementType.Float16, 64, 2, 8, 33000, false },
+        new object[] { ElementType.BFloat16, 640, 2, 8, 300, false },
+        new object[] { ElementType.Float16, 640, 2, 8, 300, true },
+        new object[] { ElementType.BFloat16, 96, 3, 4, 5, true },
+        new object[] { ElementType.Float16, 96, 3, 4, 7, false },
+        new object[] { ElementType.BFloat16, 256, 1, 16, 129, false },
+        new object[] { ElementType.Float16, 48, 1, 6, 1, true },
+    ];
+
+    [TestCaseSource(nameof(TiledRotationCases))]
+    public void Rotate_AndBackward_MatchReference(ElementType type, int d, int factorCount, int blockSize, int rows, bool transpose)
     {
         RequireSupport(type);
-        var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
-        var random = new Random(5);
-        int rows = 33000; // two chunks of the SIMD path (2 Mi floats / 64 = 32768 rows a chunk): gradBlocks sums across chunks
+        var shape = new BoftConfig(d, BlockSize: blockSize, FactorCount: factorCount).Resolve().Rotation;
+        var random = new Random(d + rows);
         double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
-        float[] x = Floats(random, rows * 64), gy = Floats(random, rows * 64);
+        float[] x = Floats(random, rows * d), gy = Floats(random, rows * d);
         (float[] y, float[] gx, float[] gBlocks) Run(BoftBackend backend)
         {
-            using Tensor tx = backend.Upload(x, type, rows, 64), tgy = backend.Upload(gy, type, rows, 64);
-            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), shape.FactorCount, shape.BlockCount, 8, 8);
-            using Tensor ty = backend.Allocate(type, rows, 64), tgx = backend.Allocate(type, rows, 64);
-            using Tensor tgb = backend.Allocate(shape.FactorCount, shape.BlockCount, 8, 8);
-            backend.Rotate(shape, tx, tb, false, ty);
+            using Tensor tx = backend.Upload(x, type, rows, d), tgy = backend.Upload(gy, type, rows, d);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), shape.FactorCount, shape.BlockCount, blockSize, blockSize);
+            using Tensor ty = backend.Allocate(type, rows, d), tgx = backend.Allocate(type, rows, d);
+            using Tensor tgb = backend.Allocate(shape.FactorCount, shape.BlockCount, blockSize, blockSize);
+            backend.Rotate(shape, tx, tb, transpose, ty);
             backend.RotateBackward(shape, tx, tb, tgy, tgx, tgb);
-            Assert.That(ty.ElementType, Is.EqualTo(type));
             return (ty.ToArray(), tgx.ToArray(), tgb.ToArray());
         }
         var actual = Run(Backend);
@@ -168,12 +182,25 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         CheckFloat32(actual.gBlocks, expected.gBlocks, rows, "gradBlocks");
     }
 
-    [TestCaseSource(nameof(SixteenBitTypes))]
-    public void Linear_AndBackwardInput_MatchReference(ElementType type)
+    /// <summary>Every path of the SIMD GEMM over a 16-bit weight: 22,000 rows (two row chunks of 21,845 at d = 96), the
+    /// few-row dot-product (≤ 8 rows) and row-AXPY (≤ 4) paths that widen one weight column or row slice at a time, and the
+    /// packed GEMM with partial panels (n = 40 is not a multiple of 16) and two K blocks (d = 600 &gt; KC = 512).</summary>
+    private static readonly object[] LinearCases =
+    [
+        new object[] { ElementType.BFloat16, 22000, 96, 80 },
+        new object[] { ElementType.Float16, 22000, 96, 80 },
+        new object[] { ElementType.BFloat16, 1, 600, 40 },
+        new object[] { ElementType.Float16, 3, 72, 600 },
+        new object[] { ElementType.BFloat16, 7, 600, 24 },
+        new object[] { ElementType.Float16, 300, 600, 40 },
+        new object[] { ElementType.BFloat16, 50, 40, 600 },
+    ];
+
+    [TestCaseSource(nameof(LinearCases))]
+    public void Linear_AndBackwardInput_MatchReference(ElementType type, int rows, int d, int n)
     {
         RequireSupport(type);
-        var random = new Random(7);
-        int rows = 22000, d = 96, n = 80; // two chunks of the SIMD path (2 Mi floats / 96 = 21845 rows a chunk)
+        var random = new Random(7 + rows);
         float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
         (float[] y, float[] gx) Run(BoftBackend backend)
         {
