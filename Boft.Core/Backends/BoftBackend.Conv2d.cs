@@ -25,10 +25,10 @@ public abstract partial class BoftBackend
     public void Conv2d(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int batch = ConvImages(shape, input, nameof(input), shape.InChannels, shape.InputHeight, shape.InputWidth, "input");
-        ConvWeight(shape, weight, nameof(weight));
+        int batch = ConvImages(shape, input, nameof(input), shape.InChannels, shape.InputHeight, shape.InputWidth, "input", activation: true);
+        ConvWeight(shape, weight, nameof(weight), input, nameof(input));
         if (bias is not null)
-            ConvVector(shape, bias, nameof(bias));
+            ConvVector(shape, bias, nameof(bias), input, nameof(input));
         ConvBatchOf(shape, output, nameof(output), batch, input, nameof(input));
         if (ReferenceEquals(output, input) || ReferenceEquals(output, weight))
             throw new ArgumentException("output must not alias input or weight.", nameof(output));
@@ -45,10 +45,9 @@ public abstract partial class BoftBackend
     public void Conv2dBackwardInput(Conv2dShape shape, Tensor gradOutput, Tensor weight, Tensor gradInput)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int batch = ConvImages(shape, gradOutput, nameof(gradOutput), shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output");
-        ConvWeight(shape, weight, nameof(weight));
-        Check(gradInput, nameof(gradInput));
-        int inputBatch = ConvImages(shape, gradInput, nameof(gradInput), shape.InChannels, shape.InputHeight, shape.InputWidth, "input");
+        int batch = ConvImages(shape, gradOutput, nameof(gradOutput), shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output", activation: true);
+        ConvWeight(shape, weight, nameof(weight), gradOutput, nameof(gradOutput));
+        int inputBatch = ConvImages(shape, gradInput, nameof(gradInput), shape.InChannels, shape.InputHeight, shape.InputWidth, "input", gradOutput, nameof(gradOutput));
         if (inputBatch != batch)
             throw new ArgumentException($"gradInput has shape {gradInput.ShapeString} ({inputBatch} images) but gradOutput has shape {gradOutput.ShapeString} ({batch} images).", nameof(gradInput));
         if (ReferenceEquals(gradInput, gradOutput) || ReferenceEquals(gradInput, weight))
@@ -67,8 +66,8 @@ public abstract partial class BoftBackend
     public void Conv2dBackwardWeight(Conv2dShape shape, Tensor gradOutput, Tensor input, Tensor? gradWeight, Tensor? gradBias)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int batch = ConvImages(shape, gradOutput, nameof(gradOutput), shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output");
-        int inputBatch = ConvImages(shape, input, nameof(input), shape.InChannels, shape.InputHeight, shape.InputWidth, "input");
+        int batch = ConvImages(shape, gradOutput, nameof(gradOutput), shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output", activation: true);
+        int inputBatch = ConvImages(shape, input, nameof(input), shape.InChannels, shape.InputHeight, shape.InputWidth, "input", gradOutput, nameof(gradOutput));
         if (inputBatch != batch)
             throw new ArgumentException($"input has shape {input.ShapeString} ({inputBatch} images) but gradOutput has shape {gradOutput.ShapeString} ({batch} images).", nameof(input));
         if (gradWeight is not null)
@@ -150,10 +149,27 @@ public abstract partial class BoftBackend
 
     #region Conv2d validation helpers
 
-    /// <summary>Checks an image batch [N, C, H, W] or [N, C·H·W] and returns N.</summary>
-    private int ConvImages(Conv2dShape shape, Tensor tensor, string name, int channels, int height, int width, string what)
+    /// <summary>
+    /// Whether this backend's Conv2d ops take 16-bit activations (docs/09_Mixed-precision.md). False by default: a 16-bit
+    /// image batch is then refused before any work, naming the argument and its type.
+    /// </summary>
+    protected virtual bool HasSixteenBitConv2d => false;
+
+    /// <summary>Checks an image batch [N, C, H, W] or [N, C·H·W] and returns N. An activation (<paramref name="activation"/>
+    /// or <paramref name="like"/> given) may be 16-bit, in the type of <paramref name="like"/>; anything else is float32.</summary>
+    private int ConvImages(Conv2dShape shape, Tensor tensor, string name, int channels, int height, int width, string what,
+        Tensor? like = null, string? likeName = null, bool activation = false)
     {
-        Check(tensor, name);
+        if (activation || like is not null)
+        {
+            CheckActivation(tensor, name, like, likeName);
+            if (tensor.ElementType.IsSixteenBit() && !HasSixteenBitConv2d)
+                throw ShapeChecks.NotFloat32(name, tensor.ShapeString, tensor.ElementType);
+        }
+        else
+        {
+            Check(tensor, name);
+        }
         ReadOnlySpan<int> s = tensor.Shape;
         bool ok = s.Length switch
         {
@@ -169,14 +185,16 @@ public abstract partial class BoftBackend
 
     private void ConvBatchOf(Conv2dShape shape, Tensor output, string name, int batch, Tensor input, string inputName)
     {
-        int outputBatch = ConvImages(shape, output, name, shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output");
+        int outputBatch = ConvImages(shape, output, name, shape.OutChannels, shape.OutputHeight, shape.OutputWidth, "output", input, inputName);
         if (outputBatch != batch)
             throw new ArgumentException($"{name} has shape {output.ShapeString} ({outputBatch} images) but {inputName} has shape {input.ShapeString} ({batch} images).", name);
     }
 
-    private void ConvWeight(Conv2dShape shape, Tensor weight, string name)
+    /// <summary>Checks a conv weight. With <paramref name="activation"/> given, the weight may also be in its type: a frozen
+    /// 16-bit weight, or a float32 one (a weight derived from float32 masters, such as the adapters' merged W').</summary>
+    private void ConvWeight(Conv2dShape shape, Tensor weight, string name, Tensor? activation = null, string? activationName = null)
     {
-        Check(weight, name);
+        CheckWeightType(weight, name, activation, activationName);
         ReadOnlySpan<int> s = weight.Shape;
         bool ok = s.Length switch
         {
@@ -189,11 +207,19 @@ public abstract partial class BoftBackend
                 $"{name} has shape {weight.ShapeString} but {shape} needs [{shape.OutChannels}, {shape.GroupInChannels}, {shape.KernelHeight}, {shape.KernelWidth}] (or [{shape.OutChannels}, {shape.FilterDimension}])."), name);
     }
 
-    private void ConvVector(Conv2dShape shape, Tensor vector, string name)
+    private void ConvVector(Conv2dShape shape, Tensor vector, string name, Tensor? activation = null, string? activationName = null)
     {
-        Check(vector, name);
+        CheckWeightType(vector, name, activation, activationName);
         if (vector.Length != shape.OutChannels)
             throw new ArgumentException($"{name} has shape {vector.ShapeString} but {shape} needs [{shape.OutChannels}] (one per output channel).", name);
+    }
+
+    private void CheckWeightType(Tensor tensor, string name, Tensor? activation, string? activationName)
+    {
+        if (activation is null || tensor.ElementType == ElementType.Float32)
+            Check(tensor, name);
+        else
+            CheckActivation(tensor, name, activation, activationName);
     }
 
     private static void ConvSameShape(Tensor tensor, string name, Tensor other, string otherName)

@@ -1,4 +1,5 @@
-// The Conv2d family on the reference backend: Boft.Reference.Conv2dReference in double precision, float32 storage.
+// The Conv2d family on the reference backend: Boft.Reference.Conv2dReference in double precision; 16-bit tensors hold
+// values exact in their type and each stored result is rounded once (ReferenceBackend.Write).
 
 using Boft.Reference;
 
@@ -6,6 +7,9 @@ namespace Boft.Backends;
 
 public sealed partial class ReferenceBackend
 {
+    /// <inheritdoc />
+    protected override bool HasSixteenBitConv2d => true;
+
     /// <inheritdoc />
     protected override void Conv2dCore(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output, int batch)
     {

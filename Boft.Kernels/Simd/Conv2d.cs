@@ -23,6 +23,11 @@ public sealed partial class SimdBackend
     /// <inheritdoc />
     protected override void Conv2dCore(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output, int batch)
     {
+        if (input.ElementType.IsSixteenBit())
+        {
+            Conv2dSixteenBit(shape, T(input), T(weight), TOrNull(bias), T(output), batch);
+            return;
+        }
         switch (Width)
         {
             case SimdWidth.Vector512: Im2ColConv.Forward<Simd512, Vector512<float>>(shape, T(input), T(weight), TOrNull(bias), T(output), batch, MaxDegreeOfParallelism); break;
@@ -34,6 +39,11 @@ public sealed partial class SimdBackend
     /// <inheritdoc />
     protected override void Conv2dBackwardInputCore(Conv2dShape shape, Tensor gradOutput, Tensor weight, Tensor gradInput, int batch)
     {
+        if (gradOutput.ElementType.IsSixteenBit())
+        {
+            Conv2dBackwardInputSixteenBit(shape, T(gradOutput), T(weight), T(gradInput), batch);
+            return;
+        }
         switch (Width)
         {
             case SimdWidth.Vector512: Im2ColConv.BackwardInput<Simd512, Vector512<float>>(shape, T(gradOutput), T(weight), T(gradInput), batch, MaxDegreeOfParallelism); break;
@@ -45,6 +55,11 @@ public sealed partial class SimdBackend
     /// <inheritdoc />
     protected override void Conv2dBackwardWeightCore(Conv2dShape shape, Tensor gradOutput, Tensor input, Tensor? gradWeight, Tensor? gradBias, int batch)
     {
+        if (gradOutput.ElementType.IsSixteenBit())
+        {
+            Conv2dBackwardWeightSixteenBit(shape, T(gradOutput), T(input), TOrNull(gradWeight), TOrNull(gradBias), batch);
+            return;
+        }
         switch (Width)
         {
             case SimdWidth.Vector512: Im2ColConv.BackwardWeight<Simd512, Vector512<float>>(shape, T(gradOutput), T(input), TOrNull(gradWeight), TOrNull(gradBias), batch, MaxDegreeOfParallelism); break;

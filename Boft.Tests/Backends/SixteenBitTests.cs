@@ -216,6 +216,74 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
     }
 
+    /// <summary>Conv2d over 16-bit images: 130 images of 16×32×32 (two image chunks of the SIMD path: 2 Mi floats / 16,384 =
+    /// 128 images a chunk) through a padded 1×1 conv (im2col, not the pointwise shortcut; small so the double reference stays
+    /// quick), a padded 3×3 conv, and a grouped, strided, dilated one; with a float32 weight and bias (derived from masters,
+    /// like the adapters' W') and with a frozen weight and bias in the activation type.</summary>
+    private static readonly object[] Conv2dCases =
+    [
+        new object[] { ElementType.BFloat16, false, 130, new Conv2dShape(16, 2, 1, 1, 32, 32, paddingHeight: 1, paddingWidth: 1) },
+        new object[] { ElementType.Float16, true, 130, new Conv2dShape(16, 2, 1, 1, 32, 32, paddingHeight: 1, paddingWidth: 1) },
+        new object[] { ElementType.Float16, false, 4, new Conv2dShape(3, 5, 3, 3, 10, 10, paddingHeight: 1, paddingWidth: 1) },
+        new object[] { ElementType.BFloat16, true, 3, new Conv2dShape(4, 6, 2, 3, 9, 8, strideHeight: 2, paddingWidth: 1, dilationWidth: 2, groups: 2) },
+        new object[] { ElementType.Float16, false, 3, new Conv2dShape(4, 6, 2, 3, 9, 8, strideHeight: 2, paddingWidth: 1, dilationWidth: 2, groups: 2) },
+    ];
+
+    [TestCaseSource(nameof(Conv2dCases))]
+    public void Conv2d_AndBackward_MatchReference(ElementType type, bool frozenSixteenBitWeight, int images, Conv2dShape shape)
+    {
+        RequireSupport(type);
+        var random = new Random(13 + images);
+        float[] x = Floats(random, images * shape.InputImageLength), gy = Floats(random, images * shape.OutputImageLength);
+        float[] w = Floats(random, shape.WeightLength), bias = Floats(random, shape.OutChannels);
+        ElementType weightType = frozenSixteenBitWeight ? type : ElementType.Float32;
+        (float[] y, float[] gx, float[] gw, float[] gb) Run(BoftBackend backend)
+        {
+            using Tensor tx = backend.Upload(x, type, images, shape.InputImageLength), tgy = backend.Upload(gy, type, images, shape.OutputImageLength);
+            using Tensor tw = backend.Upload(w, weightType, shape.OutChannels, shape.FilterDimension), tb = backend.Upload(bias, weightType, shape.OutChannels);
+            using Tensor ty = backend.Allocate(type, images, shape.OutputImageLength), tgx = backend.Allocate(type, images, shape.InputImageLength);
+            using Tensor tgw = backend.Allocate(shape.OutChannels, shape.FilterDimension), tgb = backend.Allocate(shape.OutChannels);
+            backend.Conv2d(shape, tx, tw, tb, ty);
+            backend.Conv2dBackwardInput(shape, tgy, tw, tgx);
+            backend.Conv2dBackwardWeight(shape, tgy, tx, tgw, tgb);
+            return (ty.ToArray(), tgx.ToArray(), tgw.ToArray(), tgb.ToArray());
+        }
+        if (Backend is not Boft.Kernels.Simd.SimdBackend && Backend is not ReferenceBackend)
+        {
+            // A backend without the 16-bit conv path refuses before any work, naming the argument and its type.
+            using Tensor tx = Backend.Upload(x, type, images, shape.InputImageLength), ty = Backend.Allocate(type, images, shape.OutputImageLength);
+            using Tensor tw = Backend.Upload(w, ElementType.Float32, shape.OutChannels, shape.FilterDimension);
+            var refused = Assert.Throws<ArgumentException>(() => Backend.Conv2d(shape, tx, tw, null, ty))!;
+            Assert.That(refused.ParamName, Is.EqualTo("input"));
+            Assert.That(refused.Message, Does.Contain(type.ToString()));
+            return;
+        }
+        var actual = Run(Backend);
+        var expected = Run(reference);
+        CheckSixteenBit(actual.y, expected.y, type, "y");
+        CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
+        CheckFloat32(actual.gw, expected.gw, images * shape.OutputPixels, "gradWeight");
+        CheckFloat32(actual.gb, expected.gb, images * shape.OutputPixels, "gradBias");
+    }
+
+    [Test]
+    public void Conv2d_RefusesMixedTypes()
+    {
+        RequireSupport(ElementType.BFloat16);
+        var shape = new Conv2dShape(2, 2, 1, 1, 2, 2);
+        using Tensor x = Backend.Allocate(ElementType.BFloat16, 1, 8), y32 = Backend.Allocate(1, 8), w = Backend.Allocate(2, 2);
+        using Tensor wHalf = Backend.Allocate(ElementType.Float16, 2, 2), gw16 = Backend.Allocate(ElementType.BFloat16, 2, 2);
+        var output = Assert.Throws<ArgumentException>(() => Backend.Conv2d(shape, x, w, null, y32))!;
+        Assert.That(output.ParamName, Is.EqualTo("output"));
+        Assert.That(output.Message, Does.Contain("Float32").And.Contain("BFloat16"));
+        var weight = Assert.Throws<ArgumentException>(() => Backend.Conv2d(shape, x, wHalf, null, x))!;
+        Assert.That(weight.ParamName, Is.EqualTo("weight"));
+        Assert.That(weight.Message, Does.Contain("Float16").And.Contain("BFloat16"));
+        var gradWeight = Assert.Throws<ArgumentException>(() => Backend.Conv2dBackwardWeight(shape, x, x, gw16, null))!;
+        Assert.That(gradWeight.ParamName, Is.EqualTo("gradWeight"));
+        Assert.That(gradWeight.Message, Does.Contain("must be Float32"));
+    }
+
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void ScaleBias_AndBackward_MatchReference(ElementType type)
     {
