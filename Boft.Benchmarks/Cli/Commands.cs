@@ -52,8 +52,12 @@ internal sealed class CompareSettings : BackendSettings
     [Description("fewer shapes and a shorter budget, for the options not given explicitly")]
     public bool Quick { get; init; }
 
+    [CommandOption("--dtype <TYPES>")]
+    [Description("activation types, comma-separated: fp32, bf16, fp16 (default fp32); 16-bit rows time forward and forward+backward (Cayley is float32 only)")]
+    public string? DtypeText { get; init; }
+
     public override ValidationResult Validate() => Options.Guard(() => Options.All(base.Validate(), Options.CheckIntList(FeatureCounts, "--features"),
-        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms")));
+        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms"), DtypeOption.Check(DtypeText)));
 }
 
 internal sealed class CompareCommand : Command<CompareSettings>
@@ -70,6 +74,7 @@ internal sealed class CompareCommand : Command<CompareSettings>
             Threads = settings.ThreadCount,
             JsonPath = settings.JsonPath,
             OutputDirectory = settings.OutputDirectory,
+            Dtypes = DtypeOption.Parse(settings.DtypeText),
         };
         if (settings.Quick)
             options.BoftConfigs = [MethodConfig.Boft(2, 8), MethodConfig.Boft(4, 4)];
