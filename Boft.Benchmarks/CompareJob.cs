@@ -30,7 +30,7 @@ internal sealed record Pairing(MethodConfig Boft, string Kind, MethodConfig Oft)
 
 /// <summary>One timed measurement (one JSON object).</summary>
 internal sealed record Measurement(string Method, string Backend, int D, int Tokens, int M, int B, string Op, double MedianMs, double MinMs, int Runs,
-    double Gflops, double GBs, long EffectiveParameters, long StoredParameters, double Bytes, double BandwidthGBs)
+    double Gflops, double GBs, long EffectiveParameters, long StoredParameters, double Bytes, double BandwidthGBs, string Dtype = "fp32")
 {
     /// <summary><see cref="GBs"/> as a share of the measured streaming bandwidth for this cell's working set (cache or DRAM).</summary>
     public double BandwidthFraction => GBs / BandwidthGBs;
@@ -55,6 +55,10 @@ internal sealed class CompareJobOptions
     public string? OutputDirectory { get; set; }
 
     public bool Quick { get; set; }
+
+    /// <summary>The activation types timed (docs/09_Mixed-precision.md); 16-bit types time only the ops with a 16-bit path
+    /// (forward and forward+backward: the rotation in the type; the Cayley map is float32 by contract).</summary>
+    public ElementType[] Dtypes { get; set; } = [ElementType.Float32];
 }
 
 internal static class CompareJob
@@ -71,6 +75,9 @@ internal static class CompareJob
         var clock = Stopwatch.StartNew();
         using BoftBackend backend = BenchmarkBackends.Create(options.Backend, options.Threads);
         string backendText = BenchmarkBackends.Describe(backend);
+        foreach (ElementType type in options.Dtypes)
+            if (!backend.Supports(type))
+                throw new ArgumentException($"--dtype {Cli.DtypeOption.Name(type)}: the {backend.Name} backend has no {type} path yet (docs/09_Mixed-precision.md); use --backend simd or reference.");
         string loadBefore = MachineInfo.LoadAverage();
         // The memory roofs every cell's GB/s is held against: a cell whose compulsory bytes fit the last-level cache is compared
         // with the in-cache streaming bandwidth, a larger one with DRAM (MachineLimits.BandwidthFor's rule).
@@ -86,29 +93,36 @@ internal static class CompareJob
             var configs = pairings.Select(p => p.Boft).Concat(pairings.Select(p => p.Oft)).Distinct().ToList();
             plan.Add((d, pairings, configs));
         }
-        int total = plan.Sum(p => p.Configs.Count * options.Tokens.Length * Ops.Table.Length);
+        int total = plan.Sum(p => p.Configs.Count * options.Tokens.Length * options.Dtypes.Sum(t => OpsFor(t).Length));
         var progress = new Progress(total);
 
-        var results = new Dictionary<(MethodConfig, int, int, string), Measurement>();
+        var results = new Dictionary<(MethodConfig, int, int, string, ElementType), Measurement>();
         foreach ((int d, _, List<MethodConfig> configs) in plan)
         {
-            var validated = new HashSet<MethodConfig>();
+            var validated = new HashSet<(MethodConfig, ElementType)>();
             foreach (int tokens in options.Tokens)
             {
                 foreach (MethodConfig config in configs)
                 {
-                    using var workload = new Workload(backend, config, d, tokens);
-                    foreach (string op in Ops.Table)
+                    // The types of one cell are timed back to back, so their ratio is a side-by-side measurement.
+                    foreach (ElementType type in options.Dtypes)
                     {
-                        progress.Step($"d={d} T={tokens} {config} {op}");
-                        // Validate-then-time: the first measurement of each configuration checks it against the reference.
-                        MethodConfig checkedConfig = config;
-                        Action? validate = validated.Add(config) ? () => Workload.Validate(backend, checkedConfig, d) : null;
-                        Timing t = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: options.BudgetMs), validate);
-                        double seconds = t.MedianMs / 1e3;
-                        results[(config, d, tokens, op)] = new Measurement(config.Method, backend.Name.ToLowerInvariant(), d, tokens, config.FactorCount, config.BlockSize, op,
-                            t.MedianMs, t.MinMs, t.Runs, workload.Flops(op) / seconds / 1e9, workload.Bytes(op) / seconds / 1e9,
-                            config.EffectiveParameters(d), config.StoredParameters(d), workload.Bytes(op), BandwidthFor(workload.Bytes(op)));
+                        using var workload = new Workload(backend, config, d, tokens, activationType: type);
+                        foreach (string op in OpsFor(type))
+                        {
+                            progress.Step($"d={d} T={tokens} {config} {Cli.DtypeOption.Name(type)} {op}");
+                            // Validate-then-time: the first measurement of each configuration and type checks it against the reference.
+                            MethodConfig checkedConfig = config;
+                            ElementType checkedType = type;
+                            Action? validate = !validated.Add((config, type)) ? null
+                                : type == ElementType.Float32 ? () => Workload.Validate(backend, checkedConfig, d)
+                                : () => Workload.ValidateSixteenBit(backend, checkedConfig, d, checkedType);
+                            Timing t = TimingHarness.Time(backend, workload.Operation(op), new TimingOptions(BudgetMs: options.BudgetMs), validate);
+                            double seconds = t.MedianMs / 1e3;
+                            results[(config, d, tokens, op, type)] = new Measurement(config.Method, backend.Name.ToLowerInvariant(), d, tokens, config.FactorCount, config.BlockSize, op,
+                                t.MedianMs, t.MinMs, t.Runs, workload.Flops(op) / seconds / 1e9, workload.Bytes(op) / seconds / 1e9,
+                                config.EffectiveParameters(d), config.StoredParameters(d), workload.Bytes(op), BandwidthFor(workload.Bytes(op)), Cli.DtypeOption.Name(type));
+                        }
                     }
                 }
             }
@@ -126,7 +140,9 @@ internal static class CompareJob
         foreach ((int d, List<Pairing> pairings, _) in plan)
             foreach (int tokens in options.Tokens)
                 foreach (Pairing pairing in pairings)
-                    rows.Add(new TableRow(d, tokens, pairing, Ops.Table.ToDictionary(op => op, op => (results[(pairing.Boft, d, tokens, op)], results[(pairing.Oft, d, tokens, op)]))));
+                    foreach (ElementType type in options.Dtypes)
+                        rows.Add(new TableRow(d, tokens, pairing, Cli.DtypeOption.Name(type),
+                            OpsFor(type).ToDictionary(op => op, op => (results[(pairing.Boft, d, tokens, op, type)], results[(pairing.Oft, d, tokens, op, type)]))));
 
         string header = $"BOFT vs OFT adapter (x → x·R from raw parameters, Cayley included), backend {backendText}, median of ≥5 runs per cell, " +
                         $"{elapsed:F0} s total; {MachineInfo.Cpu()}; load {loadBefore} → {MachineInfo.LoadAverage()}; " +
@@ -149,7 +165,14 @@ internal static class CompareJob
         return 0;
     }
 
-    private sealed record TableRow(int D, int Tokens, Pairing Pairing, Dictionary<string, (Measurement Boft, Measurement Oft)> Cells);
+    /// <summary>The ops timed in <paramref name="type"/>: all three in float32; forward and forward+backward in a 16-bit type.</summary>
+    private static string[] OpsFor(ElementType type) => type == ElementType.Float32 ? Ops.Table : [Ops.Forward, Ops.ForwardBackward];
+
+    private sealed record TableRow(int D, int Tokens, Pairing Pairing, string Dtype, Dictionary<string, (Measurement Boft, Measurement Oft)> Cells);
+
+    /// <summary>The Cayley cells of a row: the float32 ones (the Cayley map has no 16-bit path), or "fp32 only".</summary>
+    private static string CayleyText(TableRow r, Func<(Measurement Boft, Measurement Oft), string> format, string missing = "fp32 only") =>
+        r.Cells.TryGetValue(Ops.Cayley, out var cells) ? format(cells) : missing;
 
     private static string F(double value) => value >= 100 ? value.ToString("F0", CultureInfo.InvariantCulture)
         : value >= 10 ? value.ToString("F1", CultureInfo.InvariantCulture)
@@ -161,7 +184,7 @@ internal static class CompareJob
     private static string FormatText(List<TableRow> rows)
     {
         var sb = new StringBuilder();
-        string line = $"{"d",5} {"T",5} {"BOFT",-10} {"pair",-6} {"OFT",-7} {"dof BOFT",9} {"dof OFT",9} | {"Cayley ms B/O",17} {"B/O",5} | {"fwd ms B/O",17} {"B/O",5} {"GF/s B/O",11} {"GB/s B/O",11} | {"fwd+bwd ms B/O",17} {"B/O",5} {"GF/s B/O",11}";
+        string line = $"{"d",5} {"T",5} {"dtype",5} {"BOFT",-10} {"pair",-6} {"OFT",-7} {"dof BOFT",9} {"dof OFT",9} | {"Cayley ms B/O",17} {"B/O",5} | {"fwd ms B/O",17} {"B/O",5} {"GF/s B/O",11} {"GB/s B/O",11} | {"fwd+bwd ms B/O",17} {"B/O",5} {"GF/s B/O",11}";
         sb.AppendLine(line);
         sb.AppendLine(new string('-', line.Length));
         int lastD = -1, lastT = -1;
@@ -171,11 +194,10 @@ internal static class CompareJob
                 sb.AppendLine();
             lastD = r.D;
             lastT = r.Tokens;
-            (Measurement cb, Measurement co) = r.Cells[Ops.Cayley];
             (Measurement fb, Measurement fo) = r.Cells[Ops.Forward];
             (Measurement bb, Measurement bo) = r.Cells[Ops.ForwardBackward];
-            sb.Append(CultureInfo.InvariantCulture, $"{r.D,5} {r.Tokens,5} {r.Pairing.Boft,-10} {r.Pairing.Kind,-6} {r.Pairing.Oft,-7} {cb.EffectiveParameters,9} {co.EffectiveParameters,9} | ");
-            sb.Append(CultureInfo.InvariantCulture, $"{F(cb.MedianMs) + " / " + F(co.MedianMs),17} {Ratio(cb.MedianMs, co.MedianMs),5} | ");
+            sb.Append(CultureInfo.InvariantCulture, $"{r.D,5} {r.Tokens,5} {r.Dtype,5} {r.Pairing.Boft,-10} {r.Pairing.Kind,-6} {r.Pairing.Oft,-7} {fb.EffectiveParameters,9} {fo.EffectiveParameters,9} | ");
+            sb.Append(CultureInfo.InvariantCulture, $"{CayleyText(r, c => F(c.Boft.MedianMs) + " / " + F(c.Oft.MedianMs)),17} {CayleyText(r, c => Ratio(c.Boft.MedianMs, c.Oft.MedianMs), "—"),5} | ");
             sb.Append(CultureInfo.InvariantCulture, $"{F(fb.MedianMs) + " / " + F(fo.MedianMs),17} {Ratio(fb.MedianMs, fo.MedianMs),5} {F(fb.Gflops) + "/" + F(fo.Gflops),11} {F(fb.GBs) + "/" + F(fo.GBs),11} | ");
             sb.AppendLine(CultureInfo.InvariantCulture, $"{F(bb.MedianMs) + " / " + F(bo.MedianMs),17} {Ratio(bb.MedianMs, bo.MedianMs),5} {F(bb.Gflops) + "/" + F(bo.Gflops),11}");
         }
@@ -193,26 +215,30 @@ internal static class CompareJob
         sb.AppendLine("B/O = BOFT time / OFT time (below 1: BOFT faster). dof = skew degrees of freedom m·d·(b−1)/2 (the paper's count). " +
                       "forward = Cayley + rotation; GFLOP/s and GB/s use the algorithmic FLOPs and compulsory bytes of docs/04_Benchmarking.md.");
         sb.AppendLine();
-        sb.AppendLine("| d | T | BOFT | pairing | OFT | dof BOFT | dof OFT | Cayley ms BOFT | OFT | B/O | fwd ms BOFT | OFT | B/O | fwd GFLOP/s BOFT | OFT | fwd GB/s BOFT | OFT | fwd+bwd ms BOFT | OFT | B/O | fwd+bwd GFLOP/s BOFT | OFT |");
-        sb.AppendLine("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        sb.AppendLine("dtype: the element type of x, x·R and their gradients (docs/09_Mixed-precision.md); parameters and blocks are float32, and the " +
+                      "Cayley map is float32 only (its cells are those of the fp32 row).");
+        sb.AppendLine();
+        sb.AppendLine("| d | T | dtype | BOFT | pairing | OFT | dof BOFT | dof OFT | Cayley ms BOFT | OFT | B/O | fwd ms BOFT | OFT | B/O | fwd GFLOP/s BOFT | OFT | fwd GB/s BOFT | OFT | fwd+bwd ms BOFT | OFT | B/O | fwd+bwd GFLOP/s BOFT | OFT |");
+        sb.AppendLine("|--:|--:|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (TableRow r in rows)
         {
-            (Measurement cb, Measurement co) = r.Cells[Ops.Cayley];
             (Measurement fb, Measurement fo) = r.Cells[Ops.Forward];
             (Measurement bb, Measurement bo) = r.Cells[Ops.ForwardBackward];
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.D} | {r.Tokens} | {r.Pairing.Boft} | {r.Pairing.Kind} | {r.Pairing.Oft} | {cb.EffectiveParameters} | {co.EffectiveParameters} | {F(cb.MedianMs)} | {F(co.MedianMs)} | {Ratio(cb.MedianMs, co.MedianMs)} | " +
+                $"| {r.D} | {r.Tokens} | {r.Dtype} | {r.Pairing.Boft} | {r.Pairing.Kind} | {r.Pairing.Oft} | {fb.EffectiveParameters} | {fo.EffectiveParameters} | " +
+                $"{CayleyText(r, c => F(c.Boft.MedianMs))} | {CayleyText(r, c => F(c.Oft.MedianMs), "—")} | {CayleyText(r, c => Ratio(c.Boft.MedianMs, c.Oft.MedianMs), "—")} | " +
                 $"{F(fb.MedianMs)} | {F(fo.MedianMs)} | {Ratio(fb.MedianMs, fo.MedianMs)} | {F(fb.Gflops)} | {F(fo.Gflops)} | {F(fb.GBs)} | {F(fo.GBs)} | " +
                 $"{F(bb.MedianMs)} | {F(bo.MedianMs)} | {Ratio(bb.MedianMs, bo.MedianMs)} | {F(bb.Gflops)} | {F(bo.Gflops)} |");
         }
         sb.AppendLine();
         sb.AppendLine("## Every measurement");
         sb.AppendLine();
-        sb.AppendLine("| method | d | T | m | b | op | median ms | min ms | runs | GFLOP/s | GB/s | % of bandwidth | dof | stored params |");
-        sb.AppendLine("|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (Measurement m in measurements.OrderBy(m => m.D).ThenBy(m => m.Tokens).ThenBy(m => m.Method).ThenBy(m => m.M).ThenBy(m => m.B).ThenBy(m => Array.IndexOf(Ops.Table, m.Op)))
+        sb.AppendLine("| method | dtype | d | T | m | b | op | median ms | min ms | runs | GFLOP/s | GB/s | % of bandwidth | dof | stored params |");
+        sb.AppendLine("|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (Measurement m in measurements.OrderBy(m => m.D).ThenBy(m => m.Tokens).ThenBy(m => m.Method).ThenBy(m => m.M).ThenBy(m => m.B).ThenBy(m => Array.IndexOf(Ops.Table, m.Op))
+                     .ThenBy(m => Array.IndexOf(Cli.DtypeOption.Names.Keys.ToArray(), m.Dtype)))
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {m.Method} | {m.D} | {m.Tokens} | {m.M} | {m.B} | {m.Op} | {F(m.MedianMs)} | {F(m.MinMs)} | {m.Runs} | {F(m.Gflops)} | {F(m.GBs)} | {(100 * m.BandwidthFraction).ToString("F1", CultureInfo.InvariantCulture)}% | {m.EffectiveParameters} | {m.StoredParameters} |");
+                $"| {m.Method} | {m.Dtype} | {m.D} | {m.Tokens} | {m.M} | {m.B} | {m.Op} | {F(m.MedianMs)} | {F(m.MinMs)} | {m.Runs} | {F(m.Gflops)} | {F(m.GBs)} | {(100 * m.BandwidthFraction).ToString("F1", CultureInfo.InvariantCulture)}% | {m.EffectiveParameters} | {m.StoredParameters} |");
         return sb.ToString();
     }
 
@@ -224,7 +250,7 @@ internal static class CompareJob
         var objects = measurements.Select(m => new Dictionary<string, object>
         {
             ["kind"] = "adapter",
-            ["dtype"] = "fp32",
+            ["dtype"] = m.Dtype,
             ["method"] = m.Method,
             ["backend"] = m.Backend,
             ["d"] = m.D,
@@ -247,6 +273,9 @@ internal static class CompareJob
 
     private static string Chart(List<TableRow> rows, CompareJobOptions options, string backendText)
     {
+        // The chart shows the float32 rows (or, without them, the first type's): the ratio BOFT/OFT per type is in the tables.
+        string shown = rows.Any(r => r.Dtype == "fp32") ? "fp32" : rows[0].Dtype;
+        rows = rows.Where(r => r.Dtype == shown).ToList();
         var pairingLabels = rows.Select(r => $"{r.Pairing.Boft} {r.Pairing.Kind}").Distinct().ToList();
         var panels = new List<SvgChart.Panel>();
         foreach (string op in new[] { Ops.Forward, Ops.ForwardBackward })

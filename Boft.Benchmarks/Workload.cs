@@ -27,25 +27,30 @@ internal sealed class Workload : IDisposable
     private readonly BoftBackend backend;
     private readonly Tensor parameters, blocks, input, output, gradOutput, gradInput, gradBlocks, gradParameters;
 
-    public Workload(BoftBackend backend, MethodConfig config, int d, int tokens, int seed = 1)
+    public Workload(BoftBackend backend, MethodConfig config, int d, int tokens, int seed = 1, ElementType activationType = ElementType.Float32)
     {
         this.backend = backend;
         Config = config;
         FeatureCount = d;
         Tokens = tokens;
+        ActivationType = activationType;
         (Cayley, Rotation) = config.Shapes(d);
         var random = new Random(seed);
         parameters = backend.Upload(RandomValues(random, Cayley.ParametersLength, 0.1f), Cayley.ParameterBlockCount, Cayley.ParameterBlockLength);
         blocks = backend.Allocate(Cayley.BlockCount, Cayley.BlockSize, Cayley.BlockSize);
-        input = backend.Upload(RandomValues(random, tokens * d, 1f), tokens, d);
-        output = backend.Allocate(tokens, d);
-        gradOutput = backend.Upload(RandomValues(random, tokens * d, 1f), tokens, d);
-        gradInput = backend.Allocate(tokens, d);
+        // Activations in the workload's type (docs/09_Mixed-precision.md); parameters, blocks and their gradients float32.
+        input = backend.Upload(RandomValues(random, tokens * d, 1f), activationType, tokens, d);
+        output = backend.Allocate(activationType, tokens, d);
+        gradOutput = backend.Upload(RandomValues(random, tokens * d, 1f), activationType, tokens, d);
+        gradInput = backend.Allocate(activationType, tokens, d);
         gradBlocks = backend.Allocate(Cayley.BlockCount, Cayley.BlockSize, Cayley.BlockSize);
         gradParameters = backend.Allocate(Cayley.ParameterBlockCount, Cayley.ParameterBlockLength);
     }
 
     public MethodConfig Config { get; }
+
+    /// <summary>The element type of x, x·R and their gradients.</summary>
+    public ElementType ActivationType { get; }
 
     public int FeatureCount { get; }
 
@@ -103,10 +108,10 @@ internal sealed class Workload : IDisposable
         };
     }
 
-    /// <summary>Compulsory bytes moved (each tensor read or written once, float32).</summary>
+    /// <summary>Compulsory bytes moved (each tensor read or written once; activations in their type, the rest float32).</summary>
     public double Bytes(string op)
     {
-        double rows = 4.0 * Tokens * FeatureCount;
+        double rows = (double)ActivationType.SizeInBytes() * Tokens * FeatureCount;
         double parameterBytes = 4.0 * Cayley.ParametersLength, blockBytes = 4.0 * Cayley.BlocksLength;
         return op switch
         {
@@ -161,6 +166,42 @@ internal sealed class Workload : IDisposable
         Check(w.output.ToArray(), u, "x·R", config, d);
         Check(w.gradInput.ToArray(), gx, "gradInput", config, d);
         Check(w.gradParameters.ToArray(), gp, "gradParameters", config, d);
+    }
+
+    /// <summary>
+    /// A 16-bit workload against the same workload on the reference backend, which computes in double and rounds every stored
+    /// 16-bit value once as the contract does (docs/09_Mixed-precision.md): x·R and gradInput within 2 ulps of the type of the
+    /// largest value (both round once; one ulp apart at a rounding boundary), gradParameters within 1e-3 of the largest (float32,
+    /// from identical 16-bit inputs). A wrong index or factor order gives O(1) errors.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The backend disagrees with the reference.</exception>
+    public static void ValidateSixteenBit(BoftBackend backend, MethodConfig config, int d, ElementType type, int tokens = 5)
+    {
+        using var reference = new ReferenceBackend();
+        (float[] Y, float[] Gx, float[] Gp) Run(BoftBackend b)
+        {
+            using var w = new Workload(b, config, d, tokens, seed: 7, type);
+            w.RunForward();
+            w.RunBackward();
+            return (w.output.ToArray(), w.gradInput.ToArray(), w.gradParameters.ToArray());
+        }
+        var ours = Run(backend);
+        var exact = Run(reference);
+        double ulps = 2 * Math.Pow(2, type == ElementType.BFloat16 ? -7 : -10);
+        CheckRelative(ours.Y, exact.Y, ulps, $"x·R ({type})", config, d);
+        CheckRelative(ours.Gx, exact.Gx, ulps, $"gradInput ({type})", config, d);
+        CheckRelative(ours.Gp, exact.Gp, 1e-3, $"gradParameters ({type} activations)", config, d);
+    }
+
+    private static void CheckRelative(float[] actual, float[] expected, double tolerance, string what, MethodConfig config, int d)
+    {
+        double scale = 1e-30, worst = 0;
+        foreach (float e in expected)
+            scale = Math.Max(scale, Math.Abs(e));
+        for (int i = 0; i < actual.Length; i++)
+            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
+        if (!(worst <= tolerance * scale))
+            throw new InvalidOperationException($"Validation failed for {config} at d={d}: {what} differs from the reference backend by {worst:E2} (scale {scale:E2}).");
     }
 
     private static void Check(float[] actual, double[] expected, string what, MethodConfig config, int d)

@@ -3,6 +3,7 @@
 
 using System.ComponentModel;
 using BenchmarkDotNet.Running;
+using Boft.Backends;
 using Boft.Benchmarks.Finetune;
 using Boft.Experiments.Analysis;
 using Spectre.Console;
@@ -51,8 +52,12 @@ internal sealed class CompareSettings : BackendSettings
     [Description("fewer shapes and a shorter budget, for the options not given explicitly")]
     public bool Quick { get; init; }
 
+    [CommandOption("--dtype <TYPES>")]
+    [Description("activation types, comma-separated: fp32, bf16, fp16 (default fp32); 16-bit rows time forward and forward+backward (Cayley is float32 only)")]
+    public string? DtypeText { get; init; }
+
     public override ValidationResult Validate() => Options.Guard(() => Options.All(base.Validate(), Options.CheckIntList(FeatureCounts, "--features"),
-        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms")));
+        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms"), DtypeOption.Check(DtypeText)));
 }
 
 internal sealed class CompareCommand : Command<CompareSettings>
@@ -69,6 +74,7 @@ internal sealed class CompareCommand : Command<CompareSettings>
             Threads = settings.ThreadCount,
             JsonPath = settings.JsonPath,
             OutputDirectory = settings.OutputDirectory,
+            Dtypes = DtypeOption.Parse(settings.DtypeText),
         };
         if (settings.Quick)
             options.BoftConfigs = [MethodConfig.Boft(2, 8), MethodConfig.Boft(4, 4)];
@@ -221,8 +227,16 @@ internal sealed class FinetuneCommandSettings : BackendSettings
     [Description("JSON output path (default: <out>/finetune.json)")]
     public string? JsonPath { get; init; }
 
+    [CommandOption("--dtype <TYPES>")]
+    [Description("mlp only: element types to adapt in, comma-separated: fp32, bf16, fp16 (default fp32); 16-bit activations and frozen weights, float32 masters, fp16 with loss scaling")]
+    public string? DtypeText { get; init; }
+
     public override ValidationResult Validate() => Options.Guard(() =>
     {
+        if (DtypeOption.Check(DtypeText) is { Successful: false } dtype)
+            return dtype;
+        if (Model == "cnn" && DtypeText is not null && DtypeOption.Parse(DtypeText) is not [ElementType.Float32])
+            return ValidationResult.Error("--dtype bf16/fp16 is for --model mlp only: Conv2d has no 16-bit path yet (docs/09_Mixed-precision.md).");
         if (!FinetuneModels.All.ContainsKey(Model))
             return ValidationResult.Error($"--model '{Model}' is not a model; accepted values: {string.Join(", ", FinetuneModels.All.Keys)}.");
         if (Seeds is int s && s < 1)
@@ -254,6 +268,7 @@ internal sealed class FinetuneCommand : Command<FinetuneCommandSettings>
             Seed = settings.Seed ?? 0,
             Seeds = settings.Seeds,
             ShiftPixels = settings.ShiftPixels,
+            ActivationTypes = DtypeOption.Parse(settings.DtypeText),
             JsonPath = settings.JsonPath,
             OutputDirectory = settings.OutputDirectory,
         }));

@@ -63,6 +63,10 @@ internal sealed class MainSettings : BackendSettings
     [Description("JSON output path (default: <out>/main.json)")]
     public string? JsonPath { get; init; }
 
+    [CommandOption("--dtype <TYPES>")]
+    [Description("activation types of the full-layer cost, comma-separated: fp32, bf16, fp16 (default fp32; the first feeds the summary)")]
+    public string? DtypeText { get; init; }
+
     public override ValidationResult Validate() => Options.Guard(() =>
     {
         if (Steps is int s && s < 1)
@@ -73,7 +77,7 @@ internal sealed class MainSettings : BackendSettings
         if (quality.Successful && Options.IntList(QualityFeatureCounts, "--quality-d", 4) is int[] q && q.FirstOrDefault(v => v % 2 != 0) is int odd && odd != 0)
             return ValidationResult.Error($"--quality-d {odd} is not valid; accepted values: even whole numbers ≥ 4.");
         return Options.All(base.Validate(), Options.CheckIntList(FeatureCounts, "--features", 2), Options.CheckIntList(Tokens, "--tokens"), quality,
-            Options.CheckPositive(BudgetMs, "budget-ms"));
+            Options.CheckPositive(BudgetMs, "budget-ms"), DtypeOption.Check(DtypeText));
     });
 }
 
@@ -96,6 +100,7 @@ internal sealed class MainCommand : Command<MainSettings>
             Python = settings.Python,
             OutputDirectory = settings.OutputDirectory,
             JsonPath = settings.JsonPath,
+            Dtypes = DtypeOption.Parse(settings.DtypeText),
         };
         return MainJob.Run(options);
     });

@@ -43,6 +43,10 @@ internal sealed class MainJobOptions
 
     public string? JsonPath { get; set; }
 
+    /// <summary>The activation types of the full-layer cost (docs/09_Mixed-precision.md); the first one feeds the summary and the plots.
+    /// Default float32 only, so the job keeps its time.</summary>
+    public ElementType[] Dtypes { get; set; } = [ElementType.Float32];
+
     /// <summary>Equal-budget neighbours (skew degrees of freedom per d): OFT(8) 3.5 ~ BOFT(2,4) 3; OFT(16) 7.5 ~ BOFT(2,8) 7, BOFT(4,4) 6;
     /// OFT(32) 15.5 ~ BOFT(2,16) 15, BOFT(4,8) 14.</summary>
     public static MethodConfig[] DefaultConfigs { get; } =
@@ -86,6 +90,9 @@ internal static class MainJob
         var clock = Stopwatch.StartNew();
         string loadBefore = MachineInfo.LoadAverage();
         using BoftBackend backend = BenchmarkBackends.Create(options.Backend, options.Threads);
+        foreach (ElementType type in options.Dtypes)
+            if (!backend.Supports(type))
+                throw new ArgumentException($"--dtype {Cli.DtypeOption.Name(type)}: the {backend.Name} backend has no {type} path yet (docs/09_Mixed-precision.md); use --backend simd or reference.");
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         MainResults results = JobProgress.Run(progress =>
         {
@@ -128,8 +135,8 @@ internal static class MainJob
                     else
                         invalid.Add((d, c, $"not a valid shape at d={d} (b must divide d and m ≤ log2(d/b) + 1)"));
                 }
-                progress.Phase($"full layer at d={d}", options.Tokens.Length * (configs.Count + 1));
-                (List<LayerRow> rows, List<MemoryRow> mem) = LayerCost.Measure(backend, configs, d, options.Tokens, timing, limits, progress);
+                progress.Phase($"full layer at d={d}", options.Tokens.Length * (configs.Count + 1) * options.Dtypes.Length);
+                (List<LayerRow> rows, List<MemoryRow> mem) = LayerCost.Measure(backend, configs, d, options.Tokens, timing, limits, progress, options.Dtypes);
                 layer.AddRange(rows);
                 memory.AddRange(mem);
             }

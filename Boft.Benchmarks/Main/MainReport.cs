@@ -37,8 +37,8 @@ internal static class MainReport
         {
             var q = r.Quality.Where(x => x.FeatureCount == qd && x.Config == c).ToList();
             double? Mean(params string[] names) => q.Where(x => names.Contains(x.Target)).Select(x => x.RelativeError).DefaultIfEmpty(double.NaN).Average() is double v && !double.IsNaN(v) ? v : null;
-            LayerRow? f = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForward);
-            LayerRow? t = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
+            LayerRow? f = Primary(r).FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForward);
+            LayerRow? t = Primary(r).FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
             double of = f?.OverheadPercent ?? double.NaN, ot = t?.OverheadPercent ?? double.NaN;
             lines.Add((c, q.Count > 0 ? Score(q) : null, Mean("givens-cross", "signed-permutation"), Mean("dct", "hadamard"), Mean("small-0.3"), of, ot,
                 LayerMath.Memory(c, d, d), t?.RooflineFraction ?? double.NaN));
@@ -49,8 +49,12 @@ internal static class MainReport
             double.IsNaN(numbers[i].QualityError) || double.IsNaN(numbers[i].OverheadPercent) ? "n/a (not measured)" : Recommendation.For(numbers[i], numbers))).ToList();
     }
 
+    /// <summary>The layer rows of the first --dtype (fp32 by default): the summary, the recommendation and the plots use them; the
+    /// full-layer table and the JSON carry every type.</summary>
+    public static IEnumerable<LayerRow> Primary(MainResults r) => r.Layer.Where(x => x.Dtype == r.Options.Dtypes[0]);
+
     public static string Header(MainResults r) => string.Create(CultureInfo.InvariantCulture,
-        $"{MachineInfo.Cpu()}; backend {r.BackendText}; fp32; {r.Seconds:F0} s; load {r.LoadBefore} → {r.LoadAfter}; peak working set {Bytes(r.PeakWorkingSetBytes)}\nroofs (the larger of the start and end measurements): {r.Limits.Describe()}");
+        $"{MachineInfo.Cpu()}; backend {r.BackendText}; {string.Join(",", r.Options.Dtypes.Select(Cli.DtypeOption.Name))}{(r.Options.Dtypes.Length > 1 ? $" (summary: {Cli.DtypeOption.Name(r.Options.Dtypes[0])})" : "")}; {r.Seconds:F0} s; load {r.LoadBefore} → {r.LoadAfter}; peak working set {Bytes(r.PeakWorkingSetBytes)}\nroofs (the larger of the start and end measurements): {r.Limits.Describe()}");
 
     public static string Summary(MainResults r)
     {
@@ -142,17 +146,20 @@ internal static class MainReport
         sb.AppendLine();
         sb.AppendLine("## Full-layer cost");
         sb.AppendLine();
-        sb.AppendLine("| d | T | layer | op | median ms | min ms | runs | µs/token | overhead vs frozen | GFLOP/s | FLOPs | bytes | GB/s | working set | % of its bandwidth | roofline |");
-        sb.AppendLine("|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|");
+        sb.AppendLine("dtype: the element type of the activations, W0 and the frozen bias (docs/09_Mixed-precision.md); parameters float32. A 16-bit row's " +
+                      "overhead is against the frozen layer in the same type, and its bytes count 2 per activation and weight element.");
+        sb.AppendLine();
+        sb.AppendLine("| d | T | dtype | layer | op | median ms | min ms | runs | µs/token | overhead vs frozen | GFLOP/s | FLOPs | bytes | GB/s | working set | % of its bandwidth | roofline |");
+        sb.AppendLine("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|");
         foreach (LayerRow x in r.Layer)
         {
             string overhead = x.OverheadPercent is double o ? F(o) + "%" : "–";
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {x.D} | {x.Tokens} | {(x.Kind == "merged" ? $"merged {x.Label}" : x.Label)} | {OpName(x.Op)} | {F(x.Timing.MedianMs)} | {F(x.Timing.MinMs)} | {x.Timing.Runs} | {F(x.MicrosecondsPerToken)} | {overhead} | {F(x.Gflops)} | {x.Flops:E2} | {x.Bytes:E2} | {F(x.Gbps)} | {x.Level} | {Pct(x.BandwidthFraction)} | {Pct(x.RooflineFraction)} |");
+                $"| {x.D} | {x.Tokens} | {Cli.DtypeOption.Name(x.Dtype)} | {(x.Kind == "merged" ? $"merged {x.Label}" : x.Label)} | {OpName(x.Op)} | {F(x.Timing.MedianMs)} | {F(x.Timing.MinMs)} | {x.Timing.Runs} | {F(x.MicrosecondsPerToken)} | {overhead} | {F(x.Gflops)} | {x.Flops:E2} | {x.Bytes:E2} | {F(x.Gbps)} | {x.Level} | {Pct(x.BandwidthFraction)} | {Pct(x.RooflineFraction)} |");
         }
         sb.AppendLine();
         foreach (LayerRow f in r.Layer.Where(x => x.Kind == "frozen" && x.Op == LayerOp.FrozenForward))
-            sb.AppendLine(CultureInfo.InvariantCulture, $"- frozen GEMM d={f.D}, T={f.Tokens}: {F(f.Gflops)} GFLOP/s = {Pct(f.Gflops / r.Limits.PeakGflops)} of the FMA peak");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"- frozen GEMM {Cli.DtypeOption.Name(f.Dtype)} d={f.D}, T={f.Tokens}: {F(f.Gflops)} GFLOP/s = {Pct(f.Gflops / r.Limits.PeakGflops)} of the FMA peak");
         sb.AppendLine();
         sb.AppendLine("## Memory");
         sb.AppendLine();
@@ -191,9 +198,9 @@ internal static class MainReport
     public static string Json(MainResults r)
     {
         var rows = new List<Dictionary<string, object?>>();
-        Dictionary<string, object?> Row(string kind, string method, int d, int? tokens, int? m, int? b, string op, Dictionary<string, object?> measures) => new()
+        Dictionary<string, object?> Row(string kind, string method, int d, int? tokens, int? m, int? b, string op, Dictionary<string, object?> measures, string dtype = "fp32") => new()
         {
-            ["kind"] = kind, ["dtype"] = "fp32", ["backend"] = r.BackendName, ["method"] = method, ["d"] = d, ["tokens"] = tokens, ["m"] = m, ["b"] = b, ["op"] = op,
+            ["kind"] = kind, ["dtype"] = dtype, ["backend"] = r.BackendName, ["method"] = method, ["d"] = d, ["tokens"] = tokens, ["m"] = m, ["b"] = b, ["op"] = op,
             ["measures"] = measures,
         };
         rows.Add(Row("limits", "machine", 0, null, null, null, "limits", new()
@@ -218,7 +225,7 @@ internal static class MainReport
                 ["gflops"] = x.Gflops, ["working_set"] = x.Level, ["roofline_fraction"] = x.RooflineFraction, ["n"] = x.N,
                 ["gbps"] = x.Gbps, ["bandwidth_gbs"] = x.BandwidthGBs, ["bandwidth_fraction"] = x.BandwidthFraction,
                 ["paired_frozen_ms"] = x.PairedFrozenMs, ["overhead_percent"] = x.OverheadPercent,
-            }));
+            }, Cli.DtypeOption.Name(x.Dtype)));
         foreach (MemoryRow m in r.Memory)
             rows.Add(Row("memory", m.Config.Method, m.D, m.Tokens, m.Config.FactorCount, m.Config.BlockSize, "memory", new()
             {
@@ -251,8 +258,8 @@ internal static class MainReport
         yield return ("quality_pareto.svg", SvgPlot.Render($"Quality vs parameters at d={qd} (mean error / no-fit error over {r.Quality.Select(x => x.Target).Distinct().Count()} targets)",
             "trainable skew degrees of freedom (log)", "error left (fraction of no-fit, log)", series, note: note));
         // 2. Time per token vs parameters (training step at the summary T).
-        var t = r.Layer.Where(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.AdaptedForwardBackward).ToList();
-        var frozen = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.FrozenForwardBackward);
+        var t = Primary(r).Where(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.AdaptedForwardBackward).ToList();
+        var frozen = Primary(r).FirstOrDefault(x => x.D == d && x.Tokens == tokens && x.Op == LayerOp.FrozenForwardBackward);
         var timeSeries = t.GroupBy(x => x.Config!.IsBoft ? $"BOFT b={x.Config.BlockSize}" : "OFT")
             .Select(g => new SvgPlot.Series(g.Key, g.Select(x => ((double)x.Config!.EffectiveParameters(d), x.MicrosecondsPerToken)).ToList())).ToList();
         if (frozen is not null && t.Count > 0)
@@ -262,7 +269,7 @@ internal static class MainReport
         // 3. Overhead vs tokens (training step).
         var overhead = r.Options.Configs.Where(c => c.IsValidFor(d)).Select(c => new SvgPlot.Series(c.ToString(), r.Options.Tokens.Select(tk =>
         {
-            LayerRow? a = r.Layer.FirstOrDefault(x => x.D == d && x.Tokens == tk && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
+            LayerRow? a = Primary(r).FirstOrDefault(x => x.D == d && x.Tokens == tk && x.Config == c && x.Op == LayerOp.AdaptedForwardBackward);
             return ((double)tk, a?.OverheadPercent ?? double.NaN);
         }).ToList())).ToList();
         yield return ("overhead_vs_tokens.svg", SvgPlot.Render($"Adapter overhead of the training step vs tokens (d={d})", "tokens T (log)",

@@ -10,8 +10,8 @@ public abstract partial class BoftBackend
     /// <param name="output">Same shape.</param>
     public void Relu(Tensor input, Tensor output)
     {
-        Check(input, nameof(input));
-        Check(output, nameof(output));
+        CheckActivation(input, nameof(input));
+        CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         ReluCore(input, output);
     }
@@ -26,10 +26,10 @@ public abstract partial class BoftBackend
     /// <param name="gradInput">Same shape.</param>
     public void ReluBackward(Tensor input, Tensor gradOutput, Tensor gradInput)
     {
-        Check(input, nameof(input));
-        Check(gradOutput, nameof(gradOutput));
+        CheckActivation(input, nameof(input));
+        CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));
-        Check(gradInput, nameof(gradInput));
+        CheckActivation(gradInput, nameof(gradInput), input, nameof(input));
         RequireSameShape(gradInput, nameof(gradInput), input, nameof(input));
         ReluBackwardCore(input, gradOutput, gradInput);
     }

@@ -46,13 +46,14 @@ public abstract partial class BoftBackend
     /// <summary><c>gradWeight += gradOutputᵀ · input</c>: the weight gradient of <see cref="Linear"/>, reduced deterministically.</summary>
     /// <param name="gradOutput">Shape: [..., outFeatureCount].</param>
     /// <param name="input">Shape: [..., inFeatureCount] with the same rows.</param>
-    /// <param name="gradWeight">Accumulated. Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="gradWeight">Accumulated; always float32 (a trainable weight is a float32 master, even when <paramref name="gradOutput"/> and
+    /// <paramref name="input"/> are 16-bit activations). Shape: [outFeatureCount, inFeatureCount].</param>
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     public void LinearBackwardWeight(Tensor gradOutput, Tensor input, Tensor gradWeight)
     {
         (int n, int d) = RequireMatrix(gradWeight, nameof(gradWeight));
-        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), gradWeight));
-        RequireRowsOf(input, nameof(input), rows, d, gradOutput, nameof(gradOutput));
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), gradWeight), activation: true);
+        RequireRowsOf(input, nameof(input), rows, d, gradOutput, nameof(gradOutput), activation: true);
         LinearBackwardWeightCore(gradOutput, input, gradWeight, rows, d, n);
     }
 

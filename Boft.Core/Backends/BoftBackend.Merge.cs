@@ -10,22 +10,23 @@ public abstract partial class BoftBackend
     /// <paramref name="weight"/> (never forming R). <paramref name="output"/> may be the same tensor as <paramref name="weight"/>.
     /// </summary>
     /// <param name="shape">The rotation shape.</param>
-    /// <param name="weight">Base weight. Shape: [outFeatureCount, featureCount].</param>
+    /// <param name="weight">Base weight. Shape: [outFeatureCount, featureCount]. Float32 or a 16-bit type: the merge computes
+    /// in float32 (double on the reference) and rounds each merged element once to the weight's type.</param>
     /// <param name="blocks">Blocks. Shape: [factorCount, blockCount, blockSize, blockSize].</param>
     /// <param name="scale">Optional per-output scale. Shape: [outFeatureCount] or [outFeatureCount, 1].</param>
-    /// <param name="output">Merged weight. Shape: same as <paramref name="weight"/>.</param>
-    /// <exception cref="ArgumentException">A shape does not match.</exception>
+    /// <param name="output">Merged weight. Shape and element type: those of <paramref name="weight"/>.</param>
+    /// <exception cref="ArgumentException">A shape or element type does not match (blocks and scale must be float32).</exception>
     public void Merge(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
+        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
         CheckBlocks(shape, blocks, nameof(blocks));
         if (scale is not null)
         {
             Check(scale, nameof(scale));
             RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, weight));
         }
-        Check(output, nameof(output));
+        CheckActivation(output, nameof(output), weight, nameof(weight));
         RequireSameShape(output, nameof(output), weight, nameof(weight));
         MergeCore(shape, weight, blocks, scale, output, outFeatures);
     }

@@ -9,16 +9,17 @@ public abstract partial class BoftBackend
     /// <paramref name="output"/> may alias <paramref name="input"/>.</summary>
     /// <param name="input">Shape: [..., outFeatureCount].</param>
     /// <param name="scale">Optional. Shape: [outFeatureCount] or [outFeatureCount, 1].</param>
-    /// <param name="bias">Optional. Shape: [outFeatureCount].</param>
+    /// <param name="bias">Optional. Shape: [outFeatureCount]. Float32 (a trainable bias is a float32 master) or, for a frozen
+    /// bias, the element type of <paramref name="input"/>; either way it is added in float32 before the one rounding.</param>
     /// <param name="output">Same shape as <paramref name="input"/>.</param>
-    /// <exception cref="ArgumentException">A shape does not match.</exception>
+    /// <exception cref="ArgumentException">A shape or element type does not match.</exception>
     public void ScaleBias(Tensor input, Tensor? scale, Tensor? bias, Tensor output)
     {
         CheckActivation(input, nameof(input));
         int n = input.LastDimension;
         int rows = RequireRows(input, nameof(input), n, "", activation: true);
         CheckVector(scale, nameof(scale), n, input);
-        CheckVector(bias, nameof(bias), n, input, activation: true);
+        CheckVector(bias, nameof(bias), n, input, activation: bias is not null && bias.ElementType != ElementType.Float32);
         CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         ScaleBiasCore(input, scale, bias, output, rows, n);

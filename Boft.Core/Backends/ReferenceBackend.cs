@@ -232,6 +232,15 @@ public sealed partial class ReferenceBackend : BoftBackend
     protected override void CopyCore(Tensor source, Tensor destination) => ((HostTensor)source).Data.AsSpan().CopyTo(((HostTensor)destination).Data);
 
     /// <inheritdoc />
+    protected override void ConvertCore(Tensor source, Tensor destination)
+    {
+        float[] from = ((HostTensor)source).Data, to = ((HostTensor)destination).Data;
+        ElementType type = destination.ElementType;
+        for (int i = 0; i < from.Length; i++)
+            to[i] = ElementConversions.Round(from[i], type);
+    }
+
+    /// <inheritdoc />
     protected override double SumOfSquaresCore(Tensor tensor)
     {
         double sum = 0;

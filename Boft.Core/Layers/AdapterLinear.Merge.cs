@@ -43,7 +43,8 @@ public abstract partial class AdapterLinear
     /// <summary>The largest <c>‖CᵀC − I‖_F</c> of a rotation block that a safe merge accepts (see the file comment for the reason).</summary>
     public const double MaxOrthogonalityError = 0.99;
 
-    /// <summary>Merges the adapter into the base weight (<c>W' = diag(s) W0 Rᵀ</c>) for zero-overhead inference.</summary>
+    /// <summary>Merges the adapter into the base weight (<c>W' = diag(s) W0 Rᵀ</c>) for zero-overhead inference. The merged weight
+    /// keeps the base weight's element type (<see cref="ActivationType"/>): computed in float32 and rounded once per element.</summary>
     /// <exception cref="InvalidOperationException">Already merged.</exception>
     /// <exception cref="MergeRefusedException">With <see cref="SafeMerge"/>: the merge could not be undone or would produce
     /// non-finite values; nothing was changed.</exception>
@@ -66,7 +67,7 @@ public abstract partial class AdapterLinear
                 ThrowIfUnsafeScale(nameof(Merge), "the merge could never be undone (Unmerge divides by s)",
                     "Keep the adapter unmerged (Forward works as it is), or give the zero entries of boft_s a non-zero value first");
                 ThrowIfUnsafeBlocks(nameof(Merge));
-                using Tensor merged = Backend.Allocate(OutFeatureCount, InFeatureCount);
+                using Tensor merged = Backend.Allocate(ActivationType, OutFeatureCount, InFeatureCount);
                 Backend.Merge(Rotation, BaseWeight.Value, blocks, ScaleParameter?.Value, merged);
                 double sum = Backend.SumOfSquares(merged);
                 if (!double.IsFinite(sum))
@@ -85,7 +86,8 @@ public abstract partial class AdapterLinear
 
     /// <summary>
     /// Restores the base weight from the merged one with PEFT's formula (BOFT: <c>W0 = diag(1/s) W' R</c>; OFT: <c>W0 = W' R⁻ᵀ</c>).
-    /// Computed in double precision on the host (a rare operation; one download and one upload of the weight).
+    /// Computed in double precision on the host (a rare operation; one download and one upload of the weight) and rounded once to
+    /// the base weight's element type.
     /// </summary>
     /// <exception cref="InvalidOperationException">Not merged.</exception>
     /// <exception cref="MergeRefusedException">With <see cref="SafeMerge"/>: the scale has a zero or non-finite entry, a block is too far
@@ -108,7 +110,10 @@ public abstract partial class AdapterLinear
             double[] merged = Array.ConvertAll(BaseWeight.Value.ToArray(), v => (double)v);
             var restored = new double[merged.Length];
             UnmergeOnHost(merged, restored);
-            float[] values = Array.ConvertAll(restored, v => (float)v);
+            // Rounded once from the double result to the base weight's type (docs/09_Mixed-precision.md); checked after the rounding,
+            // because a float32-finite value can overflow float16.
+            ElementType type = ActivationType;
+            float[] values = Array.ConvertAll(restored, v => ElementConversions.Round(v, type));
             if (SafeMerge)
             {
                 int bad = Array.FindIndex(values, v => !float.IsFinite(v));

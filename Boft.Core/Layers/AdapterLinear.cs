@@ -42,7 +42,8 @@ public abstract partial class AdapterLinear : ILayer
     /// <param name="baseWeight">W0, row-major. Shape: [outFeatureCount, featureCount].</param>
     /// <param name="bias">Bias (shape [outFeatureCount]) or empty for none.</param>
     /// <param name="trainBias">Whether the bias is trainable (PEFT <c>bias="all"</c>/<c>"boft_only"</c>); frozen otherwise.</param>
-    /// <param name="activationType">The element type of activations, W0 and the frozen bias (docs/09_Mixed-precision.md).</param>
+    /// <param name="activationType">The element type of activations, W0 and a frozen bias (docs/09_Mixed-precision.md); a trainable
+    /// bias is a float32 master whatever it is.</param>
     private protected AdapterLinear(BoftBackend backend, RotationShape rotation, CayleyShape cayley, int outFeatureCount,
         ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias, ElementType activationType = ElementType.Float32)
     {
@@ -55,8 +56,6 @@ public abstract partial class AdapterLinear : ILayer
             throw new ArgumentException($"baseWeight has {baseWeight.Length} elements but the layer needs [{outFeatureCount}, {d}] = {(long)outFeatureCount * d}.", nameof(baseWeight));
         if (!bias.IsEmpty && bias.Length != outFeatureCount)
             throw new ArgumentException($"bias has {bias.Length} elements but the layer needs [{outFeatureCount}] (or none).", nameof(bias));
-        if (activationType != ElementType.Float32 && trainBias && !bias.IsEmpty)
-            throw new NotSupportedException($"A trainable bias is a float32 master, and the {activationType} path adds the bias in the activation type: train the bias with Float32 activations, or freeze it (trainBias: false).");
         if (activationType != ElementType.Float32 && !backend.Supports(activationType))
             throw new NotSupportedException($"The {backend.Name} backend has no {activationType} path yet; use the SIMD or reference backend for 16-bit layers.");
         Backend = backend;
@@ -66,7 +65,7 @@ public abstract partial class AdapterLinear : ILayer
         ActivationType = activationType;
         BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, activationType, outFeatureCount, d), requiresGrad: false));
         if (!bias.IsEmpty)
-            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, activationType, outFeatureCount), trainBias));
+            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, trainBias ? ElementType.Float32 : activationType, outFeatureCount), trainBias));
         blocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
         gradBlocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
     }
@@ -79,6 +78,12 @@ public abstract partial class AdapterLinear : ILayer
     /// the adapter's parameters and gradients are float32 masters whatever it is (docs/09_Mixed-precision.md).
     /// </summary>
     public ElementType ActivationType { get; }
+
+    /// <inheritdoc />
+    public ElementType InputElementType => ActivationType;
+
+    /// <inheritdoc />
+    public ElementType OutputElementType => ActivationType;
 
     /// <summary>The rotation shape.</summary>
     public RotationShape Rotation { get; }
@@ -95,7 +100,7 @@ public abstract partial class AdapterLinear : ILayer
     /// <summary>The frozen base weight W0 (or the merged weight W' while <see cref="IsMerged"/>). Shape: [OutFeatureCount, InFeatureCount].</summary>
     public Parameter BaseWeight { get; }
 
-    /// <summary>The base bias, or null.</summary>
+    /// <summary>The base bias, or null: float32 when trainable (a master), else in <see cref="ActivationType"/>.</summary>
     public Parameter? Bias { get; }
 
     /// <summary>The trainable raw adapter parameters (BOFT <c>boft_R</c>, OFT <c>oft_R.weight</c>).</summary>

@@ -31,9 +31,10 @@ public sealed class BoftLinear : AdapterLinear
     /// <param name="initialization">Adapter initialization (default: identity, PEFT's default).</param>
     /// <param name="trainBias">Train the bias too (PEFT <c>bias="boft_only"</c>); frozen by default.</param>
     /// <param name="dropoutSeed">Seed of the multiplicative dropout's random source.</param>
-    /// <param name="activationType">Element type of activations, W0 and a frozen bias (rounded to it, RNE); parameters stay float32.</param>
+    /// <param name="activationType">Element type of activations, W0 and a frozen bias (rounded to it, RNE); parameters, a trainable bias
+    /// included, stay float32 masters.</param>
     /// <exception cref="ArgumentException">The configuration is invalid or a size does not match.</exception>
-    /// <exception cref="NotSupportedException">A 16-bit <paramref name="activationType"/> with a trainable bias, or on a backend without it.</exception>
+    /// <exception cref="NotSupportedException">A 16-bit <paramref name="activationType"/> on a backend without it.</exception>
     public BoftLinear(BoftBackend backend, BoftConfig config, int outFeatureCount, ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias = default,
         AdapterInitialization? initialization = null, bool trainBias = false, int dropoutSeed = 0, ElementType activationType = ElementType.Float32)
         : this(backend, (config ?? throw new ArgumentNullException(nameof(config))).Resolve(), config, outFeatureCount, baseWeight, bias,

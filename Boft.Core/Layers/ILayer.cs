@@ -18,6 +18,13 @@ public interface ILayer : IDisposable
     /// <summary>Output features n.</summary>
     int OutFeatureCount { get; }
 
+    /// <summary>The element type of the input (and of its gradient) this layer takes (docs/09_Mixed-precision.md). Float32 unless the
+    /// layer says otherwise.</summary>
+    ElementType InputElementType => ElementType.Float32;
+
+    /// <summary>The element type of the output (and of its gradient) this layer gives. Float32 unless the layer says otherwise.</summary>
+    ElementType OutputElementType => ElementType.Float32;
+
     /// <summary>All parameters, trainable and frozen.</summary>
     IReadOnlyList<Parameter> Parameters { get; }
 

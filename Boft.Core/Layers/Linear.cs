@@ -6,9 +6,12 @@ using Boft.Training;
 namespace Boft.Layers;
 
 /// <summary>A plain linear layer <c>y = x·Wᵀ + b</c> with weight shape [outFeatureCount, inFeatureCount] (PyTorch layout).</summary>
+/// <remarks>With 16-bit activations (docs/09_Mixed-precision.md) a frozen W and b are stored in the activation type; a trainable
+/// W and b are float32 masters, and each forward converts W into a 16-bit working copy (one rounding per element).</remarks>
 public sealed class Linear : ILayer
 {
     private readonly List<Parameter> parameters = [];
+    private readonly Tensor? workingWeight;
     private Tensor? savedInput;
     private int[]? lastOutputShape;
     private bool disposed;
@@ -20,8 +23,11 @@ public sealed class Linear : ILayer
     /// <param name="weight">W, row-major. Shape: [outFeatureCount, inFeatureCount].</param>
     /// <param name="bias">b (shape [outFeatureCount]) or empty for none.</param>
     /// <param name="trainable">Whether weight and bias are trainable.</param>
+    /// <param name="activationType">The element type of the input and output (and of W and b when frozen).</param>
     /// <exception cref="ArgumentException">A size does not match.</exception>
-    public Linear(BoftBackend backend, int inFeatureCount, int outFeatureCount, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, bool trainable)
+    /// <exception cref="NotSupportedException">A 16-bit <paramref name="activationType"/> on a backend without it.</exception>
+    public Linear(BoftBackend backend, int inFeatureCount, int outFeatureCount, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, bool trainable,
+        ElementType activationType = ElementType.Float32)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatureCount);
@@ -30,16 +36,22 @@ public sealed class Linear : ILayer
             throw new ArgumentException($"weight has {weight.Length} elements but the layer needs [{outFeatureCount}, {inFeatureCount}].", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatureCount)
             throw new ArgumentException($"bias has {bias.Length} elements but the layer needs [{outFeatureCount}] (or none).", nameof(bias));
+        if (activationType != ElementType.Float32 && !backend.Supports(activationType))
+            throw new NotSupportedException($"The {backend.Name} backend has no {activationType} path yet; use the SIMD or reference backend for 16-bit layers.");
         Backend = backend;
         InFeatureCount = inFeatureCount;
         OutFeatureCount = outFeatureCount;
-        Weight = new Parameter("weight", backend.Upload(weight, outFeatureCount, inFeatureCount), trainable);
+        ActivationType = activationType;
+        ElementType stored = trainable ? ElementType.Float32 : activationType;
+        Weight = new Parameter("weight", backend.Upload(weight, stored, outFeatureCount, inFeatureCount), trainable);
         parameters.Add(Weight);
         if (!bias.IsEmpty)
         {
-            Bias = new Parameter("bias", backend.Upload(bias, outFeatureCount), trainable);
+            Bias = new Parameter("bias", backend.Upload(bias, stored, outFeatureCount), trainable);
             parameters.Add(Bias);
         }
+        if (stored != activationType)
+            workingWeight = backend.Allocate(activationType, outFeatureCount, inFeatureCount);
     }
 
     /// <summary>Creates a layer with PyTorch's default initialization <c>U(−1/√d, 1/√d)</c> for weight and bias.</summary>
@@ -66,13 +78,22 @@ public sealed class Linear : ILayer
     /// <summary>The backend.</summary>
     public BoftBackend Backend { get; }
 
+    /// <summary>The element type of the input, the output and their gradients.</summary>
+    public ElementType ActivationType { get; }
+
+    /// <inheritdoc />
+    public ElementType InputElementType => ActivationType;
+
+    /// <inheritdoc />
+    public ElementType OutputElementType => ActivationType;
+
     /// <inheritdoc />
     public int InFeatureCount { get; }
 
     /// <inheritdoc />
     public int OutFeatureCount { get; }
 
-    /// <summary>W. Shape: [OutFeatureCount, InFeatureCount].</summary>
+    /// <summary>W (a float32 master when trainable). Shape: [OutFeatureCount, InFeatureCount].</summary>
     public Parameter Weight { get; }
 
     /// <summary>b, or null.</summary>
@@ -90,7 +111,9 @@ public sealed class Linear : ILayer
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
-        Backend.Linear(input, Weight.Value, output);
+        if (workingWeight is not null)
+            Backend.Convert(Weight.Value, workingWeight);
+        Backend.Linear(input, workingWeight ?? Weight.Value, output);
         if (Bias is not null)
             Backend.ScaleBias(output, null, Bias.Value, output);
         savedInput = input;
@@ -111,7 +134,7 @@ public sealed class Linear : ILayer
         if (Weight.Gradient is not null)
             Backend.LinearBackwardWeight(gradOutput, savedInput, Weight.Gradient);
         if (gradInput is not null)
-            Backend.LinearBackwardInput(gradOutput, Weight.Value, gradInput);
+            Backend.LinearBackwardInput(gradOutput, workingWeight ?? Weight.Value, gradInput);
     }
 
     /// <inheritdoc />
@@ -122,6 +145,7 @@ public sealed class Linear : ILayer
         disposed = true;
         foreach (Parameter p in parameters)
             p.Dispose();
+        workingWeight?.Dispose();
     }
 }
 
@@ -133,16 +157,27 @@ public sealed class Relu : ILayer
     /// <summary>Creates the activation for <paramref name="featureCount"/> features.</summary>
     /// <param name="backend">The backend.</param>
     /// <param name="featureCount">Features in and out.</param>
-    public Relu(BoftBackend backend, int featureCount)
+    /// <param name="activationType">The element type of the input, the output and their gradients.</param>
+    public Relu(BoftBackend backend, int featureCount, ElementType activationType = ElementType.Float32)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(featureCount);
         Backend = backend;
         InFeatureCount = featureCount;
+        ActivationType = activationType;
     }
 
     /// <summary>The backend.</summary>
     public BoftBackend Backend { get; }
+
+    /// <summary>The element type of the input, the output and their gradients.</summary>
+    public ElementType ActivationType { get; }
+
+    /// <inheritdoc />
+    public ElementType InputElementType => ActivationType;
+
+    /// <inheritdoc />
+    public ElementType OutputElementType => ActivationType;
 
     /// <inheritdoc />
     public int InFeatureCount { get; }

@@ -19,9 +19,10 @@ public sealed class OftLinear : AdapterLinear
     /// <param name="bias">Base bias (shape [outFeatureCount]) or empty.</param>
     /// <param name="initialization">Adapter initialization (default: identity; random: N(0, 0.1²)).</param>
     /// <param name="trainBias">Train the bias too; frozen by default.</param>
-    /// <param name="activationType">Element type of activations, W0 and a frozen bias (rounded to it, RNE); parameters stay float32.</param>
+    /// <param name="activationType">Element type of activations, W0 and a frozen bias (rounded to it, RNE); parameters, a trainable bias
+    /// included, stay float32 masters.</param>
     /// <exception cref="ArgumentException">The configuration is invalid or a size does not match.</exception>
-    /// <exception cref="NotSupportedException">A 16-bit <paramref name="activationType"/> with a trainable bias, or on a backend without it.</exception>
+    /// <exception cref="NotSupportedException">A 16-bit <paramref name="activationType"/> on a backend without it.</exception>
     public OftLinear(BoftBackend backend, OftConfig config, int outFeatureCount, ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias = default,
         AdapterInitialization? initialization = null, bool trainBias = false, ElementType activationType = ElementType.Float32)
         : this(backend, (config ?? throw new ArgumentNullException(nameof(config))).Resolve(), config, outFeatureCount, baseWeight, bias,

@@ -28,6 +28,9 @@ public sealed class Sequential : ILayer
         for (int i = 1; i < layers.Length; i++)
             if (layers[i - 1].OutFeatureCount != layers[i].InFeatureCount)
                 throw new ArgumentException($"layer {i - 1} outputs {layers[i - 1].OutFeatureCount} features but layer {i} takes {layers[i].InFeatureCount}.", nameof(layers));
+        for (int i = 1; i < layers.Length; i++)
+            if (layers[i - 1].OutputElementType != layers[i].InputElementType)
+                throw new ArgumentException($"layer {i - 1} outputs {layers[i - 1].OutputElementType} but layer {i} takes {layers[i].InputElementType}; put a Cast layer between them.", nameof(layers));
         this.backend = backend;
         this.layers = (ILayer[])layers.Clone();
     }
@@ -40,6 +43,12 @@ public sealed class Sequential : ILayer
 
     /// <inheritdoc />
     public int OutFeatureCount => layers[^1].OutFeatureCount;
+
+    /// <inheritdoc />
+    public ElementType InputElementType => layers[0].InputElementType;
+
+    /// <inheritdoc />
+    public ElementType OutputElementType => layers[^1].OutputElementType;
 
     /// <inheritdoc />
     public IReadOnlyList<Parameter> Parameters => layers.SelectMany(l => l.Parameters).ToArray();
@@ -114,8 +123,8 @@ public sealed class Sequential : ILayer
         {
             int[] s = (int[])shape.Clone();
             s[^1] = layers[i].OutFeatureCount;
-            activations[i] = backend.Allocate(s);
-            gradients[i] = backend.Allocate(s);
+            activations[i] = backend.Allocate(layers[i].OutputElementType, s);
+            gradients[i] = backend.Allocate(layers[i].OutputElementType, s);
         }
         inputShape = shape;
     }

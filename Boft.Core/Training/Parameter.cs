@@ -14,10 +14,13 @@ public sealed class Parameter : IDisposable
     /// <param name="name">The parameter's name (PEFT names for adapter parameters, e.g. <c>boft_R</c>).</param>
     /// <param name="value">The value tensor; disposed with the parameter.</param>
     /// <param name="requiresGrad">Whether a gradient is kept (trainable) or not (frozen).</param>
+    /// <exception cref="ArgumentException">A trainable parameter whose value is not float32.</exception>
     public Parameter(string name, Tensor value, bool requiresGrad)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(value);
+        if (requiresGrad && value.ElementType != ElementType.Float32)
+            throw new ArgumentException($"Parameter '{name}' is {value.ElementType} but a trainable parameter must be Float32: it is a float32 master (docs/09_Mixed-precision.md); keep 16-bit values frozen (requiresGrad: false).", nameof(value));
         Name = name;
         Value = value;
         if (requiresGrad)

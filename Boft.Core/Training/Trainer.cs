@@ -132,6 +132,9 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(data);
         if (data.FeatureCount != Model.InFeatureCount)
             throw new ArgumentException($"data has {data.FeatureCount} features per row but the model takes {Model.InFeatureCount}.", nameof(data));
+        if (Model.InputElementType != ElementType.Float32 || Model.OutputElementType != ElementType.Float32)
+            throw new ArgumentException($"The model takes {Model.InputElementType} and gives {Model.OutputElementType}, but the trainer feeds float32 rows to a float32 loss: " +
+                "begin and end a 16-bit model with Cast layers (docs/09_Mixed-precision.md).", nameof(data));
         int batch = Math.Min(Options.BatchSize, data.Count);
         int fullBatches = data.Count / batch;
         int remainder = data.Count - fullBatches * batch;

@@ -82,11 +82,13 @@ public static class LayerMath
     /// <param name="tokens">T.</param>
     /// <param name="d">Inputs.</param>
     /// <param name="n">Outputs.</param>
+    /// <param name="activationBytes">Bytes per element of the activations, W0 and the bias: 4 (float32) or 2 (a 16-bit type).</param>
     /// <returns>Bytes.</returns>
-    public static double Bytes(LayerOp op, MethodConfig config, int tokens, int d, int n)
+    public static double Bytes(LayerOp op, MethodConfig config, int tokens, int d, int n, int activationBytes = 4)
     {
         ArgumentNullException.ThrowIfNull(config);
-        double t = tokens, x = 4.0 * t * d, y = 4.0 * t * n, w = 4.0 * d * n, bias = 4.0 * n;
+        double e = activationBytes; // activations, W0 and the frozen bias in their type (docs/09_Mixed-precision.md); parameters and blocks float32
+        double t = tokens, x = e * t * d, y = e * t * n, w = e * d * n, bias = e * n;
         double parameters = 4.0 * config.StoredParameters(d) + (config.IsBoft ? 4.0 * n : 0);
         double blocks = 4.0 * BlockCount(config, d) * config.BlockSize * config.BlockSize;
         double frozen = x + w + bias + y;

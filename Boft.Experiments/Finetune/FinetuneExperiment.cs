@@ -13,13 +13,31 @@ namespace Boft.Experiments.Finetune;
 public sealed record FinetuneSettings(int Seed = 0, int PretrainEpochs = 40, int AdaptEpochs = 25, int BatchSize = 32, int ShiftPixels = 1,
     double TestFraction = 0.2, int Hidden = 128)
 {
+    /// <summary>The element types each method is adapted in (docs/09_Mixed-precision.md): activations and frozen weights in the type,
+    /// parameters float32 masters, float16 with dynamic loss scaling. Pretraining is float32, so every type starts from the same
+    /// pretrained network. Default: float32 only.</summary>
+    public IReadOnlyList<ElementType> ActivationTypes { get; init; } = [ElementType.Float32];
+
     /// <summary>A shorter run for smoke tests.</summary>
     public static FinetuneSettings Quick { get; } = new(PretrainEpochs: 8, AdaptEpochs: 4);
 }
 
-/// <summary>One method's outcome.</summary>
+/// <summary>One method's outcome in one element type.</summary>
+/// <param name="Method">The method.</param>
+/// <param name="Adapter">What it trains.</param>
+/// <param name="TrainableParameters">Trainable (stored) parameters.</param>
+/// <param name="EffectiveParameters">Effective parameters.</param>
+/// <param name="NewTaskAccuracy">Test accuracy on task B.</param>
+/// <param name="OriginalTaskAccuracy">Test accuracy on task A after adapting.</param>
+/// <param name="Seconds">Adaptation wall time.</param>
+/// <param name="Steps">Optimizer steps.</param>
+/// <param name="FinalLoss">The last step's loss.</param>
+/// <param name="ActivationType">The element type of activations and frozen weights.</param>
+/// <param name="LossScale">The final loss scale (float16), else null.</param>
+/// <param name="SkippedSteps">Steps skipped by the loss scaler (gradient overflow).</param>
 public sealed record FinetuneResult(string Method, string Adapter, long TrainableParameters, long EffectiveParameters, double NewTaskAccuracy,
-    double OriginalTaskAccuracy, double Seconds, int Steps, double FinalLoss);
+    double OriginalTaskAccuracy, double Seconds, int Steps, double FinalLoss, ElementType ActivationType = ElementType.Float32, double? LossScale = null,
+    int SkippedSteps = 0);
 
 /// <summary>The whole run's outcome.</summary>
 public sealed record FinetuneReport(string Backend, int TrainCount, int TestCount, double PretrainedOriginalAccuracy, double PretrainedNewTaskAccuracy,
@@ -77,46 +95,70 @@ public static class FinetuneExperiment
         var results = new List<FinetuneResult>();
         foreach (Method method in Methods)
         {
-            ILayer[] adapted = new ILayer[3];
-            for (int i = 0; i < 3; i++)
-                adapted[i] = method.Create(backend, inFeatures[i], outFeatures[i], weights[i], biases[i]);
-            using Sequential model = Mlp(backend, adapted);
-            Parameter[] trainable = model.Parameters.Where(p => p.RequiresGrad).ToArray();
-            long effective = adapted.Sum(method.EffectiveParameters);
-            var clock = Stopwatch.StartNew();
-            TrainingResult training = Train(model, new Adam(trainable, new AdamSettings(method.LearningRate)), newTrain, settings.AdaptEpochs, settings, method.Name, log);
-            double seconds = clock.Elapsed.TotalSeconds;
-            double accuracyB = Evaluation.Accuracy(model, newTest);
-            double accuracyA = Evaluation.Accuracy(model, originalTest);
-            results.Add(new FinetuneResult(method.Name, method.Description, trainable.Sum(p => (long)p.Value.Length), effective, accuracyB, accuracyA,
-                seconds, training.Steps, training.Losses[^1]));
-            log.WriteLine($"{method.Name}: task B {accuracyB:P1}, task A kept {accuracyA:P1}, {trainable.Sum(p => (long)p.Value.Length)} trainable, {seconds:F1} s");
+            foreach (ElementType type in settings.ActivationTypes)
+            {
+                ILayer[] adapted = new ILayer[3];
+                for (int i = 0; i < 3; i++)
+                    adapted[i] = method.Create(backend, inFeatures[i], outFeatures[i], weights[i], biases[i], type);
+                using Sequential model = Mlp(backend, adapted, type);
+                Parameter[] trainable = model.Parameters.Where(p => p.RequiresGrad).ToArray();
+                long effective = adapted.Sum(method.EffectiveParameters);
+                string name = type == ElementType.Float32 ? method.Name : $"{method.Name} {DtypeName(type)}";
+                var clock = Stopwatch.StartNew();
+                // float16 gets dynamic loss scaling (docs/10_Loss-scaling.md); bfloat16 has float32's exponent range and needs none.
+                LossScaler? scaler = type == ElementType.Float16 ? new LossScaler() : null;
+                TrainingResult training = Train(model, new Adam(trainable, new AdamSettings(method.LearningRate)), newTrain, settings.AdaptEpochs, settings, name, log, scaler);
+                double seconds = clock.Elapsed.TotalSeconds;
+                double accuracyB = Evaluation.Accuracy(model, newTest);
+                double accuracyA = Evaluation.Accuracy(model, originalTest);
+                results.Add(new FinetuneResult(method.Name, method.Description, trainable.Sum(p => (long)p.Value.Length), effective, accuracyB, accuracyA,
+                    seconds, training.Steps, training.Losses[^1], type, training.LossScale, training.LossScaleSkippedSteps));
+                log.WriteLine($"{name}: task B {accuracyB:P1}, task A kept {accuracyA:P1}, {trainable.Sum(p => (long)p.Value.Length)} trainable, {seconds:F1} s");
+            }
         }
         return new FinetuneReport(backend.Name, train.Length, test.Length, pretrainedA, pretrainedB, pretrainSeconds, results, settings);
     }
 
+    /// <summary>The short name of an element type (fp32, bf16, fp16), as the commands spell it.</summary>
+    /// <param name="type">The type.</param>
+    /// <returns>The name.</returns>
+    public static string DtypeName(ElementType type) => type switch
+    {
+        ElementType.BFloat16 => "bf16",
+        ElementType.Float16 => "fp16",
+        _ => "fp32",
+    };
+
     private sealed record Method(string Name, string Description, double LearningRate,
-        Func<BoftBackend, int, int, float[], float[], ILayer> Create, Func<ILayer, long> EffectiveParameters);
+        Func<BoftBackend, int, int, float[], float[], ElementType, ILayer> Create, Func<ILayer, long> EffectiveParameters);
 
     /// <summary>The compared methods. Adapters go on every linear layer (frozen W0 and bias); BOFT(m=2, b=8) and OFT b=16 have
     /// similar budgets (paper Table 1 pairing: ½(b−1)·d·m = 7d vs d(b−1)/2 = 7.5d skew degrees of freedom).</summary>
     private static readonly Method[] Methods =
     [
         new("full", "all weights and biases trainable", 1e-3,
-            (backend, d, n, w, b) => new Linear(backend, d, n, w, b, trainable: true),
+            (backend, d, n, w, b, type) => new Linear(backend, d, n, w, b, trainable: true, activationType: type),
             layer => layer.Parameters.Sum(p => (long)p.Value.Length)),
         new("boft", "BOFT(m=2, b=8) on every layer, boft_s trainable", 1e-2,
-            (backend, d, n, w, b) => new BoftLinear(backend, new BoftConfig(d, BlockSize: 8, FactorCount: 2), n, w, b),
+            (backend, d, n, w, b, type) => new BoftLinear(backend, new BoftConfig(d, BlockSize: 8, FactorCount: 2), n, w, b, activationType: type),
             layer => ((BoftLinear)layer).Shape.EffectiveParameterCount + layer.OutFeatureCount),
         new("oft", "OFT b=16 (exact Cayley) on every layer", 1e-2,
-            (backend, d, n, w, b) => new OftLinear(backend, new OftConfig(d, BlockSize: 16, Orthogonalization: Orthogonalization.ExactCayley), n, w, b),
+            (backend, d, n, w, b, type) => new OftLinear(backend, new OftConfig(d, BlockSize: 16, Orthogonalization: Orthogonalization.ExactCayley), n, w, b, activationType: type),
             layer => ((OftLinear)layer).Shape.StoredParameterCount),
     ];
 
-    private static Sequential Mlp(BoftBackend backend, IReadOnlyList<ILayer> layers) =>
-        new(backend, layers[0], new Relu(backend, layers[0].OutFeatureCount), layers[1], new Relu(backend, layers[1].OutFeatureCount), layers[2]);
+    /// <summary>The MLP; in a 16-bit type it is framed by Cast layers, so float32 data enter and float32 logits reach the loss (as
+    /// torch's autocast computes softmax and cross-entropy in float32).</summary>
+    private static Sequential Mlp(BoftBackend backend, IReadOnlyList<ILayer> layers, ElementType type = ElementType.Float32)
+    {
+        ILayer[] body = [layers[0], new Relu(backend, layers[0].OutFeatureCount, type), layers[1], new Relu(backend, layers[1].OutFeatureCount, type), layers[2]];
+        return type == ElementType.Float32
+            ? new Sequential(backend, body)
+            : new Sequential(backend, [new Cast(backend, layers[0].InFeatureCount, ElementType.Float32, type), .. body, new Cast(backend, layers[2].OutFeatureCount, type, ElementType.Float32)]);
+    }
 
-    private static TrainingResult Train(Sequential model, Optimizer optimizer, Dataset data, int epochs, FinetuneSettings settings, string name, TextWriter log)
+    private static TrainingResult Train(Sequential model, Optimizer optimizer, Dataset data, int epochs, FinetuneSettings settings, string name, TextWriter log,
+        LossScaler? scaler = null)
     {
         using (optimizer)
         {
@@ -126,6 +168,7 @@ public static class FinetuneExperiment
                     Schedule: new CosineWithWarmup(Math.Max(1, steps / 20), steps), ReportEvery: 50))
             {
                 Progress = new ConsoleProgress(log, $"[{name}] "),
+                LossScaler = scaler,
             };
             TrainingResult result = trainer.Fit(data);
             model.IsTraining = false;

@@ -143,8 +143,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount) =>
-        RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
+    protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
+    {
+        if (weight.ElementType.IsSixteenBit())
+            MergeSixteenBit(shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount);
+        else
+            RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
+    }
 
     private readonly record struct MergeCall(SimdBackend Backend, RotationShape Shape, SimdTensor Weight, SimdTensor Blocks, SimdTensor? Scale, SimdTensor Output, int OutFeatureCount) : ISimdCall
     {
@@ -155,7 +160,9 @@ public sealed partial class SimdBackend : BoftBackend
     /// <inheritdoc />
     protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
     {
-        if (input.ElementType.IsSixteenBit())
+        if (input.ElementType.IsSixteenBit() && bias is { ElementType: ElementType.Float32 })
+            ScaleBiasSixteenBitFloat32Bias(T(input), TOrNull(scale), T(bias), T(output), rowCount, featureCount);
+        else if (input.ElementType.IsSixteenBit())
             ScaleBiasSixteenBit(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount);
         else
             simd.Run(new ScaleBiasCall(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount, Threads));
@@ -215,8 +222,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        simd.Run(new LinearBackwardWeightCall(T(gradOutput), T(input), T(gradWeight), rowCount, inFeatureCount, outFeatureCount, Threads));
+    protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (gradOutput.ElementType.IsSixteenBit())
+            LinearBackwardWeightSixteenBit(T(gradOutput), T(input), T(gradWeight), rowCount, inFeatureCount, outFeatureCount);
+        else
+            simd.Run(new LinearBackwardWeightCall(T(gradOutput), T(input), T(gradWeight), rowCount, inFeatureCount, outFeatureCount, Threads));
+    }
 
     private readonly record struct LinearBackwardWeightCall(SimdTensor GradOutput, SimdTensor Input, SimdTensor GradWeight, int RowCount, int InFeatureCount, int OutFeatureCount,
         int Threads) : ISimdCall
@@ -226,7 +238,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void ReluCore(Tensor input, Tensor output) => simd.Run(new ReluCall(T(input), T(output), Threads));
+    protected override void ReluCore(Tensor input, Tensor output)
+    {
+        if (input.ElementType.IsSixteenBit())
+            ReluSixteenBit(T(input), T(output));
+        else
+            simd.Run(new ReluCall(T(input), T(output), Threads));
+    }
 
     private readonly record struct ReluCall(SimdTensor Input, SimdTensor Output, int Threads) : ISimdCall
     {
@@ -234,7 +252,13 @@ public sealed partial class SimdBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput) => simd.Run(new ReluBackwardCall(T(input), T(gradOutput), T(gradInput), Threads));
+    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput)
+    {
+        if (input.ElementType.IsSixteenBit())
+            ReluBackwardSixteenBit(T(input), T(gradOutput), T(gradInput));
+        else
+            simd.Run(new ReluBackwardCall(T(input), T(gradOutput), T(gradInput), Threads));
+    }
 
     private readonly record struct ReluBackwardCall(SimdTensor Input, SimdTensor GradOutput, SimdTensor GradInput, int Threads) : ISimdCall
     {
