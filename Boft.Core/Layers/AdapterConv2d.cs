@@ -7,6 +7,9 @@
 //   BOFT: Wr = W0·Rᵀ (Rotate, transposed); G = diag(s)·gW', g_s += rowdot(gW', Wr) (RowScaleBackward); OFT: G = gW'
 //   g_blocks = RotateBackward(input = G, gradOutput = W0)   (∂/∂R of Σ G ⊙ (W0 Rᵀ) = Gᵀ W0, the same as for rows G·R vs W0)
 //   g_raw += CayleyBackward(g_blocks)
+// 16-bit images (activationType): W0 and a frozen bias are stored in that type; each forward widens W0 (exact) into a float32
+// copy, so W', its gradients and every rotation above are float32 (W' is never rounded: the conv reads a float32 weight); merge
+// rounds W' once into W0's type. Only the images and their gradients are 16-bit (docs/09_Mixed-precision.md).
 // The layer is an ILayer over flattened images ([N, C_in·H·W] → [N, C_out·H_out·W_out]; [N, C, H, W] tensors work too), so it
 // composes with Sequential and Trainer. Scratch of the weight's size is allocated once.
 
@@ -25,6 +28,7 @@ public abstract class AdapterConv2d : ILayer
     private readonly Tensor gradAdaptedWeight;
     private readonly Tensor rotatedBase;
     private readonly Tensor scaledGrad;
+    private readonly Tensor? wideBase;
     private Tensor? savedInput;
     private int[]? lastOutputShape;
     private Tensor? activeMask;
@@ -38,8 +42,9 @@ public abstract class AdapterConv2d : ILayer
     /// <param name="baseWeight">W0, row-major. Shape: [C_out, C_in/G, kh, kw].</param>
     /// <param name="bias">Bias (shape [C_out]) or empty for none.</param>
     /// <param name="trainBias">Whether the bias is trainable; frozen otherwise.</param>
+    /// <param name="activationType">Type of the images, W0 and a frozen bias.</param>
     private protected AdapterConv2d(BoftBackend backend, Conv2dShape convolution, RotationShape rotation, CayleyShape cayley,
-        ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias)
+        ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias, bool trainBias, ElementType activationType)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(convolution);
@@ -52,20 +57,31 @@ public abstract class AdapterConv2d : ILayer
             throw new ArgumentException($"baseWeight has {baseWeight.Length} elements but {convolution} needs [{o}, {convolution.GroupInChannels}, {convolution.KernelHeight}, {convolution.KernelWidth}] = {convolution.WeightLength}.", nameof(baseWeight));
         if (!bias.IsEmpty && bias.Length != o)
             throw new ArgumentException($"bias has {bias.Length} elements but {convolution} needs [{o}] (or none).", nameof(bias));
+        if (activationType.IsSixteenBit() && !backend.Supports(activationType))
+            throw new NotSupportedException($"The {backend.Name} backend has no {activationType} storage (activationType); use Float32 or a backend with a 16-bit path (docs/09_Mixed-precision.md).");
         Backend = backend;
+        ActivationType = activationType;
         Convolution = convolution;
         Rotation = rotation;
         Cayley = cayley;
-        BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, o, d), requiresGrad: false));
+        BaseWeight = Add(new Parameter("base_layer.weight", backend.Upload(baseWeight, activationType, o, d), requiresGrad: false));
         if (!bias.IsEmpty)
-            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, o), trainBias));
+            Bias = Add(new Parameter("base_layer.bias", backend.Upload(bias, trainBias ? ElementType.Float32 : activationType, o), trainBias));
         blocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
         gradBlocks = backend.Allocate(cayley.BlockCount, cayley.BlockSize, cayley.BlockSize);
         adaptedWeight = backend.Allocate(o, d);
         gradAdaptedWeight = backend.Allocate(o, d);
         rotatedBase = backend.Allocate(o, d);
         scaledGrad = backend.Allocate(o, d);
+        if (activationType.IsSixteenBit())
+            wideBase = backend.Allocate(o, d);
     }
+
+    /// <summary>The element type of the images, the frozen W0 and a frozen bias (float32 unless given at construction).</summary>
+    public ElementType ActivationType { get; }
+
+    /// <summary>W0 in float32 for the adapter's math: W0 itself, or (16-bit W0) its exact float32 copy made by this forward.</summary>
+    private Tensor FloatBase => wideBase ?? BaseWeight.Value;
 
     /// <summary>The backend.</summary>
     public BoftBackend Backend { get; }
@@ -131,7 +147,9 @@ public abstract class AdapterConv2d : ILayer
         BeforeForward();
         activeMask = BuildIdentityMask();
         Backend.CayleyForward(Cayley, Rotations.Value, activeMask, blocks);
-        Backend.Merge(Rotation, BaseWeight.Value, blocks, ScaleParameter?.Value, adaptedWeight);
+        if (wideBase is not null)
+            Backend.Convert(BaseWeight.Value, wideBase);
+        Backend.Merge(Rotation, FloatBase, blocks, ScaleParameter?.Value, adaptedWeight);
         Backend.Conv2d(Convolution, input, adaptedWeight, Bias?.Value, output);
         savedInput = input;
         lastOutputShape = output.Shape.ToArray();
@@ -161,13 +179,13 @@ public abstract class AdapterConv2d : ILayer
         Tensor gradRotatedRows = gradAdaptedWeight;
         if (ScaleParameter is not null)
         {
-            Backend.Rotate(Rotation, BaseWeight.Value, blocks, transpose: true, rotatedBase);
+            Backend.Rotate(Rotation, FloatBase, blocks, transpose: true, rotatedBase);
             Backend.RowScaleBackward(rotatedBase, ScaleParameter.Value, gradAdaptedWeight, scaledGrad, ScaleParameter.Gradient);
             gradRotatedRows = scaledGrad;
         }
         if (Rotations.Gradient is null)
             return;
-        Backend.RotateBackward(Rotation, gradRotatedRows, blocks, BaseWeight.Value, rotatedBase, gradBlocks);
+        Backend.RotateBackward(Rotation, gradRotatedRows, blocks, FloatBase, rotatedBase, gradBlocks);
         Backend.CayleyBackward(Cayley, Rotations.Value, blocks, gradBlocks, activeMask, Rotations.Gradient);
     }
 
@@ -180,8 +198,11 @@ public abstract class AdapterConv2d : ILayer
             throw new InvalidOperationException("The adapter is already merged.");
         BeforeForward();
         Backend.CayleyForward(Cayley, Rotations.Value, BuildMergeMask(), blocks);
-        Backend.Merge(Rotation, BaseWeight.Value, blocks, ScaleParameter?.Value, adaptedWeight);
-        Backend.Copy(adaptedWeight, BaseWeight.Value);
+        if (wideBase is not null)
+            Backend.Convert(BaseWeight.Value, wideBase);
+        Backend.Merge(Rotation, FloatBase, blocks, ScaleParameter?.Value, adaptedWeight);
+        // W' in the base weight's type, computed in float32 and rounded once (RNE) for a 16-bit W0.
+        Backend.Convert(adaptedWeight, BaseWeight.Value);
         IsMerged = true;
         savedInput = null;
     }
@@ -215,6 +236,7 @@ public abstract class AdapterConv2d : ILayer
         gradAdaptedWeight.Dispose();
         rotatedBase.Dispose();
         scaledGrad.Dispose();
+        wideBase?.Dispose();
         DisposeAdapterState();
         GC.SuppressFinalize(this);
     }

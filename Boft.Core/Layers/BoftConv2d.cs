@@ -34,17 +34,20 @@ public sealed class BoftConv2d : AdapterConv2d
     /// <param name="initialization">Adapter initialization (default: identity, PEFT's default).</param>
     /// <param name="trainBias">Train the bias too; frozen by default.</param>
     /// <param name="dropoutSeed">Seed of the multiplicative dropout's random source.</param>
+    /// <param name="activationType">Element type of the images, the frozen W0 and a frozen bias (rounded to it, RNE; default float32).
+    /// The adapter parameters, a trainable bias and the adapted weight W' stay float32: W' is computed in float32 from W0 each forward
+    /// and the convolution reads it unrounded (docs/09_Mixed-precision.md).</param>
     /// <exception cref="ArgumentException">The configuration is invalid or a size does not match.</exception>
     public BoftConv2d(BoftBackend backend, Conv2dShape convolution, BoftConfig config, ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias = default,
-        AdapterInitialization? initialization = null, bool trainBias = false, int dropoutSeed = 0)
+        AdapterInitialization? initialization = null, bool trainBias = false, int dropoutSeed = 0, ElementType activationType = ElementType.Float32)
         : this(backend, convolution, Resolve(convolution, config, out BoftConfig resolved), resolved, baseWeight, bias,
-            initialization ?? AdapterInitialization.Default, trainBias, dropoutSeed)
+            initialization ?? AdapterInitialization.Default, trainBias, dropoutSeed, activationType)
     {
     }
 
     private BoftConv2d(BoftBackend backend, Conv2dShape convolution, BoftShape shape, BoftConfig config, ReadOnlySpan<float> baseWeight,
-        ReadOnlySpan<float> bias, AdapterInitialization initialization, bool trainBias, int dropoutSeed)
-        : base(backend, convolution, shape.Rotation, shape.Cayley, baseWeight, bias, trainBias)
+        ReadOnlySpan<float> bias, AdapterInitialization initialization, bool trainBias, int dropoutSeed, ElementType activationType)
+        : base(backend, convolution, shape.Rotation, shape.Cayley, baseWeight, bias, trainBias, activationType)
     {
         Shape = shape;
         Config = config;

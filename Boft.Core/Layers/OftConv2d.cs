@@ -21,17 +21,20 @@ public sealed class OftConv2d : AdapterConv2d
     /// <param name="bias">Base bias (shape [C_out]) or empty.</param>
     /// <param name="initialization">Adapter initialization (default: identity; random: N(0, 0.1²)).</param>
     /// <param name="trainBias">Train the bias too; frozen by default.</param>
+    /// <param name="activationType">Element type of the images, the frozen W0 and a frozen bias (rounded to it, RNE; default float32).
+    /// The adapter parameters, a trainable bias and the adapted weight W' stay float32: W' is computed in float32 from W0 each forward
+    /// and the convolution reads it unrounded (docs/09_Mixed-precision.md).</param>
     /// <exception cref="ArgumentException">The configuration is invalid or a size does not match.</exception>
     public OftConv2d(BoftBackend backend, Conv2dShape convolution, OftConfig config, ReadOnlySpan<float> baseWeight, ReadOnlySpan<float> bias = default,
-        AdapterInitialization? initialization = null, bool trainBias = false)
+        AdapterInitialization? initialization = null, bool trainBias = false, ElementType activationType = ElementType.Float32)
         : this(backend, convolution, Resolve(convolution, config, out OftConfig resolved), resolved, baseWeight, bias,
-            initialization ?? AdapterInitialization.Default, trainBias)
+            initialization ?? AdapterInitialization.Default, trainBias, activationType)
     {
     }
 
     private OftConv2d(BoftBackend backend, Conv2dShape convolution, OftShape shape, OftConfig config, ReadOnlySpan<float> baseWeight,
-        ReadOnlySpan<float> bias, AdapterInitialization initialization, bool trainBias)
-        : base(backend, convolution, shape.Rotation, shape.Cayley, baseWeight, bias, trainBias)
+        ReadOnlySpan<float> bias, AdapterInitialization initialization, bool trainBias, ElementType activationType)
+        : base(backend, convolution, shape.Rotation, shape.Cayley, baseWeight, bias, trainBias, activationType)
     {
         Shape = shape;
         Config = config;
