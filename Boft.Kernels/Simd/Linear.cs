@@ -32,7 +32,7 @@ internal readonly record struct MatrixView(float[] Array, int Offset, int RowStr
 
     /// <summary>A view of a tensor of either type.</summary>
     public static MatrixView Of(SimdTensor tensor, int rowStride, int columnStride) => tensor.ElementType.IsSixteenBit()
-        ? new MatrixView([], 0, rowStride, columnStride) { Bits = tensor.BitsArray, BitsType = tensor.ElementType }
+        ? new MatrixView([], tensor.BitsOffset, rowStride, columnStride) { Bits = tensor.BitsArray, BitsType = tensor.ElementType }
         : new MatrixView(tensor.Array, tensor.Offset, rowStride, columnStride);
 
     /// <summary>Widens <paramref name="count"/> contiguous 16-bit elements from <paramref name="start"/> (exact).</summary>
