@@ -108,6 +108,9 @@ public static class ElementConversions
     /// <param name="source">The values.</param>
     /// <param name="type">The 16-bit type.</param>
     /// <param name="destination">Receives the bits (same length).</param>
+    // Fully optimized at first JIT: the kernels call it per tile row from every worker, and tier-0 code would run until a
+    // background re-JIT that busy workers on a 2-core machine starve (the bf16 rotation on 2 threads then ran 2-3x slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Narrow(ReadOnlySpan<float> source, ElementType type, Span<ushort> destination)
     {
         if (destination.Length < source.Length)
@@ -140,6 +143,9 @@ public static class ElementConversions
     /// <param name="source">The bits.</param>
     /// <param name="type">The 16-bit type.</param>
     /// <param name="destination">Receives the values (same length).</param>
+    // Fully optimized at first JIT: the kernels call it per tile row from every worker, and tier-0 code would run until a
+    // background re-JIT that busy workers on a 2-core machine starve (the bf16 rotation on 2 threads then ran 2-3x slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen(ReadOnlySpan<ushort> source, ElementType type, Span<float> destination)
     {
         if (destination.Length < source.Length)

@@ -219,7 +219,8 @@ internal static class Rotation
         int width = Math.Min(plan.ForwardTileWidth, d - firstFeature);
         int tileLength = tileRows * plan.ForwardTileWidth;
         bool staged = input.ElementType.IsSixteenBit() || output.ElementType.IsSixteenBit();
-        Span<float> scratch = Scratch.Get((staged ? 3 : 2) * tileLength);
+        // A 16-bit tile is converted through one vector's worth of rows (LoadTile / StoreTile).
+        Span<float> scratch = Scratch.Get(2 * tileLength + (staged ? TS.Count * plan.ForwardTileWidth : 0));
         ref float current = ref scratch[0];
         ref float next = ref scratch[tileLength];
         ref float blocksData = ref blocks.Data;
@@ -258,7 +259,7 @@ internal static class Rotation
         int tileLength = tileRows * plan.BackwardTileWidth;
         // Layout: factorInputs[i] at i·tileLength (i = 0 … m−1; factor m−1 reads x), then two gradient buffers.
         bool sixteenBit = input.ElementType.IsSixteenBit();
-        Span<float> scratch = Scratch.Get((sixteenBit ? m + 3 : m + 2) * tileLength);
+        Span<float> scratch = Scratch.Get((m + 2) * tileLength + (sixteenBit ? TS.Count * plan.BackwardTileWidth : 0));
         ref float factorInputs = ref scratch[0];
         ref float current = ref scratch[m * tileLength];
         ref float next = ref scratch[(m + 1) * tileLength];
@@ -297,8 +298,9 @@ internal static class Rotation
 
     /// <summary>
     /// Rows [firstRow, firstRow + rows) × features [firstFeature, firstFeature + width) of <paramref name="source"/> into the
-    /// SoA tile. A 16-bit tensor's rows are widened (exact) into <paramref name="stage"/> (rows × width floats, L1/L2
-    /// resident) and transposed from there: the conversion happens on the tile, never as a pass over the whole tensor.
+    /// SoA tile. A 16-bit tensor is converted on the tile, never as a pass over the whole tensor: one vector's worth of rows
+    /// (Count rows, at most 16 × 128 floats = 8 KiB, L1-resident) at a time is widened (exact) into <paramref name="stage"/>
+    /// and transposed from there into its lanes of the tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadTile<TS, TV>(SimdTensor source, int d, int firstRow, int firstFeature, ref float tile, int tileRows, int rows, int width, Span<float> stage)
@@ -311,15 +313,24 @@ internal static class Rotation
             return;
         }
         ReadOnlySpan<ushort> bits = source.Bits;
-        for (int r = 0; r < rows; r++)
-            ElementConversions.Widen(bits.Slice((firstRow + r) * d + firstFeature, width), source.ElementType, stage.Slice(r * width, width));
-        TransposeIn<TS, TV>(ref MemoryMarshal.GetReference(stage), width, ref tile, tileRows, rows, width);
+        ElementType type = source.ElementType;
+        int v = TS.Count;
+        for (int r0 = 0; r0 < rows; r0 += v)
+        {
+            int group = Math.Min(v, rows - r0);
+            for (int r = 0; r < group; r++)
+                ElementConversions.Widen(bits.Slice((firstRow + r0 + r) * d + firstFeature, width), type, stage.Slice(r * width, width));
+            Transposer.Transpose<TS, TV>(ref MemoryMarshal.GetReference(stage), width, ref Unsafe.Add(ref tile, r0), tileRows, group, width);
+        }
+        if (rows < tileRows)
+            for (int f = 0; f < width; f++)
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref tile, (nint)f * tileRows + rows), tileRows - rows).Clear();
     }
 
     /// <summary>
     /// The SoA tile back into rows of <paramref name="destination"/>, each row scaled by <paramref name="rowScale"/> when given.
-    /// A 16-bit destination is written through <paramref name="stage"/>: transposed and scaled in float32, then rounded once
-    /// (RNE) into the destination rows.
+    /// A 16-bit destination is written one vector's worth of rows at a time through <paramref name="stage"/> (L1-resident):
+    /// transposed and scaled in float32, then rounded once (RNE) into the destination rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreTile<TS, TV>(ref float tile, int tileRows, SimdTensor? rowScale, SimdTensor destination, int d, int firstRow, int firstFeature, int rows, int width,
@@ -327,21 +338,38 @@ internal static class Rotation
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        bool sixteenBit = destination.ElementType.IsSixteenBit();
-        ref float rowsStart = ref sixteenBit ? ref MemoryMarshal.GetReference(stage) : ref Unsafe.Add(ref destination.Data, (nint)firstRow * d + firstFeature);
-        int stride = sixteenBit ? width : d;
-        Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref rowsStart, stride, width, rows);
-        if (rowScale is not null)
+        if (!destination.ElementType.IsSixteenBit())
         {
-            ReadOnlySpan<float> scale = rowScale.Span;
-            for (int r = 0; r < rows; r++)
-                Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref rowsStart, (nint)r * stride), width, scale[firstRow + r]);
-        }
-        if (!sixteenBit)
+            ref float outputRow = ref Unsafe.Add(ref destination.Data, (nint)firstRow * d + firstFeature);
+            Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows);
+            ScaleRows<TS, TV>(rowScale, ref outputRow, d, firstRow, rows, width);
             return;
+        }
         Span<ushort> bits = destination.Bits;
+        ElementType type = destination.ElementType;
+        int v = TS.Count;
+        ref float staged = ref MemoryMarshal.GetReference(stage);
+        for (int r0 = 0; r0 < rows; r0 += v)
+        {
+            int group = Math.Min(v, rows - r0);
+            Transposer.TransposeToRows<TS, TV>(ref Unsafe.Add(ref tile, r0), tileRows, ref staged, width, width, group);
+            ScaleRows<TS, TV>(rowScale, ref staged, width, firstRow + r0, group, width);
+            for (int r = 0; r < group; r++)
+                ElementConversions.Narrow(stage.Slice(r * width, width), type, bits.Slice((firstRow + r0 + r) * d + firstFeature, width));
+        }
+    }
+
+    /// <summary>Scales row r (r &lt; <paramref name="rows"/>, <paramref name="stride"/> apart) by rowScale[firstRow + r], if a scale is given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleRows<TS, TV>(SimdTensor? rowScale, ref float rowsStart, int stride, int firstRow, int rows, int width)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (rowScale is null)
+            return;
+        ReadOnlySpan<float> scale = rowScale.Span;
         for (int r = 0; r < rows; r++)
-            ElementConversions.Narrow(stage.Slice(r * width, width), destination.ElementType, bits.Slice((firstRow + r) * d + firstFeature, width));
+            Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref rowsStart, (nint)r * stride), width, scale[firstRow + r]);
     }
 
     /// <summary>Rows → SoA tile (feature-major, <paramref name="tileRows"/> floats per feature); lanes past <paramref name="rows"/> are zeroed.</summary>
