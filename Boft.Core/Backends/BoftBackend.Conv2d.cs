@@ -149,12 +149,6 @@ public abstract partial class BoftBackend
 
     #region Conv2d validation helpers
 
-    /// <summary>
-    /// Whether this backend's Conv2d ops take 16-bit activations (docs/09_Mixed-precision.md). False by default: a 16-bit
-    /// image batch is then refused before any work, naming the argument and its type.
-    /// </summary>
-    protected virtual bool HasSixteenBitConv2d => false;
-
     /// <summary>Checks an image batch [N, C, H, W] or [N, C·H·W] and returns N. An activation (<paramref name="activation"/>
     /// or <paramref name="like"/> given) may be 16-bit, in the type of <paramref name="like"/>; anything else is float32.</summary>
     private int ConvImages(Conv2dShape shape, Tensor tensor, string name, int channels, int height, int width, string what,
@@ -163,8 +157,7 @@ public abstract partial class BoftBackend
         if (activation || like is not null)
         {
             CheckActivation(tensor, name, like, likeName);
-            if (tensor.ElementType.IsSixteenBit() && !HasSixteenBitConv2d)
-                throw ShapeChecks.NotFloat32(name, tensor.ShapeString, tensor.ElementType);
+            RequireSixteenBitPath(SixteenBitOperation.Conv2d, tensor, name);
         }
         else
         {

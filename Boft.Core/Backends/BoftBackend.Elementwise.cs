@@ -11,6 +11,7 @@ public abstract partial class BoftBackend
     public void Relu(Tensor input, Tensor output)
     {
         CheckActivation(input, nameof(input));
+        RequireSixteenBitPath(SixteenBitOperation.Relu, input, nameof(input));
         CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         ReluCore(input, output);
@@ -27,6 +28,7 @@ public abstract partial class BoftBackend
     public void ReluBackward(Tensor input, Tensor gradOutput, Tensor gradInput)
     {
         CheckActivation(input, nameof(input));
+        RequireSixteenBitPath(SixteenBitOperation.Relu, input, nameof(input));
         CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));
         CheckActivation(gradInput, nameof(gradInput), input, nameof(input));

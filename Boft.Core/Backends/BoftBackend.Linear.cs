@@ -14,6 +14,7 @@ public abstract partial class BoftBackend
     {
         (int n, int d) = RequireMatrix(weight, nameof(weight), activation: true);
         int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), weight), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.Linear, input, nameof(input));
         CheckActivation(weight, nameof(weight), input, nameof(input));
         RequireRowsOf(output, nameof(output), rows, n, input, nameof(input), activation: true);
         LinearCore(input, weight, output, rows, d, n);
@@ -33,6 +34,7 @@ public abstract partial class BoftBackend
     {
         (int n, int d) = RequireMatrix(weight, nameof(weight), activation: true);
         int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), weight), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.Linear, gradOutput, nameof(gradOutput));
         CheckActivation(weight, nameof(weight), gradOutput, nameof(gradOutput));
         RequireRowsOf(gradInput, nameof(gradInput), rows, d, gradOutput, nameof(gradOutput), activation: true);
         LinearBackwardInputCore(gradOutput, weight, gradInput, rows, d, n);
@@ -53,6 +55,7 @@ public abstract partial class BoftBackend
     {
         (int n, int d) = RequireMatrix(gradWeight, nameof(gradWeight));
         int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), gradWeight), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.LinearBackwardWeight, gradOutput, nameof(gradOutput));
         RequireRowsOf(input, nameof(input), rows, d, gradOutput, nameof(gradOutput), activation: true);
         LinearBackwardWeightCore(gradOutput, input, gradWeight, rows, d, n);
     }

@@ -20,6 +20,7 @@ public abstract partial class BoftBackend
     {
         ArgumentNullException.ThrowIfNull(shape);
         int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.Merge, weight, nameof(weight));
         CheckBlocks(shape, blocks, nameof(blocks));
         if (scale is not null)
         {

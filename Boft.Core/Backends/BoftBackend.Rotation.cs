@@ -20,6 +20,7 @@ public abstract partial class BoftBackend
     {
         ArgumentNullException.ThrowIfNull(shape);
         int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.Rotation, input, nameof(input));
         CheckBlocks(shape, blocks, nameof(blocks));
         CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
@@ -46,6 +47,7 @@ public abstract partial class BoftBackend
     {
         ArgumentNullException.ThrowIfNull(shape);
         int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape), activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.Rotation, input, nameof(input));
         CheckBlocks(shape, blocks, nameof(blocks));
         CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));

@@ -20,6 +20,7 @@ public abstract partial class BoftBackend
         int rows = RequireRows(input, nameof(input), n, "", activation: true);
         CheckVector(scale, nameof(scale), n, input);
         CheckVector(bias, nameof(bias), n, input, activation: bias is not null && bias.ElementType != ElementType.Float32);
+        RequireSixteenBitPath(bias is { ElementType: ElementType.Float32 } ? SixteenBitOperation.ScaleBiasWithFloat32Bias : SixteenBitOperation.ScaleBias, input, nameof(input));
         CheckActivation(output, nameof(output), input, nameof(input));
         RequireSameShape(output, nameof(output), input, nameof(input));
         ScaleBiasCore(input, scale, bias, output, rows, n);
@@ -44,6 +45,7 @@ public abstract partial class BoftBackend
         CheckActivation(input, nameof(input));
         int n = input.LastDimension;
         int rows = RequireRows(input, nameof(input), n, "", activation: true);
+        RequireSixteenBitPath(SixteenBitOperation.ScaleBias, input, nameof(input));
         CheckVector(scale, nameof(scale), n, input);
         CheckActivation(gradOutput, nameof(gradOutput), input, nameof(input));
         RequireSameShape(gradOutput, nameof(gradOutput), input, nameof(input));

@@ -202,6 +202,25 @@ public abstract partial class BoftBackend : IDisposable
             throw ShapeChecks.NoSixteenBitStorage(Name, tensor.ElementType);
     }
 
+    /// <summary>
+    /// Whether this backend runs <paramref name="operation"/> over 16-bit tensors (of the types <see cref="Supports"/> accepts).
+    /// False by default; the reference and SIMD backends run every family. An op given a 16-bit tensor without its path throws
+    /// <see cref="ArgumentException"/> before any work.
+    /// </summary>
+    /// <param name="operation">The op family.</param>
+    /// <returns>True when the family has a 16-bit path here.</returns>
+    public virtual bool HasSixteenBitPath(SixteenBitOperation operation) => false;
+
+    /// <summary>Refuses a 16-bit <paramref name="tensor"/> when <paramref name="operation"/> has no 16-bit path on this backend.</summary>
+    /// <param name="operation">The op family.</param>
+    /// <param name="tensor">The op's first activation.</param>
+    /// <param name="name">Its argument name.</param>
+    protected void RequireSixteenBitPath(SixteenBitOperation operation, Tensor tensor, string name)
+    {
+        if (tensor.ElementType.IsSixteenBit() && !HasSixteenBitPath(operation))
+            throw ShapeChecks.NoSixteenBitPath(name, tensor.ShapeString, tensor.ElementType, Name, operation);
+    }
+
     private void CheckOwned(Tensor tensor, string name)
     {
         ThrowIfDisposed();

@@ -8,9 +8,6 @@ namespace Boft.Backends;
 public sealed partial class ReferenceBackend
 {
     /// <inheritdoc />
-    protected override bool HasSixteenBitConv2d => true;
-
-    /// <inheritdoc />
     protected override void Conv2dCore(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output, int batch)
     {
         var y = new double[output.Length];

@@ -22,6 +22,9 @@ public sealed partial class ReferenceBackend : BoftBackend
     public override bool Supports(ElementType elementType) => true;
 
     /// <inheritdoc />
+    public override bool HasSixteenBitPath(SixteenBitOperation operation) => true;
+
+    /// <inheritdoc />
     protected override void SynchronizeCore()
     {
     }

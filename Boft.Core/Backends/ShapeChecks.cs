@@ -237,6 +237,10 @@ internal static class ShapeChecks
     public static ArgumentException TypeMismatch(string name, ElementType type, string otherName, ElementType otherType) =>
         new($"{name} is {type} but {otherName} is {otherType}: all activations and frozen weights of one operation share one element type.", name);
 
+    /// <summary>The exception for a 16-bit tensor given to an op family without a 16-bit path on this backend.</summary>
+    public static ArgumentException NoSixteenBitPath(string name, string shape, ElementType type, string backend, SixteenBitOperation operation) =>
+        new($"{name} ({shape}) is {type} but the {backend} backend has no 16-bit {operation} path yet: use Float32 here, or the SIMD or reference backend (docs/09_Mixed-precision.md).", name);
+
     /// <summary>The exception for a 16-bit tensor on a backend without 16-bit storage.</summary>
     public static NotSupportedException NoSixteenBitStorage(string backend, ElementType type) =>
         new($"The {backend} backend has no {type} path yet; use the SIMD or reference backend for 16-bit tensors, or Float32.");

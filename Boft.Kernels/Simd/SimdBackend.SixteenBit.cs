@@ -23,6 +23,9 @@ public sealed partial class SimdBackend
     public override bool Supports(ElementType elementType) => true;
 
     /// <inheritdoc />
+    public override bool HasSixteenBitPath(SixteenBitOperation operation) => true;
+
+    /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape, ElementType elementType) => new SimdTensor(this, shape, elementType);
 
     private readonly System.Collections.Concurrent.ConcurrentBag<SimdTensor> scratchPool = [];

@@ -11,9 +11,6 @@ namespace Boft.Kernels.Simd;
 
 public sealed partial class SimdBackend
 {
-    /// <inheritdoc />
-    protected override bool HasSixteenBitConv2d => true;
-
     /// <summary>A float32 copy of a small 16-bit operand (weight, bias), or null when it already is float32.</summary>
     private SimdTensor? WidenedCopy(SimdTensor? tensor)
     {
