@@ -59,6 +59,8 @@ public abstract class AdapterConv2d : ILayer
             throw new ArgumentException($"bias has {bias.Length} elements but {convolution} needs [{o}] (or none).", nameof(bias));
         if (activationType.IsSixteenBit() && !backend.Supports(activationType))
             throw new NotSupportedException($"The {backend.Name} backend has no {activationType} storage (activationType); use Float32 or a backend with a 16-bit path (docs/09_Mixed-precision.md).");
+        if (activationType.IsSixteenBit() && !backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
+            throw new NotSupportedException($"The {backend.Name} backend has no 16-bit Conv2d path (activationType {activationType}); use Float32 or the SIMD or reference backend (docs/09_Mixed-precision.md).");
         Backend = backend;
         ActivationType = activationType;
         Convolution = convolution;

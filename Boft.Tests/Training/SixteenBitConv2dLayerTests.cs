@@ -44,8 +44,7 @@ public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : Backen
     [TestCaseSource(nameof(Cases))]
     public void SixteenBitImages_MatchTheFloat32Layer_UpToOneRoundingOfTheOutputs(string kind, ElementType type, bool trainBias)
     {
-        if (!Backend.Supports(type))
-            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
+        RequireConvPath(type);
         float[] x = Exact(4, Images * Shape.InputImageLength, type), gy = Exact(5, Images * Shape.OutputImageLength, type);
         (float[] y, float[] gx, float[][] grads) Run(ElementType activationType)
         {
@@ -76,8 +75,7 @@ public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : Backen
     [TestCaseSource(nameof(Cases))]
     public void Merge_RoundsTheAdaptedWeightOnceIntoTheBaseType(string kind, ElementType type, bool trainBias)
     {
-        if (!Backend.Supports(type))
-            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
+        RequireConvPath(type);
         using AdapterConv2d layer = Create(Backend, kind, type, type, trainBias);
         using Tensor tx = Backend.Upload(Exact(4, Images * Shape.InputImageLength, type), type, Images, Shape.InputImageLength);
         using Tensor ty = Backend.Allocate(type, Images, Shape.OutputImageLength);
@@ -101,6 +99,16 @@ public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : Backen
             double bound = u * (Norm(adapted) / Math.Abs(scale?[o] ?? 1) + Norm(original)) + 1e-6 * Norm(original);
             Assert.That(error, Is.LessThanOrEqualTo(bound), $"unmerged W0 row {o} ({kind} {type})");
         }
+    }
+
+    /// <summary>Ignores the case on a backend without the 16-bit Conv2d path, after checking that the layer refuses there.</summary>
+    private void RequireConvPath(ElementType type)
+    {
+        if (Backend.Supports(type) && Backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
+            return;
+        var refused = Assert.Throws<NotSupportedException>(() => Create(Backend, "boft", type, type, trainBias: false).Dispose())!;
+        Assert.That(refused.Message, Does.Contain(Backend.Name));
+        Assert.Ignore($"{Backend.Name} has no {type} Conv2d path yet (docs/09_Mixed-precision.md).");
     }
 
     private static void WithinOneUlp(float[] actual, float[] expected, ElementType type, string name)
