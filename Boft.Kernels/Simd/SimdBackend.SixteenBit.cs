@@ -85,13 +85,12 @@ public sealed partial class SimdBackend
 
     private void ScaleBiasSixteenBit(SimdTensor input, SimdTensor? scale, SimdTensor? bias, SimdTensor output, int rowCount, int featureCount)
     {
-        using SimdTensor? wideBias = bias is null ? null : new SimdTensor(this, [featureCount]);
-        if (bias is not null)
-            WidenRows(bias, 0, 1, featureCount, wideBias!);
+        // A frozen bias in the activation type is widened once; a trainable one already is a float32 master.
+        using SimdTensor? wideBias = WidenedCopy(bias);
         WithScratch(2, (long)Math.Min(rowCount, ChunkRows(featureCount)) * featureCount, s => ForChunks(rowCount, featureCount, (row0, rows) =>
         {
             WidenRows(input, row0, rows, featureCount, s[0]);
-            ScaleBiasCore(s[0], scale, wideBias, s[1], rows, featureCount);
+            ScaleBiasCore(s[0], scale, wideBias ?? bias, s[1], rows, featureCount);
             StoreRounded(s[1], output, row0, rows, featureCount);
         }));
     }

@@ -3,9 +3,9 @@
 //   * LinearBackwardWeight with 16-bit activations into a float32 gradient (full finetuning of a 16-bit plain Linear);
 //   * ReLU and its backward on 16-bit tensors, on the bits (exact: max(x, 0) of a 16-bit value is a 16-bit value);
 //   * Convert between element types (the model's entry into and exit from its 16-bit region, master → working weight).
-// Like SimdBackend.SixteenBit.cs, the float32 kernels run unchanged on chunks of rows widened (exactly) into pooled float32
-// staging buffers of at most StagingFloats floats, and each 16-bit result is rounded once (RNE) as it is stored. This file keeps
-// its own staging helpers (Stage*), so it does not depend on the layout of SimdBackend.SixteenBit.cs.
+// Like the ops of SimdBackend.SixteenBit.cs (whose chunk helpers and scratch pool these share), the float32 kernels run
+// unchanged on chunks of rows widened (exactly) into pooled float32 scratch, and each 16-bit result is rounded once (RNE).
+// (ScaleBias with a float32 bias is ScaleBiasSixteenBit's; Merge of a 16-bit weight is the rotation's own tiled 16-bit path.)
 
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -15,77 +15,18 @@ namespace Boft.Kernels.Simd;
 
 public sealed partial class SimdBackend
 {
-    /// <summary>Floats per staging buffer: 1 Mi (4 MiB), so the two or three staged operands of a chunk stay in a 32 MiB L3.</summary>
-    private const int StagingFloats = 1024 * 1024;
-
-    private readonly System.Collections.Concurrent.ConcurrentBag<SimdTensor> stagingPool = [];
-
-    /// <summary>Rows per chunk for operands of <paramref name="columns"/> columns (at least one row; a row wider than a buffer gets
-    /// a buffer of its own size).</summary>
-    private static int StagingRows(int columns) => Math.Max(1, StagingFloats / Math.Max(1, columns));
-
-    private SimdTensor RentStaging(long length)
-    {
-        if (length > StagingFloats)
-            return new SimdTensor(this, [checked((int)length)]);
-        return stagingPool.TryTake(out SimdTensor? pooled) ? pooled : new SimdTensor(this, [StagingFloats]);
-    }
-
-    private void ReturnStaging(SimdTensor buffer)
-    {
-        if (buffer.Length == StagingFloats && stagingPool.Count < 8)
-            stagingPool.Add(buffer);
-        else
-            buffer.Dispose();
-    }
-
-    /// <summary>Runs <paramref name="body"/>(buffers, firstRow, rows) over chunks of <paramref name="rowCount"/> rows of
-    /// <paramref name="columns"/> with <paramref name="count"/> rented float32 staging buffers.</summary>
-    private void StageChunks(int count, int rowCount, int columns, Action<SimdTensor[], int, int> body)
-    {
-        int chunk = StagingRows(columns);
-        var buffers = new SimdTensor[count];
-        try
-        {
-            for (int i = 0; i < count; i++)
-                buffers[i] = RentStaging((long)Math.Min(chunk, Math.Max(rowCount, 1)) * columns);
-            for (int row0 = 0; row0 < rowCount; row0 += chunk)
-                body(buffers, row0, Math.Min(chunk, rowCount - row0));
-        }
-        finally
-        {
-            foreach (SimdTensor? buffer in buffers)
-                if (buffer is not null)
-                    ReturnStaging(buffer);
-        }
-    }
-
-    /// <summary>Widens (exactly) rows [row0, row0 + rows) of a 16-bit tensor into the start of <paramref name="staging"/>.</summary>
-    private static void StageIn(SimdTensor source, int row0, int rows, int columns, SimdTensor staging) =>
-        ElementConversions.Widen(source.Bits.Slice(row0 * columns, rows * columns), source.ElementType, staging.Span);
-
-    /// <summary>Rounds (RNE, once) the start of <paramref name="staging"/> into rows [row0, row0 + rows) of a 16-bit tensor.</summary>
-    private static void StageOut(SimdTensor staging, SimdTensor destination, int row0, int rows, int columns) =>
-        ElementConversions.Narrow(staging.Span[..(rows * columns)], destination.ElementType, destination.Bits.Slice(row0 * columns, rows * columns));
-
-    /// <summary>ScaleBias of 16-bit rows with a float32 bias: <c>round(h ⊙ s + bias)</c>, the sum in float32, rounded once.</summary>
-    private void ScaleBiasSixteenBitFloat32Bias(SimdTensor input, SimdTensor? scale, SimdTensor bias, SimdTensor output, int rowCount, int featureCount) =>
-        StageChunks(1, rowCount, featureCount, (s, row0, rows) =>
-        {
-            StageIn(input, row0, rows, featureCount, s[0]);
-            ScaleBiasCore(s[0], scale, bias, s[0], rows, featureCount);
-            StageOut(s[0], output, row0, rows, featureCount);
-        });
-
     /// <summary><c>gradWeight += gradOutputᵀ · input</c> over 16-bit rows: each chunk's float32 GEMM accumulates into the float32
     /// gradient, so the sum over rows is float32 throughout (chunk order fixed: deterministic).</summary>
-    private void LinearBackwardWeightSixteenBit(SimdTensor gradOutput, SimdTensor input, SimdTensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        StageChunks(2, rowCount, Math.Max(inFeatureCount, outFeatureCount), (s, row0, rows) =>
+    private void LinearBackwardWeightSixteenBit(SimdTensor gradOutput, SimdTensor input, SimdTensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        int columns = Math.Max(inFeatureCount, outFeatureCount);
+        WithScratch(2, (long)Math.Min(rowCount, ChunkRows(columns)) * columns, s => ForChunks(rowCount, columns, (row0, rows) =>
         {
-            StageIn(gradOutput, row0, rows, outFeatureCount, s[0]);
-            StageIn(input, row0, rows, inFeatureCount, s[1]);
+            WidenRows(gradOutput, row0, rows, outFeatureCount, s[0]);
+            WidenRows(input, row0, rows, inFeatureCount, s[1]);
             LinearBackwardWeightCore(s[0], s[1], gradWeight, rows, inFeatureCount, outFeatureCount);
-        });
+        }));
+    }
 
     /// <summary>The bits of +infinity of a 16-bit type (larger magnitudes, sign bit aside, are NaN).</summary>
     private static ushort InfinityBits(ElementType type) => type == ElementType.BFloat16 ? (ushort)0x7F80 : (ushort)0x7C00;
@@ -164,13 +105,13 @@ public sealed partial class SimdBackend
         }
         else
         {
-            // bf16 ↔ fp16: widen exactly, round once.
+            // bf16 ↔ fp16: widen exactly, round once, a bounded chunk at a time.
             int length = from.Length;
-            StageChunks(1, 1, Math.Min(length, StagingFloats), (s, _, _) =>
+            WithScratch(1, Math.Min(length, ChunkFloats), s =>
             {
-                for (int start = 0; start < length; start += StagingFloats)
+                for (int start = 0; start < length; start += ChunkFloats)
                 {
-                    int count = Math.Min(StagingFloats, length - start);
+                    int count = Math.Min(ChunkFloats, length - start);
                     ElementConversions.Widen(from.Bits.Slice(start, count), from.ElementType, s[0].Span);
                     ElementConversions.Narrow(s[0].Span[..count], to.ElementType, to.Bits.Slice(start, count));
                 }

@@ -144,12 +144,8 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
-    {
-        if (weight.ElementType.IsSixteenBit())
-            MergeSixteenBit(shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount);
-        else
-            RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
-    }
+        // A 16-bit weight too: the rotation's tiles widen W0, scale in float32 and round W' once as they store.
+        => RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
 
     private readonly record struct MergeCall(SimdBackend Backend, RotationShape Shape, SimdTensor Weight, SimdTensor Blocks, SimdTensor? Scale, SimdTensor Output, int OutFeatureCount) : ISimdCall
     {
@@ -160,9 +156,7 @@ public sealed partial class SimdBackend : BoftBackend
     /// <inheritdoc />
     protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
     {
-        if (input.ElementType.IsSixteenBit() && bias is { ElementType: ElementType.Float32 })
-            ScaleBiasSixteenBitFloat32Bias(T(input), TOrNull(scale), T(bias), T(output), rowCount, featureCount);
-        else if (input.ElementType.IsSixteenBit())
+        if (input.ElementType.IsSixteenBit())
             ScaleBiasSixteenBit(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount);
         else
             simd.Run(new ScaleBiasCall(T(input), TOrNull(scale), TOrNull(bias), T(output), rowCount, featureCount, Threads));
