@@ -28,7 +28,10 @@ public sealed partial class SimdBackend
     /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape, ElementType elementType) => new SimdTensor(this, shape, elementType);
 
-    private readonly System.Collections.Concurrent.ConcurrentBag<SimdTensor> scratchPool = [];
+    /// <summary>Floats of a small scratch buffer (256 KiB): token-by-token calls rent these, not a full chunk.</summary>
+    private const int SmallScratchFloats = 64 * 1024;
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<SimdTensor> scratchPool = [], smallScratchPool = [];
 
     private static int ChunkRows(int columns) => Math.Max(1, ChunkFloats / Math.Max(1, columns));
 
@@ -40,19 +43,24 @@ public sealed partial class SimdBackend
             body(row0, Math.Min(chunk, rowCount - row0));
     }
 
-    /// <summary>A float32 scratch tensor of at least <paramref name="length"/> elements: a pooled chunk buffer (reused across
-    /// calls, so the path allocates nothing in steady state) or, for a larger need, a new one. Kernels index it by row count.</summary>
+    /// <summary>A float32 scratch tensor of at least <paramref name="length"/> elements: a pooled small (256 KiB) or chunk-sized
+    /// (8 MiB) buffer, reused across calls so the path allocates nothing in steady state, or for a larger need a new one.
+    /// Kernels index it by row count.</summary>
     private SimdTensor RentScratch(long length)
     {
         if (length > ChunkFloats)
             return new SimdTensor(this, [checked((int)length)]);
+        if (length <= SmallScratchFloats)
+            return smallScratchPool.TryTake(out SimdTensor? small) ? small : new SimdTensor(this, [SmallScratchFloats]);
         return scratchPool.TryTake(out SimdTensor? pooled) ? pooled : new SimdTensor(this, [ChunkFloats]);
     }
 
+    /// <summary>Returns a rented buffer: each pool keeps at most 8 (64 MiB and 2 MiB at most per backend).</summary>
     private void ReturnScratch(SimdTensor scratch)
     {
-        if (scratch.Length == ChunkFloats && scratchPool.Count < 8)
-            scratchPool.Add(scratch);
+        var pool = scratch.Length == ChunkFloats ? scratchPool : scratch.Length == SmallScratchFloats ? smallScratchPool : null;
+        if (pool is not null && pool.Count < 8)
+            pool.Add(scratch);
         else
             scratch.Dispose();
     }
