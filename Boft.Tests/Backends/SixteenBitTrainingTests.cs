@@ -3,7 +3,8 @@
 // too), LinearBackwardWeight from 16-bit activations, ReLU and its backward on 16-bit bits (special values included), and
 // Convert between every pair of types. Tolerances: SixteenBitBackendTests' (one ulp of the type plus 1e-5·max for 16-bit
 // outputs, BackendOracle's float32 rule for float32 gradients); ReLU and Convert are exact (bit for bit).
-// The shapes span two chunks of the SIMD path's staging (1 Mi floats a chunk), so the per-chunk offsets are exercised.
+// The chunked shapes span two chunks of the SIMD path's staging (2 Mi floats a chunk), so the per-chunk offsets are exercised;
+// Merge runs the rotation's tiles (no chunks), so its rows span many row tiles instead.
 
 using Boft.Backends;
 using Boft.Tests.Infrastructure;
@@ -31,7 +32,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
     {
         RequireSupport(type);
         var random = new Random(21);
-        int rows = 9000, n = 128; // 1 Mi / 128 = 8192 rows a chunk: two chunks
+        int rows = 17000, n = 128; // 2 Mi / 128 = 16384 rows a chunk: two chunks
         float[] x = Floats(random, rows * n), gy = Floats(random, rows * n), s = Floats(random, n);
         // A float32 bias with bits below the 16-bit precision: added in float32 before the one rounding, never rounded itself.
         float[] bias = Array.ConvertAll(Floats(random, n), v => v + 1e-3f / 3);
@@ -64,7 +65,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
         RequireSupport(type);
         var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
         var random = new Random(23);
-        int n = 17000; // 1 Mi / 64 = 16384 rows a chunk: two chunks, and the per-row scale of the second is offset
+        int n = 17000; // many row tiles of the rotation, the last one short; the per-row scale indexed by the tile's first row
         float[] w = Floats(random, n * 64), s = Floats(random, n);
         float[] blocks = Array.ConvertAll(BackendOracle.OrthogonalBlocks(random, shape), v => (float)v);
         (float[] merged, float[] inPlace) Run(BoftBackend backend)
@@ -87,7 +88,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
     {
         RequireSupport(type);
         var random = new Random(25);
-        int rows = 11000, d = 96, n = 80; // 1 Mi / 96 = 10922 rows a chunk: two chunks accumulate into the float32 gradient
+        int rows = 22000, d = 96, n = 80; // 2 Mi / 96 = 21845 rows a chunk: two chunks accumulate into the float32 gradient
         float[] x = Floats(random, rows * d), gy = Floats(random, rows * n), start = Floats(random, n * d);
         float[] Run(BoftBackend backend)
         {
