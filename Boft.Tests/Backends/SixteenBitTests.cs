@@ -94,23 +94,8 @@ public sealed class ElementConversionTests
 }
 
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed class SixteenBitBackendTests(BackendCase backendCase) : SixteenBitTestBase(backendCase)
 {
-    private static readonly ElementType[] SixteenBitTypes = [ElementType.BFloat16, ElementType.Float16];
-    private readonly ReferenceBackend reference = new();
-
-    [OneTimeTearDown]
-    public void DisposeReference() => reference.Dispose();
-
-    private void RequireSupport(ElementType type)
-    {
-        if (!Backend.Supports(type))
-        {
-            Assert.Throws<NotSupportedException>(() => Backend.Allocate(type, 2, 2), "a backend without the path refuses the allocation");
-            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
-        }
-    }
-
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void Storage_RoundTripsBitsAndRoundsFloats(ElementType type)
     {
@@ -160,7 +145,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [TestCaseSource(nameof(TiledRotationCases))]
     public void Rotate_AndBackward_MatchReference(ElementType type, int d, int factorCount, int blockSize, int rows, bool transpose)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Rotation);
         var shape = new BoftConfig(d, BlockSize: blockSize, FactorCount: factorCount).Resolve().Rotation;
         var random = new Random(d + rows);
         double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
@@ -176,7 +161,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
             return (ty.ToArray(), tgx.ToArray(), tgb.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.y, expected.y, type, "y");
         CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
         CheckFloat32(actual.gBlocks, expected.gBlocks, rows, "gradBlocks");
@@ -199,7 +184,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [TestCaseSource(nameof(LinearCases))]
     public void Linear_AndBackwardInput_MatchReference(ElementType type, int rows, int d, int n)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Linear);
         var random = new Random(7 + rows);
         float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
         (float[] y, float[] gx) Run(BoftBackend backend)
@@ -211,7 +196,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
             return (ty.ToArray(), tgx.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.y, expected.y, type, "y");
         CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
     }
@@ -232,7 +217,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [TestCaseSource(nameof(Conv2dCases))]
     public void Conv2d_AndBackward_MatchReference(ElementType type, bool frozenSixteenBitWeight, int images, Conv2dShape shape)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Conv2d);
         var random = new Random(13 + images);
         float[] x = Floats(random, images * shape.InputImageLength), gy = Floats(random, images * shape.OutputImageLength);
         float[] w = Floats(random, shape.WeightLength), bias = Floats(random, shape.OutChannels);
@@ -248,18 +233,8 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
             backend.Conv2dBackwardWeight(shape, tgy, tx, tgw, tgb);
             return (ty.ToArray(), tgx.ToArray(), tgw.ToArray(), tgb.ToArray());
         }
-        if (!Backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
-        {
-            // A backend without the 16-bit conv path refuses before any work, naming the argument and its type.
-            using Tensor tx = Backend.Upload(x, type, images, shape.InputImageLength), ty = Backend.Allocate(type, images, shape.OutputImageLength);
-            using Tensor tw = Backend.Upload(w, ElementType.Float32, shape.OutChannels, shape.FilterDimension);
-            var refused = Assert.Throws<ArgumentException>(() => Backend.Conv2d(shape, tx, tw, null, ty))!;
-            Assert.That(refused.ParamName, Is.EqualTo("input"));
-            Assert.That(refused.Message, Does.Contain(type.ToString()).And.Contain("no 16-bit Conv2d path"));
-            return;
-        }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.y, expected.y, type, "y");
         CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
         CheckFloat32(actual.gw, expected.gw, images * shape.OutputPixels, "gradWeight");
@@ -269,9 +244,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [Test]
     public void Conv2d_RefusesMixedTypes()
     {
-        RequireSupport(ElementType.BFloat16);
-        if (!Backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
-            Assert.Ignore($"{Backend.Name} has no 16-bit Conv2d path; Conv2d_AndBackward_MatchReference checks that it refuses 16-bit images.");
+        RequirePath(ElementType.BFloat16, SixteenBitOperation.Conv2d);
         var shape = new Conv2dShape(2, 2, 1, 1, 2, 2);
         using Tensor x = Backend.Allocate(ElementType.BFloat16, 1, 8), y32 = Backend.Allocate(1, 8), w = Backend.Allocate(2, 2);
         using Tensor wHalf = Backend.Allocate(ElementType.Float16, 2, 2), gw16 = Backend.Allocate(ElementType.BFloat16, 2, 2);
@@ -289,7 +262,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void ScaleBias_AndBackward_MatchReference(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.ScaleBias);
         var random = new Random(9);
         int rows = 700, n = 128;
         float[] x = Floats(random, rows * n), gy = Floats(random, rows * n), s = Floats(random, n), bias = Floats(random, n);
@@ -303,7 +276,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
             return (ty.ToArray(), tgx.ToArray(), tgs.ToArray(), tgb.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.y, expected.y, type, "y");
         CheckSixteenBit(actual.gx, expected.gx, type, "gradInput");
         CheckFloat32(actual.gs, expected.gs, rows, "gradScale");
@@ -314,7 +287,8 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     public void AnomalyDetection_ChecksSixteenBitLayers(ElementType type)
     {
         // Anomaly mode reads every op's output through SumOfSquares, which must take the layer's 16-bit activations.
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Rotation);
+        RequirePath(type, SixteenBitOperation.Linear);
         int d = 16, n = 8, rows = 3;
         var random = new Random(13);
         using var layer = new Boft.Layers.BoftLinear(Backend, new BoftConfig(d, BlockSize: 4, FactorCount: 2), n, Floats(random, n * d), activationType: type);
@@ -334,7 +308,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
     [Test]
     public void TypeErrors_NameTheArgumentAndBothTypes()
     {
-        RequireSupport(ElementType.BFloat16);
+        RequirePath(ElementType.BFloat16, SixteenBitOperation.Rotation);
         var shape = new BoftConfig(16, BlockSize: 4, FactorCount: 2).Resolve();
         using Tensor x = Backend.Allocate(ElementType.BFloat16, 3, 16), y32 = Backend.Allocate(3, 16), yHalf = Backend.Allocate(ElementType.Float16, 3, 16);
         using Tensor blocks = Backend.Allocate(2, shape.Rotation.BlockCount, 4, 4);

@@ -13,24 +13,12 @@ using static Boft.Tests.BackendOps.SixteenBitBackendTests;
 namespace Boft.Tests.BackendOps;
 
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : SixteenBitTestBase(backendCase)
 {
-    private static readonly ElementType[] SixteenBitTypes = [ElementType.BFloat16, ElementType.Float16];
-    private readonly ReferenceBackend reference = new();
-
-    [OneTimeTearDown]
-    public void DisposeReference() => reference.Dispose();
-
-    private void RequireSupport(ElementType type)
-    {
-        if (!Backend.Supports(type))
-            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
-    }
-
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void ScaleBias_WithAFloat32Bias_MatchesReference(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.ScaleBiasWithFloat32Bias);
         var random = new Random(21);
         int rows = 17000, n = 128; // 2 Mi / 128 = 16384 rows a chunk: two chunks
         float[] x = Floats(random, rows * n), gy = Floats(random, rows * n), s = Floats(random, n);
@@ -48,21 +36,21 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
             return (ty.ToArray(), tInPlace.ToArray(), tgb.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.y, expected.y, type, "y");
         CheckSixteenBit(actual.yInPlace, expected.yInPlace, type, "y (in place, no scale)");
         CheckFloat32(actual.gb, expected.gb, rows, "gradBias");
         // The reference adds the unrounded float32 bias: against a 16-bit-rounded bias it differs somewhere.
         float[] rounded = Array.ConvertAll(bias, v => ElementConversions.Round(v, type));
-        using Tensor rx = reference.Upload(x, type, rows, n), rs = reference.Upload(s, n), rb = reference.Upload(rounded, type, n), ry = reference.Allocate(type, rows, n);
-        reference.ScaleBias(rx, rs, rb, ry);
+        using Tensor rx = Reference.Upload(x, type, rows, n), rs = Reference.Upload(s, n), rb = Reference.Upload(rounded, type, n), ry = Reference.Allocate(type, rows, n);
+        Reference.ScaleBias(rx, rs, rb, ry);
         Assert.That(ry.ToArray(), Is.Not.EqualTo(expected.y), "a float32 bias is not rounded before it is added");
     }
 
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void Merge_OfASixteenBitWeight_MatchesReference_InPlaceToo(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Merge);
         var shape = new BoftConfig(64, BlockSize: 8, FactorCount: 2).Resolve().Rotation;
         var random = new Random(23);
         int n = 17000; // many row tiles of the rotation, the last one short; the per-row scale indexed by the tile's first row
@@ -78,7 +66,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
             return (tout.ToArray(), tInPlace.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         CheckSixteenBit(actual.merged, expected.merged, type, "merged weight");
         CheckSixteenBit(actual.inPlace, expected.inPlace, type, "merged weight (in place)");
     }
@@ -86,7 +74,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void LinearBackwardWeight_FromSixteenBitActivations_MatchesReference(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.LinearBackwardWeight);
         var random = new Random(25);
         int rows = 22000, d = 96, n = 80; // 2 Mi / 96 = 21845 rows a chunk: two chunks accumulate into the float32 gradient
         float[] x = Floats(random, rows * d), gy = Floats(random, rows * n), start = Floats(random, n * d);
@@ -96,13 +84,13 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
             backend.LinearBackwardWeight(tgy, tx, tgw);
             return tgw.ToArray();
         }
-        CheckFloat32(Run(Backend), Run(reference), rows, "gradWeight (accumulated onto a non-zero start)");
+        CheckFloat32(Run(Backend), Run(Reference), rows, "gradWeight (accumulated onto a non-zero start)");
     }
 
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void Relu_AndBackward_MatchReference_BitForBit(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Relu);
         var random = new Random(27);
         int length = 1000 + 37; // vector loop and scalar tail
         float[] x = Floats(random, length), g = Floats(random, length);
@@ -120,7 +108,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
             return (Bits(ty), Bits(tgx), Bits(tAlias));
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         Assert.Multiple(() =>
         {
             AssertBits(actual.y, expected.y, type, "relu");
@@ -158,7 +146,7 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
                     backend.Convert(source, destination);
                     return destination.ToArray();
                 }
-                float[] actual = Run(Backend), expected = Run(reference);
+                float[] actual = Run(Backend), expected = Run(Reference);
                 float[] direct = Array.ConvertAll(values, v => ElementConversions.Round(ElementConversions.Round(v, from), to));
                 Assert.That(actual, Is.EqualTo(expected), $"{from} → {to} against the reference");
                 Assert.That(actual, Is.EqualTo(direct), $"{from} → {to}: one rounding of the source value");
@@ -169,7 +157,9 @@ public sealed class SixteenBitTrainingOpTests(BackendCase backendCase) : Backend
     [Test]
     public void TypeErrors_NameTheArgumentAndBothTypes()
     {
-        RequireSupport(ElementType.BFloat16);
+        RequirePath(ElementType.BFloat16, SixteenBitOperation.Merge);
+        RequirePath(ElementType.BFloat16, SixteenBitOperation.LinearBackwardWeight);
+        RequirePath(ElementType.BFloat16, SixteenBitOperation.Relu);
         var shape = new BoftConfig(16, BlockSize: 4, FactorCount: 2).Resolve().Rotation;
         using Tensor x = Backend.Allocate(ElementType.BFloat16, 3, 16), half = Backend.Allocate(ElementType.Float16, 16), y32 = Backend.Allocate(3, 16);
         using Tensor w = Backend.Allocate(ElementType.BFloat16, 8, 16), w32 = Backend.Allocate(8, 16), w16 = Backend.Allocate(ElementType.BFloat16, 8, 16);

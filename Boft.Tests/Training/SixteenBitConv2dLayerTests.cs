@@ -14,7 +14,7 @@ using Boft.Tests.Infrastructure;
 namespace Boft.Tests.Training;
 
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : SixteenBitTestBase(backendCase)
 {
     private static readonly Conv2dShape Shape = new(4, 6, 3, 3, 7, 7, paddingHeight: 1, paddingWidth: 1);
     private const int Images = 5;
@@ -104,7 +104,8 @@ public sealed class SixteenBitConv2dLayerTests(BackendCase backendCase) : Backen
     /// <summary>Ignores the case on a backend without the 16-bit Conv2d path, after checking that the layer refuses there.</summary>
     private void RequireConvPath(ElementType type)
     {
-        if (Backend.Supports(type) && Backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
+        RequireSupport(type);
+        if (Backend.HasSixteenBitPath(SixteenBitOperation.Conv2d))
             return;
         var refused = Assert.Throws<NotSupportedException>(() => Create(Backend, "boft", type, type, trainBias: false).Dispose())!;
         Assert.That(refused.Message, Does.Contain(Backend.Name));

@@ -18,20 +18,8 @@ using Boft.Training;
 namespace Boft.Tests.Training;
 
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.All))]
-public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestBase(backendCase)
+public sealed class SixteenBitLayerTests(BackendCase backendCase) : SixteenBitTestBase(backendCase)
 {
-    private static readonly ElementType[] SixteenBitTypes = [ElementType.BFloat16, ElementType.Float16];
-    private readonly ReferenceBackend reference = new();
-
-    [OneTimeTearDown]
-    public void DisposeReference() => reference.Dispose();
-
-    private void RequireSupport(ElementType type)
-    {
-        if (!Backend.Supports(type))
-            Assert.Ignore($"{Backend.Name} has no {type} path yet (docs/09_Mixed-precision.md).");
-    }
-
     private static double UnitRoundoff(ElementType type) => type == ElementType.BFloat16 ? Math.Pow(2, -8) : Math.Pow(2, -11);
 
     private static float[] RandomFloats(int seed, int length, double scale = 1)
@@ -54,7 +42,7 @@ public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestB
     [TestCaseSource(nameof(Cases))]
     public void TrainableBias_WithSixteenBitActivations_IsAFloat32Master_AndMatchesTheReference(string kind, ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.ScaleBiasWithFloat32Bias);
         float[] x = RandomFloats(4, Rows * D), gy = RandomFloats(5, Rows * N);
         (float[] y, float[] gradBias, float[] biasBefore, float[] biasAfter) Run(BoftBackend backend)
         {
@@ -70,7 +58,7 @@ public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestB
             return (ty.ToArray(), gradBias, before, layer.Bias.Value.ToArray());
         }
         var actual = Run(Backend);
-        var expected = Run(reference);
+        var expected = Run(Reference);
         double maxY = expected.y.Max(v => Math.Abs((double)v));
         double worst = actual.y.Zip(expected.y, (a, e) => Math.Abs((double)a - e)).Max();
         Assert.That(worst, Is.LessThanOrEqualTo(4 * UnitRoundoff(type) * maxY), "y against the reference layer");
@@ -88,7 +76,7 @@ public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestB
     [TestCaseSource(nameof(Cases))]
     public void Merge_KeepsTheBaseWeightsType_MergedForwardMatchesUnmerged_AndUnmergeRestoresW0(string kind, ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Merge);
         double u = UnitRoundoff(type);
         using AdapterLinear layer = Create(Backend, kind, type, trainBias: false);
         layer.IsTraining = false;
@@ -128,21 +116,21 @@ public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestB
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void Merge_MatchesTheReferenceLayersMerge(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Merge);
         float[] Merged(BoftBackend backend)
         {
             using AdapterLinear layer = Create(backend, "boft", type, trainBias: false);
             layer.Merge();
             return layer.BaseWeight.Value.ToArray();
         }
-        float[] actual = Merged(Backend), expected = Merged(reference);
+        float[] actual = Merged(Backend), expected = Merged(Reference);
         Boft.Tests.BackendOps.SixteenBitBackendTests.CheckSixteenBit(actual, expected, type, "merged weight");
     }
 
     [TestCaseSource(nameof(SixteenBitTypes))]
     public void SafeMerge_OfASixteenBitLayer_RefusesAZeroScale_AndChangesNothing(ElementType type)
     {
-        RequireSupport(type);
+        RequirePath(type, SixteenBitOperation.Merge);
         using var layer = (BoftLinear)Create(Backend, "boft", type, trainBias: false);
         float[] scale = layer.BoftS.Value.ToArray();
         scale[3] = 0;
@@ -156,7 +144,7 @@ public sealed class SixteenBitLayerTests(BackendCase backendCase) : BackendTestB
     [Test]
     public void SafeMerge_Float16_RefusesAnOverflowOfTheType_InMergeAndInUnmerge()
     {
-        RequireSupport(ElementType.Float16);
+        RequirePath(ElementType.Float16, SixteenBitOperation.Merge);
         // Merge: W' = diag(s) W0 Rᵀ with |W0| ≈ 3e4 and s = 4 exceeds float16's 65504 (finite in float32): refused after the rounding.
         float[] big = Enumerable.Repeat(30000f, N * D).ToArray();
         using var layer = new BoftLinear(Backend, new BoftConfig(D, BlockSize: 4, FactorCount: 2), N, big, initialization: new AdapterInitialization(false, 3),
