@@ -259,9 +259,9 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         Assert.That(relu.Message, Does.Contain("no 16-bit path"));
     }
 
-    private static float[] Floats(Random random, int length) => Array.ConvertAll(BackendOracle.Random(random, length), v => (float)v);
+    internal static float[] Floats(Random random, int length) => Array.ConvertAll(BackendOracle.Random(random, length), v => (float)v);
 
-    private static void CheckSixteenBit(float[] actual, float[] expected, ElementType type, string name)
+    internal static void CheckSixteenBit(float[] actual, float[] expected, ElementType type, string name)
     {
         Assert.That(actual, Has.Length.EqualTo(expected.Length), name);
         double scale = expected.Max(v => Math.Abs((double)v));
@@ -282,7 +282,7 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : BackendTes
         Assert.That(worst, Is.EqualTo(-1), worst < 0 ? name : $"{name}[{worst}] = {actual[worst]} but the reference has {expected[worst]} ({type}: more than one ulp apart)");
     }
 
-    private static void CheckFloat32(float[] actual, float[] expected, int reductionLength, string name)
+    internal static void CheckFloat32(float[] actual, float[] expected, int reductionLength, string name)
     {
         double[] e = Array.ConvertAll(expected, v => (double)v);
         (double atol, double rtol) = BackendOracle.Tolerance(e, reductionLength);
