@@ -62,7 +62,7 @@ public sealed record BoftKernelOptions
     }
 }
 
-/// <summary>The implementation of the frozen-layer GEMMs (<see cref="BoftKernels.Linear"/> and its two gradients).</summary>
+/// <summary>The implementation of the frozen-layer GEMMs (<see cref="BoftKernels.Linear(ILGPU.ArrayView{float}, ILGPU.ArrayView{float}, int, int, ILGPU.ArrayView{float}, ILGPU.Runtime.AcceleratorStream?)"/> and its two gradients).</summary>
 public enum BoftGemm
 {
     /// <summary>cuBLAS on CUDA when it loads (else the tiled kernel, and <see cref="BoftKernels.GemmImplementation"/> says why); the

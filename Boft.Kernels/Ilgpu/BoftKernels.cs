@@ -209,14 +209,16 @@ public sealed partial class BoftKernels : IDisposable
     }
 
     /// <summary>Requires an exact length, naming the argument and both shapes.</summary>
-    private void RequireLength(ArrayView<float> view, string name, long expected, ShapeText expectedShape)
+    private void RequireLength<T>(ArrayView<T> view, string name, long expected, ShapeText expectedShape)
+        where T : unmanaged
     {
         int length = Owned(view, name);
         ShapeChecks.Length(name, ShapeChecks.Flat(length), length, expected, expectedShape);
     }
 
     /// <summary>Requires a whole number of rows of <paramref name="columns"/>; returns the row count.</summary>
-    private int RequireRows(ArrayView<float> view, string name, int columns, ShapeText reason)
+    private int RequireRows<T>(ArrayView<T> view, string name, int columns, ShapeText reason)
+        where T : unmanaged
     {
         int length = Owned(view, name);
         ShapeChecks.WholeRows(name, length, columns, reason);
@@ -224,14 +226,16 @@ public sealed partial class BoftKernels : IDisposable
     }
 
     /// <summary>Requires the same length as another view, naming both and their row shapes.</summary>
-    private void RequireSameRows(ArrayView<float> view, string name, ArrayView<float> other, string otherName, int columns)
+    private void RequireSameRows<T>(ArrayView<T> view, string name, ArrayView<T> other, string otherName, int columns)
+        where T : unmanaged
     {
         int length = Owned(view, name);
         ShapeChecks.SameShape(length == other.Length, name, ShapeChecks.DeferredRowsOf(length, columns), otherName, ShapeChecks.DeferredRowsOf(other.Length, columns));
     }
 
     /// <summary>Whether two non-empty views share any element of the same buffer.</summary>
-    private static bool Overlap(ArrayView<float> a, ArrayView<float> b)
+    private static bool Overlap<T>(ArrayView<T> a, ArrayView<T> b)
+        where T : unmanaged
     {
         if (a.Length == 0 || b.Length == 0 || !ReferenceEquals(((IArrayView)a).Buffer, ((IArrayView)b).Buffer))
             return false;
@@ -240,6 +244,10 @@ public sealed partial class BoftKernels : IDisposable
     }
 
     private static string Rows(long length, int columns) => ShapeChecks.RowsOf(length, columns);
+
+    /// <summary>Requires one of the 16-bit element types (the internal 16-bit launchers take the type beside the bits).</summary>
+    private static ElementType RequireSixteenBit(ElementType type) =>
+        type.IsSixteenBit() && Enum.IsDefined(type) ? type : throw new ArgumentOutOfRangeException(nameof(type), type, "A 16-bit element type (BFloat16 or Float16) is required.");
 
     private static void RequirePositive(int value, string name) => ShapeChecks.Positive(value, name);
 
@@ -314,10 +322,17 @@ public sealed partial class BoftKernels : IDisposable
         private readonly BoftKernels owner;
         private readonly MethodInfo definition;
         private readonly Func<TAction, TLauncher> load;
+        private readonly Type[] extraTypes;
         private readonly Dictionary<int, TLauncher> launchers = [];
 
-        public SizedKernel(BoftKernels owner, Type type, string name, Func<TAction, TLauncher> load)
+        /// <param name="owner">The kernels the launchers belong to.</param>
+        /// <param name="type">The class holding the kernel.</param>
+        /// <param name="name">The generic kernel method (its first type parameter is the size struct).</param>
+        /// <param name="load">Loads a closed instantiation on the accelerator.</param>
+        /// <param name="extraTypes">The kernel's further type arguments (storage type and codec), after the size struct.</param>
+        public SizedKernel(BoftKernels owner, Type type, string name, Func<TAction, TLauncher> load, params Type[] extraTypes)
         {
+            this.extraTypes = extraTypes;
             this.owner = owner;
             definition = type.GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
                 ?? throw new MissingMethodException(type.FullName, name);
@@ -330,7 +345,7 @@ public sealed partial class BoftKernels : IDisposable
             int key = KernelSizes.CacheKey(size);
             if (!launchers.TryGetValue(key, out TLauncher? launcher))
             {
-                MethodInfo method = definition.MakeGenericMethod(KernelSizes.For(size));
+                MethodInfo method = definition.MakeGenericMethod([KernelSizes.For(size), .. extraTypes]);
                 launcher = load((TAction)method.CreateDelegate(typeof(TAction)));
                 launchers[key] = launcher;
             }

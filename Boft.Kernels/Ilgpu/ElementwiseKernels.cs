@@ -12,8 +12,9 @@ namespace Boft.Kernels.Ilgpu;
 /// <summary>Device code of the element-wise ops.</summary>
 internal static class ElementwiseKernels
 {
-    /// <summary>x[i] = value.</summary>
-    internal static void FillKernel(ArrayView<float> x, int length, float value)
+    /// <summary>x[i] = value, for float32 values and 16-bit bits (the host rounds the value to the type once).</summary>
+    internal static void FillKernel<T>(ArrayView<T> x, int length, T value)
+        where T : unmanaged
     {
         int stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
@@ -52,6 +53,7 @@ internal static class ElementwiseKernels
 public sealed partial class BoftKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, float> fill;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, int, ushort>? fillBits;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, float> scale;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> relu;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> reluBackward;
@@ -59,7 +61,7 @@ public sealed partial class BoftKernels
     [MemberNotNull(nameof(fill), nameof(scale), nameof(relu), nameof(reluBackward))]
     private void InitializeElementwise()
     {
-        fill = Accelerator.LoadKernel<ArrayView<float>, int, float>(ElementwiseKernels.FillKernel);
+        fill = Accelerator.LoadKernel<ArrayView<float>, int, float>(ElementwiseKernels.FillKernel<float>);
         scale = Accelerator.LoadKernel<ArrayView<float>, int, float>(ElementwiseKernels.ScaleKernel);
         relu = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.ReluKernel);
         reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.ReluBackwardKernel);
@@ -135,6 +137,27 @@ public sealed partial class BoftKernels
         RequireLength(gradInput, nameof(gradInput), n, ShapeChecks.LikeShape(n, nameof(input)));
         if (n > 0)
             reluBackward(s, ElementwiseConfig(n), input, gradOutput, gradInput, n);
+    }
+
+    /// <summary>Sets every element of a 16-bit view to <paramref name="value"/> rounded once to <paramref name="type"/> (RNE).</summary>
+    internal void Fill(ArrayView<ushort> values, ElementType type, float value, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(values, nameof(values));
+        ushort bits = ElementConversions.FromSingle(value, RequireSixteenBit(type));
+        fillBits ??= Accelerator.LoadKernel<ArrayView<ushort>, int, ushort>(ElementwiseKernels.FillKernel<ushort>);
+        if (n > 0)
+            fillBits(s, ElementwiseConfig(n), values, n, bits);
+    }
+
+    /// <summary>Copies a 16-bit view into another of the same length on the stream (the bits, unchanged).</summary>
+    internal void Copy(ArrayView<ushort> source, ArrayView<ushort> destination, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(source, nameof(source));
+        RequireLength(destination, nameof(destination), n, ShapeChecks.LikeShape(n, nameof(source)));
+        if (n > 0)
+            source.CopyTo(s, destination);
     }
 
     private void FillCore(ArrayView<float> values, float value, AcceleratorStream stream)

@@ -5,7 +5,9 @@
 //                           runs the same explicitly grouped kernels as the GPU, used by the tests to break warp-size assumptions
 //   new IlgpuBackend(acc)   the caller's own accelerator, not owned (not disposed with the backend), on its default stream
 //   new IlgpuBackend(stream) the caller's accelerator and stream: every op, allocation and copy is enqueued on that stream
-// Wrap(view, shape) makes a non-owning tensor over the caller's memory (no copy). Which calls wait (docs/03_Kernels/pipeline.md):
+// Wrap(view, shape) makes a non-owning tensor over the caller's memory (no copy); Wrap(bits, type, shape) and Wrap(halves, shape)
+// do the same for bfloat16/float16 memory. Every type is supported: the 16-bit ops (docs/09_Mixed-precision.md) run the same
+// kernels instantiated for 16-bit storage (ElementCodecs.cs), and the contract (BoftBackend) has already checked the types. Which calls wait (docs/03_Kernels/pipeline.md):
 // Synchronize, CopyFrom/CopyTo/Upload/ToArray, the losses and SumOfSquares (one scalar back to the host) wait for the
 // backend's stream only; allocation does not wait; everything else only enqueues work on Stream.
 
@@ -88,6 +90,50 @@ public sealed partial class IlgpuBackend : BoftBackend
     /// <exception cref="ObjectDisposedException">The backend or the view's buffer is disposed.</exception>
     public IlgpuTensor Wrap(ArrayView<float> view, params int[] shape)
     {
+        int[] dimensions = CheckWrap(view, shape);
+        return new IlgpuTensor(this, view, dimensions);
+    }
+
+    /// <summary>
+    /// A 16-bit tensor over the caller's memory, without a copy: <paramref name="view"/> holds the raw bits of
+    /// <paramref name="elementType"/> (bfloat16: the upper 16 bits of a float32; float16: IEEE binary16), and ops read and write it
+    /// directly. The caller keeps ownership, as for <see cref="Wrap(ArrayView{float}, int[])"/>.
+    /// </summary>
+    /// <param name="view">Dense 16-bit memory of this backend's accelerator, row-major.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>.</param>
+    /// <param name="shape">The dimensions; their product must equal the view's length.</param>
+    /// <returns>A non-owning tensor of <paramref name="elementType"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">The view is <c>default</c>, or its length does not match the shape.</exception>
+    /// <exception cref="BackendMismatchException">The view belongs to another accelerator.</exception>
+    /// <exception cref="ObjectDisposedException">The backend or the view's buffer is disposed.</exception>
+    public IlgpuTensor Wrap(ArrayView<ushort> view, ElementType elementType, params int[] shape)
+    {
+        if (!Enum.IsDefined(elementType) || !elementType.IsSixteenBit())
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "A 16-bit view holds BFloat16 or Float16 bits; wrap float32 memory with Wrap(ArrayView<float>, shape).");
+        int[] dimensions = CheckWrap(view, shape);
+        return new IlgpuTensor(this, view, elementType, dimensions);
+    }
+
+    /// <summary>
+    /// A <see cref="ElementType.Float16"/> tensor over the caller's <see cref="ILGPU.Half"/> memory, without a copy (the same as
+    /// <see cref="Wrap(ArrayView{ushort}, ElementType, int[])"/> with the view's bits).
+    /// </summary>
+    /// <param name="view">Dense float16 memory of this backend's accelerator, row-major.</param>
+    /// <param name="shape">The dimensions; their product must equal the view's length.</param>
+    /// <returns>A non-owning float16 tensor.</returns>
+    /// <exception cref="ArgumentException">The view is <c>default</c>, or its length does not match the shape.</exception>
+    /// <exception cref="BackendMismatchException">The view belongs to another accelerator.</exception>
+    /// <exception cref="ObjectDisposedException">The backend or the view's buffer is disposed.</exception>
+    public IlgpuTensor Wrap(ArrayView<ILGPU.Half> view, params int[] shape)
+    {
+        int[] dimensions = CheckWrap(view, shape);
+        return new IlgpuTensor(this, view.Cast<ushort>(), ElementType.Float16, dimensions);
+    }
+
+    private int[] CheckWrap<T>(ArrayView<T> view, int[] shape)
+        where T : unmanaged
+    {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(shape);
         int[] dimensions = (int[])shape.Clone();
@@ -96,7 +142,7 @@ public sealed partial class IlgpuBackend : BoftBackend
         foreach (int dimension in dimensions)
             expected *= Math.Max(0, dimension);
         ShapeChecks.Length(nameof(view), $"[{length}]", length, expected, Tensor.FormatShape(dimensions));
-        return new IlgpuTensor(this, view, dimensions);
+        return dimensions;
     }
 
     /// <summary>Whether a CUDA device is visible to ILGPU on this machine (probed once).</summary>
@@ -209,8 +255,27 @@ public sealed partial class IlgpuBackend : BoftBackend
     /// <summary>The view of an optional tensor, or <c>default</c> (= omitted for BoftKernels) when it is null.</summary>
     private static ArrayView<float> VOrNone(Tensor? tensor) => tensor is null ? default : ((IlgpuTensor)tensor).UncheckedView;
 
+    /// <summary>The 16-bit view of a tensor.</summary>
+    private static ArrayView<ushort> B(Tensor tensor) => ((IlgpuTensor)tensor).UncheckedBits;
+
+    /// <summary>The 16-bit view of an optional tensor, or <c>default</c> when it is null.</summary>
+    private static ArrayView<ushort> BOrNone(Tensor? tensor) => tensor is null ? default : ((IlgpuTensor)tensor).UncheckedBits;
+
+    /// <inheritdoc />
+    public override bool Supports(ElementType elementType) => Enum.IsDefined(elementType);
+
+    /// <inheritdoc />
+    /// <remarks>ILGPU runs the adapter's forward and backward in 16-bit (rotation, frozen GEMM, scale and a frozen bias); the
+    /// training extras (a float32 bias, LinearBackwardWeight, ReLU, Merge of a 16-bit weight) and Conv2d are float32 only
+    /// here for now, and refuse a 16-bit tensor before any launch.</remarks>
+    public override bool HasSixteenBitPath(SixteenBitOperation operation) =>
+        operation is SixteenBitOperation.Rotation or SixteenBitOperation.Linear or SixteenBitOperation.ScaleBias;
+
     /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape) => new IlgpuTensor(this, shape);
+
+    /// <inheritdoc />
+    protected override Tensor AllocateCore(int[] shape, ElementType elementType) => new IlgpuTensor(this, shape, elementType);
 
     /// <inheritdoc />
     protected override void SynchronizeCore() => Stream.Synchronize();
@@ -228,32 +293,62 @@ public sealed partial class IlgpuBackend : BoftBackend
         Kernels.CoftProject(shape, (float)radius, V(parameters), Stream);
 
     /// <inheritdoc />
-    protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount) =>
-        Kernels.Rotate(shape, V(input), V(blocks), transpose, V(output), Stream);
+    protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.Rotate(shape, B(input), input.ElementType, V(blocks), transpose, B(output), Stream);
+        else
+            Kernels.Rotate(shape, V(input), V(blocks), transpose, V(output), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount) =>
-        Kernels.RotateBackward(shape, V(input), V(blocks), V(gradOutput), V(gradInput), V(gradBlocks), Stream);
+    protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.RotateBackward(shape, B(input), input.ElementType, V(blocks), B(gradOutput), B(gradInput), V(gradBlocks), Stream);
+        else
+            Kernels.RotateBackward(shape, V(input), V(blocks), V(gradOutput), V(gradInput), V(gradBlocks), Stream);
+    }
 
     /// <inheritdoc />
     protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount) =>
         Kernels.Merge(shape, V(weight), V(blocks), VOrNone(scale), V(output), Stream);
 
     /// <inheritdoc />
-    protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount) =>
-        Kernels.ScaleBias(V(input), featureCount, VOrNone(scale), VOrNone(bias), V(output), Stream);
+    protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.ScaleBias(B(input), input.ElementType, featureCount, VOrNone(scale), BOrNone(bias), B(output), Stream);
+        else
+            Kernels.ScaleBias(V(input), featureCount, VOrNone(scale), VOrNone(bias), V(output), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount) =>
-        Kernels.ScaleBiasBackward(V(input), featureCount, VOrNone(scale), V(gradOutput), VOrNone(gradInput), VOrNone(gradScale), VOrNone(gradBias), Stream);
+    protected override void ScaleBiasBackwardCore(Tensor input, Tensor? scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, Tensor? gradBias, int rowCount, int featureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.ScaleBiasBackward(B(input), input.ElementType, featureCount, VOrNone(scale), B(gradOutput), BOrNone(gradInput), VOrNone(gradScale), VOrNone(gradBias), Stream);
+        else
+            Kernels.ScaleBiasBackward(V(input), featureCount, VOrNone(scale), V(gradOutput), VOrNone(gradInput), VOrNone(gradScale), VOrNone(gradBias), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        Kernels.Linear(V(input), V(weight), inFeatureCount, outFeatureCount, V(output), Stream);
+    protected override void LinearCore(Tensor input, Tensor weight, Tensor output, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.Linear(B(input), input.ElementType, B(weight), inFeatureCount, outFeatureCount, B(output), Stream);
+        else
+            Kernels.Linear(V(input), V(weight), inFeatureCount, outFeatureCount, V(output), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        Kernels.LinearBackwardInput(V(gradOutput), V(weight), inFeatureCount, outFeatureCount, V(gradInput), Stream);
+    protected override void LinearBackwardInputCore(Tensor gradOutput, Tensor weight, Tensor gradInput, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (gradOutput.ElementType.IsSixteenBit())
+            Kernels.LinearBackwardInput(B(gradOutput), gradOutput.ElementType, B(weight), inFeatureCount, outFeatureCount, B(gradInput), Stream);
+        else
+            Kernels.LinearBackwardInput(V(gradOutput), V(weight), inFeatureCount, outFeatureCount, V(gradInput), Stream);
+    }
 
     /// <inheritdoc />
     protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
@@ -283,14 +378,27 @@ public sealed partial class IlgpuBackend : BoftBackend
         Kernels.AdamStep(V(parameters), V(gradients), V(firstMoment), V(secondMoment), settings, step, learningRate, Stream);
 
     /// <inheritdoc />
-    protected override void FillCore(Tensor tensor, float value) => Kernels.Fill(V(tensor), value, Stream);
+    protected override void FillCore(Tensor tensor, float value)
+    {
+        if (tensor.ElementType.IsSixteenBit())
+            Kernels.Fill(B(tensor), tensor.ElementType, value, Stream);
+        else
+            Kernels.Fill(V(tensor), value, Stream);
+    }
 
     /// <inheritdoc />
     protected override void ScaleCore(Tensor tensor, float factor) => Kernels.Scale(V(tensor), factor, Stream);
 
     /// <inheritdoc />
-    protected override void CopyCore(Tensor source, Tensor destination) => Kernels.Copy(V(source), V(destination), Stream);
+    protected override void CopyCore(Tensor source, Tensor destination)
+    {
+        if (source.ElementType.IsSixteenBit())
+            Kernels.Copy(B(source), B(destination), Stream);
+        else
+            Kernels.Copy(V(source), V(destination), Stream);
+    }
 
     /// <inheritdoc />
-    protected override double SumOfSquaresCore(Tensor tensor) => Kernels.SumOfSquares(V(tensor), Stream);
+    protected override double SumOfSquaresCore(Tensor tensor) =>
+        tensor.ElementType.IsSixteenBit() ? Kernels.SumOfSquares(B(tensor), tensor.ElementType, Stream) : Kernels.SumOfSquares(V(tensor), Stream);
 }

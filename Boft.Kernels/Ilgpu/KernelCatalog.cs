@@ -1,5 +1,5 @@
 // Every kernel entry point Boft launches, with every instantiation it uses (the block-size structs of the Cayley and rotation
-// kernels, the tile sizes of the GEMM), for compile checks and PTX export without a GPU: PTXBackend compiles them for any
+// kernels, the tile sizes of the GEMM, the storage types of the kernels with a 16-bit path), for compile checks and PTX export without a GPU: PTXBackend compiles them for any
 // CUDA architecture from a CPU-only ILGPU context. Used by PtxCompileTests and scripts/ptxas-check.sh; the benchmark app
 // can call WritePtx for a `ptx` subcommand.
 
@@ -19,8 +19,8 @@ namespace Boft.Kernels.Ilgpu;
 /// <param name="Method">The (closed) kernel method.</param>
 internal sealed record KernelEntry(string Name, MethodInfo Method)
 {
-    /// <summary>The name with generic brackets replaced, for file names.</summary>
-    public string FileName => Name.Replace('<', '_').Replace(">", "", StringComparison.Ordinal);
+    /// <summary>The name with generic brackets and commas replaced, for file names.</summary>
+    public string FileName => Name.Replace('<', '_').Replace(',', '_').Replace(">", "", StringComparison.Ordinal);
 }
 
 /// <summary>The list of Boft's kernels and a PTX compiler for them.</summary>
@@ -37,29 +37,47 @@ internal static class KernelCatalog
                 entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name}>", definition.MakeGenericMethod(size)));
         }
         void Plain(Type type, string method) => entries.Add(new KernelEntry($"{Short(type)}.{method}", Find(type, method)));
+        // Kernels with a 16-bit path: one entry per storage codec (named <..., Float32|BFloat16|Float16>), after the size structs.
+        void Typed(Type type, string method, IEnumerable<Type> sizes)
+        {
+            MethodInfo definition = Find(type, method);
+            foreach ((Type store, Type codec) in Codecs)
+            {
+                string codecName = codec.Name.Replace("Codec", "", StringComparison.Ordinal);
+                if (!definition.GetGenericArguments()[0].GetGenericParameterConstraints().Contains(typeof(IKernelSize)))
+                {
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{codecName}>", definition.MakeGenericMethod(store, codec)));
+                    continue;
+                }
+                foreach (Type size in sizes)
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name},{codecName}>", definition.MakeGenericMethod(size, store, codec)));
+            }
+        }
 
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), KernelSizes.AllTypes());
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), KernelSizes.AllTypes());
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardGlobalKernel), [typeof(AnySize)]);
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardGlobalKernel), [typeof(AnySize)]);
         Plain(typeof(CayleyKernels), nameof(CayleyKernels.CoftProjectKernel));
-        Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), KernelSizes.AllTypes());
-        Sized(typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), KernelSizes.AllTypes());
-        Sized(typeof(RotationKernels), nameof(RotationKernels.BackwardSharedKernel), KernelSizes.AllTypes());
-        Sized(typeof(RotationKernels), nameof(RotationKernels.BackwardGlobalKernel), KernelSizes.AllTypes());
+        Typed(typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), KernelSizes.AllTypes());
+        Typed(typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), KernelSizes.AllTypes());
+        Typed(typeof(RotationKernels), nameof(RotationKernels.BackwardSharedKernel), KernelSizes.AllTypes());
+        Typed(typeof(RotationKernels), nameof(RotationKernels.BackwardGlobalKernel), KernelSizes.AllTypes());
         Plain(typeof(RotationKernels), nameof(RotationKernels.ReducePartialsKernel));
-        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardKernel));
-        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.GradInputKernel));
-        Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel));
+        Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardKernel), []);
+        Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.GradInputKernel), []);
+        Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel), []);
         Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnReduceKernel));
-        Sized(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
-        Plain(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel));
-        Plain(typeof(LossKernels), nameof(LossKernels.ReduceKernel));
+        Typed(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
+        Typed(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel), []);
+        Typed(typeof(LossKernels), nameof(LossKernels.ReduceKernel), []);
         Plain(typeof(LossKernels), nameof(LossKernels.SumPartialsKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.CrossEntropyRowsKernel));
         Plain(typeof(OptimizerKernels), nameof(OptimizerKernels.SgdKernel));
         Plain(typeof(OptimizerKernels), nameof(OptimizerKernels.AdamKernel));
-        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.FillKernel));
+        MethodInfo fill = Find(typeof(ElementwiseKernels), nameof(ElementwiseKernels.FillKernel));
+        entries.Add(new KernelEntry("Elementwise.FillKernel<Single>", fill.MakeGenericMethod(typeof(float))));
+        entries.Add(new KernelEntry("Elementwise.FillKernel<UInt16>", fill.MakeGenericMethod(typeof(ushort))));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ScaleKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
@@ -70,6 +88,10 @@ internal static class KernelCatalog
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.RowScaleBackwardKernel));
         return entries;
     }
+
+    /// <summary>The storage types and codecs of the kernels with a 16-bit path (ElementCodecs.cs).</summary>
+    public static readonly (Type Store, Type Codec)[] Codecs =
+        [(typeof(float), typeof(Float32Codec)), (typeof(ushort), typeof(BFloat16Codec)), (typeof(ushort), typeof(Float16Codec))];
 
     /// <summary>Compiles one kernel to PTX (all Boft kernels are explicitly grouped).</summary>
     /// <param name="backend">A PTX backend for the target architecture and ISA.</param>

@@ -3,6 +3,9 @@
 // BoftKernels.Linear*); on ILGPU's CPU accelerator to a barrier-free direct kernel; elsewhere to this tiled shared-memory kernel: one TS×TS output tile per group, one output per
 // thread, K consumed in TS-wide slices staged in shared memory, accumulated in a fixed order (deterministic).
 // Operands are addressed through strides so one kernel serves all three products.
+// Operands are float32 or 16-bit (TStore/TCodec, ElementCodecs.cs; the 16-bit path is Linear and LinearBackwardInput with the
+// frozen W0 in the activation type): widened as they are staged, accumulated in float32, rounded once at the store. On CUDA the
+// 16-bit products go to cublasGemmEx (16-bit A, B, C; CUBLAS_COMPUTE_32F) when it loads (CuBlasGemmEx.cs).
 // Docs: docs/03_Kernels/linear.md
 
 using System.Diagnostics;
@@ -12,9 +15,6 @@ using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
-using GemmAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.GemmParams>;
-using GemmLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.GemmParams>;
 
 namespace Boft.Kernels.Ilgpu;
 
@@ -52,8 +52,10 @@ internal static class LinearKernels
     /// (rows ty + i·TS, columns tx + j·TS: neighbouring threads touch neighbouring columns, so shared reads do not conflict);
     /// K is consumed in slices of KS = 256/TS staged in shared memory (A as BM×(KS + 1), B as KS×(BN + 1)). TTile is TS.
     /// </summary>
-    internal static void GemmKernel<TTile>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    internal static void GemmKernel<TTile, TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
         where TTile : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int ts = default(TTile).Of(p.Tile);
         int tileEdge = Micro * ts;
@@ -85,14 +87,14 @@ internal static class LinearKernels
                     int r = e / depth;
                     int kk = e - r * depth;
                     int i = row0 + r, k = k0 + kk;
-                    tileA[r * strideA + kk] = i < p.M && k < p.K ? a[i * p.StrideAi + k * p.StrideAk] : 0f;
+                    tileA[r * strideA + kk] = i < p.M && k < p.K ? default(TCodec).Widen(a[i * p.StrideAi + k * p.StrideAk]) : 0f;
                 }
                 for (int e = tid; e < depth * tileEdge; e += groupSize)
                 {
                     int kk = e / tileEdge;
                     int col = e - kk * tileEdge;
                     int k = k0 + kk, j = column0 + col;
-                    tileB[kk * strideB + col] = k < p.K && j < p.N ? b[k * p.StrideBk + j * p.StrideBj] : 0f;
+                    tileB[kk * strideB + col] = k < p.K && j < p.N ? default(TCodec).Widen(b[k * p.StrideBk + j * p.StrideBj]) : 0f;
                 }
                 Group.Barrier();
                 for (int kk = 0; kk < depth; kk++)
@@ -108,15 +110,17 @@ internal static class LinearKernels
                 }
                 Group.Barrier();
             }
-            Store(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
-            Store(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
-            Store(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
-            Store(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
+            Store<TStore, TCodec>(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
+            Store<TStore, TCodec>(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
+            Store<TStore, TCodec>(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
+            Store<TStore, TCodec>(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
         }
     }
 
     /// <summary>One thread per output element (grid-stride), K summed in order from global memory: no shared memory, no barriers.</summary>
-    internal static void GemmDirectKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    internal static void GemmDirectKernel<TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int total = p.M * p.N;
         int stride = Grid.DimX * Group.DimX;
@@ -126,46 +130,75 @@ internal static class LinearKernels
             int j = index - i * p.N;
             float acc = 0f;
             for (int k = 0; k < p.K; k++)
-                acc += a[i * p.StrideAi + k * p.StrideAk] * b[k * p.StrideBk + j * p.StrideBj];
-            StoreOne(c, p, i, j, acc);
+                acc += default(TCodec).Widen(a[i * p.StrideAi + k * p.StrideAk]) * default(TCodec).Widen(b[k * p.StrideBk + j * p.StrideBj]);
+            StoreOne<TStore, TCodec>(c, p, i, j, acc);
         }
     }
 
     /// <summary>Writes one micro-tile row (columns j, j + ts, j + 2ts, j + 3ts) with α and β, skipping out-of-range entries.</summary>
-    private static void Store(ArrayView<float> c, in GemmParams p, int i, int j, int ts, float v0, float v1, float v2, float v3)
+    private static void Store<TStore, TCodec>(ArrayView<TStore> c, in GemmParams p, int i, int j, int ts, float v0, float v1, float v2, float v3)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         if (i >= p.M)
             return;
-        StoreOne(c, p, i, j, v0);
-        StoreOne(c, p, i, j + ts, v1);
-        StoreOne(c, p, i, j + 2 * ts, v2);
-        StoreOne(c, p, i, j + 3 * ts, v3);
+        StoreOne<TStore, TCodec>(c, p, i, j, v0);
+        StoreOne<TStore, TCodec>(c, p, i, j + ts, v1);
+        StoreOne<TStore, TCodec>(c, p, i, j + 2 * ts, v2);
+        StoreOne<TStore, TCodec>(c, p, i, j + 3 * ts, v3);
     }
 
-    private static void StoreOne(ArrayView<float> c, in GemmParams p, int i, int j, float value)
+    /// <summary>c = α·value + β·c, in float32, rounded once to the storage type.</summary>
+    private static void StoreOne<TStore, TCodec>(ArrayView<TStore> c, in GemmParams p, int i, int j, float value)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         if (j >= p.N)
             return;
         int index = i * p.Ldc + j;
         Debug.Assert(i >= 0 && i < p.M && j >= 0 && j < p.Ldc, "GEMM: stores stay inside C");
-        c[index] = p.Beta == 0f ? p.Alpha * value : p.Alpha * value + p.Beta * c[index];
+        c[index] = default(TCodec).Narrow(p.Beta == 0f ? p.Alpha * value : p.Alpha * value + p.Beta * default(TCodec).Widen(c[index]));
     }
 }
 
 /// <summary>Launchers of the frozen-layer GEMMs.</summary>
 public sealed partial class BoftKernels
 {
-    private SizedKernel<GemmAction, GemmLauncher> gemm;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> gemmDirect;
+    /// <summary>The GEMM kernels of one storage type: the tiled kernel (generic over the tile size) and the direct one.</summary>
+    private sealed class GemmSet<TStore>
+        where TStore : unmanaged
+    {
+        public GemmSet(BoftKernels owner, Type codec, Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams> direct)
+        {
+            Tiled = new(owner, typeof(LinearKernels), nameof(LinearKernels.GemmKernel), a => owner.Accelerator.LoadKernel(a), typeof(TStore), codec);
+            Direct = direct;
+        }
+
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams>> Tiled { get; }
+
+        public Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams> Direct { get; }
+    }
+
+    private GemmSet<float> gemmFloat32;
+    private GemmSet<ushort>? gemmBFloat16;
+    private GemmSet<ushort>? gemmFloat16;
     private BoftGemm gemmChoice;
     private CuBlas? cuBlas;
 
-    [MemberNotNull(nameof(gemm), nameof(gemmDirect))]
+    [MemberNotNull(nameof(gemmFloat32))]
     private void InitializeLinear()
     {
-        gemm = new SizedKernel<GemmAction, GemmLauncher>(this, typeof(LinearKernels), nameof(LinearKernels.GemmKernel), a => Accelerator.LoadKernel(a));
-        gemmDirect = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectKernel);
+        gemmFloat32 = new GemmSet<float>(this, typeof(Float32Codec),
+            Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectKernel<float, Float32Codec>));
     }
+
+    /// <summary>The 16-bit GEMM kernels of <paramref name="type"/>, loaded on first use.</summary>
+    private GemmSet<ushort> GemmSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
+        ? gemmBFloat16 ??= new GemmSet<ushort>(this, typeof(BFloat16Codec),
+            Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, GemmParams>(LinearKernels.GemmDirectKernel<ushort, BFloat16Codec>))
+        : gemmFloat16 ??= new GemmSet<ushort>(this, typeof(Float16Codec),
+            Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, GemmParams>(LinearKernels.GemmDirectKernel<ushort, Float16Codec>));
 
     /// <summary><c>output = input · weightᵀ</c> (a linear layer without bias).</summary>
     /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
@@ -190,10 +223,31 @@ public sealed partial class BoftKernels
             Blas(s).Gemm(CuBlasOperation.Transpose, CuBlasOperation.NonTranspose, n, rows, d, 1f, weight, d, input, d, 0f, output, n);
             return;
         }
-        LaunchGemm(s, input, weight, output, new GemmParams { M = rows, N = n, K = d, StrideAi = d, StrideAk = 1, StrideBk = 1, StrideBj = d, Ldc = n, Alpha = 1f, Beta = 0f });
+        LaunchGemm(gemmFloat32, s, input, weight, output, LinearParams(rows, d, n));
     }
 
-    /// <summary><c>gradInput = gradOutput · weight</c> (overwritten): the input gradient of <see cref="Linear"/>.</summary>
+    /// <summary>Linear on 16-bit operands of <paramref name="type"/> (input, the frozen weight, output), accumulated in float32.</summary>
+    internal void Linear(ArrayView<ushort> input, ElementType type, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> output, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        GemmSet<ushort> kernels = GemmSixteenBit(type);
+        (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), n, d));
+        RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), type, transposeA: true, transposeB: false, n, rows, d, weight, d, input, d, output, n))
+            return;
+        LaunchGemm(kernels, s, input, weight, output, LinearParams(rows, d, n));
+    }
+
+    private static GemmParams LinearParams(int rows, int d, int n) =>
+        new() { M = rows, N = n, K = d, StrideAi = d, StrideAk = 1, StrideBk = 1, StrideBj = d, Ldc = n, Alpha = 1f, Beta = 0f };
+
+    private static GemmParams BackwardInputParams(int rows, int d, int n) =>
+        new() { M = rows, N = d, K = n, StrideAi = n, StrideAk = 1, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 0f };
+
+    /// <summary><c>gradInput = gradOutput · weight</c> (overwritten): the input gradient of <see cref="Linear(ArrayView{float}, ArrayView{float}, int, int, ArrayView{float}, AcceleratorStream?)"/>.</summary>
     /// <param name="gradOutput">Shape: [rowCount, outFeatureCount].</param>
     /// <param name="weight">Shape: [outFeatureCount, inFeatureCount].</param>
     /// <param name="inFeatureCount">d.</param>
@@ -217,10 +271,26 @@ public sealed partial class BoftKernels
             Blas(s).Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, d, rows, n, 1f, weight, d, gradOutput, n, 0f, gradInput, d);
             return;
         }
-        LaunchGemm(s, gradOutput, weight, gradInput, new GemmParams { M = rows, N = d, K = n, StrideAi = n, StrideAk = 1, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 0f });
+        LaunchGemm(gemmFloat32, s, gradOutput, weight, gradInput, BackwardInputParams(rows, d, n));
     }
 
-    /// <summary><c>gradWeight += gradOutputᵀ · input</c>: the weight gradient of <see cref="Linear"/>, accumulated, reduced in a fixed order.</summary>
+    /// <summary>LinearBackwardInput on 16-bit operands of <paramref name="type"/> (gradOutput, the frozen weight, gradInput), accumulated in float32.</summary>
+    internal void LinearBackwardInput(ArrayView<ushort> gradOutput, ElementType type, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> gradInput,
+        AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        GemmSet<ushort> kernels = GemmSixteenBit(type);
+        (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), n, d));
+        RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), type, transposeA: false, transposeB: false, d, rows, n, weight, d, gradOutput, n, gradInput, d))
+            return;
+        LaunchGemm(kernels, s, gradOutput, weight, gradInput, BackwardInputParams(rows, d, n));
+    }
+
+    /// <summary><c>gradWeight += gradOutputᵀ · input</c>: the weight gradient of <see cref="Linear(ArrayView{float}, ArrayView{float}, int, int, ArrayView{float}, AcceleratorStream?)"/>, accumulated, reduced in a fixed order.</summary>
     /// <param name="gradOutput">Shape: [rowCount, outFeatureCount].</param>
     /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
     /// <param name="inFeatureCount">d.</param>
@@ -244,10 +314,11 @@ public sealed partial class BoftKernels
             Blas(s).Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.Transpose, d, n, rows, 1f, input, d, gradOutput, n, 1f, gradWeight, d);
             return;
         }
-        LaunchGemm(s, gradOutput, input, gradWeight, new GemmParams { M = n, N = d, K = rows, StrideAi = 1, StrideAk = n, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 1f });
+        LaunchGemm(gemmFloat32, s, gradOutput, input, gradWeight, new GemmParams { M = n, N = d, K = rows, StrideAi = 1, StrideAk = n, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 1f });
     }
 
-    private (int D, int N) CheckWeight(ArrayView<float> weight, string name, int inFeatureCount, int outFeatureCount)
+    private (int D, int N) CheckWeight<T>(ArrayView<T> weight, string name, int inFeatureCount, int outFeatureCount)
+        where T : unmanaged
     {
         RequirePositive(inFeatureCount, nameof(inFeatureCount));
         RequirePositive(outFeatureCount, nameof(outFeatureCount));
@@ -259,11 +330,12 @@ public sealed partial class BoftKernels
         string.Create(CultureInfo.InvariantCulture, $"[{rows}, {columns}] ({what})");
 
     /// <summary>The ILGPU GEMM: the direct kernel, or the tiled one with TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
-    private void LaunchGemm(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
+    private void LaunchGemm<TStore>(GemmSet<TStore> kernels, AcceleratorStream stream, ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
+        where TStore : unmanaged
     {
         if (gemmChoice == BoftGemm.Direct)
         {
-            gemmDirect(stream, ElementwiseConfig((long)p.M * p.N), a, b, c, p);
+            kernels.Direct(stream, ElementwiseConfig((long)p.M * p.N), a, b, c, p);
             return;
         }
         int threads = MaxGroupSize >= 256 ? 16 : MaxGroupSize >= 64 ? 8 : 4;
@@ -272,7 +344,7 @@ public sealed partial class BoftKernels
         long tiles = LaunchMath.CeilDiv((long)p.M, edge) * LaunchMath.CeilDiv((long)p.N, edge);
         int grid = (int)Math.Clamp(tiles, 1, 1 << 24);
         var config = new KernelConfig(grid, threads * threads, SharedMemoryConfig.RequestDynamic<float>(LinearKernels.SharedFloats(threads)));
-        gemm.For(threads)(stream, config, a, b, c, p);
+        kernels.Tiled.For(threads)(stream, config, a, b, c, p);
     }
 
     /// <summary>The cuBLAS handle bound to <paramref name="stream"/>.</summary>
@@ -303,7 +375,8 @@ public sealed partial class BoftKernels
         {
             cuBlas = new CuBlas(cuda);
             gemmChoice = BoftGemm.CuBlas;
-            GemmImplementation = string.Create(CultureInfo.InvariantCulture, $"cuBLAS {cuBlas.Version} (FP32, default math mode)");
+            string sixteenBit = CuBlasGemmEx.UnavailableReason(cuBlas) is { } reason ? $"the tiled kernel ({reason})" : "cublasGemmEx, CUBLAS_COMPUTE_32F";
+            GemmImplementation = string.Create(CultureInfo.InvariantCulture, $"cuBLAS {cuBlas.Version} (FP32, default math mode; 16-bit: {sixteenBit})");
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CuBlasException or TypeInitializationException or BadImageFormatException)
         {

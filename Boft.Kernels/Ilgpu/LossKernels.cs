@@ -52,8 +52,13 @@ internal static class LossKernels
     private const float Log2E = 1.44269504088896341f;
     private const float Ln2 = 0.693147180559945309f;
 
-    /// <summary>Stage 1: partials[group] = Σ over this group's elements (see <see cref="ReductionMode"/>). Group size must be a power of two.</summary>
-    internal static void ReduceKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gradient, ArrayView<double> partials, ReductionParams p)
+    /// <summary>
+    /// Stage 1: partials[group] = Σ over this group's elements (see <see cref="ReductionMode"/>). Group size must be a power of two.
+    /// x is float32 or 16-bit (widened as it is loaded, <see cref="IElementCodec{TStore}"/>; Σ x² of a 16-bit tensor).
+    /// </summary>
+    internal static void ReduceKernel<TStore, TCodec>(ArrayView<TStore> x, ArrayView<float> y, ArrayView<float> gradient, ArrayView<double> partials, ReductionParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         ArrayView<double> shared = SharedMemory.GetDynamic<double>();
         int tid = Group.IdxX;
@@ -61,7 +66,7 @@ internal static class LossKernels
         double acc = 0;
         for (int i = Grid.IdxX * Group.DimX + tid; i < p.Length; i += stride)
         {
-            double v = x[i];
+            double v = default(TCodec).Widen(x[i]);
             if (p.Mode == (int)ReductionMode.Sum)
             {
                 acc += v;
@@ -150,13 +155,15 @@ internal static class LossKernels
 public sealed partial class BoftKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams> reduce;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>? reduceBFloat16;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>? reduceFloat16;
     private Action<AcceleratorStream, KernelConfig, ArrayView<double>, ArrayView<double>, int, int> sumPartials;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyParams> crossEntropyRows;
 
     [MemberNotNull(nameof(reduce), nameof(sumPartials), nameof(crossEntropyRows))]
     private void InitializeLosses()
     {
-        reduce = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel);
+        reduce = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel<float, Float32Codec>);
         sumPartials = Accelerator.LoadKernel<ArrayView<double>, ArrayView<double>, int, int>(LossKernels.SumPartialsKernel);
         crossEntropyRows = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyParams>(LossKernels.CrossEntropyRowsKernel);
     }
@@ -241,11 +248,33 @@ public sealed partial class BoftKernels
         return hostResult[0];
     }
 
+    /// <summary>Σ x² of a 16-bit view (each element widened exactly as it is loaded), in double. Waits for the stream.</summary>
+    internal double SumOfSquares(ArrayView<ushort> values, ElementType type, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int n = Owned(values, nameof(values));
+        var launch = RequireSixteenBit(type) == ElementType.BFloat16
+            ? reduceBFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel<ushort, BFloat16Codec>)
+            : reduceFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel<ushort, Float16Codec>);
+        if (n == 0)
+            return 0;
+        var p = new ReductionParams { Length = n, Mode = (int)ReductionMode.SumOfSquares };
+        int group = ReductionGroupSize;
+        int grid = ReductionGrid(n);
+        launch(s, new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<double>(group)), values, None, None, reductionPartials.View, p);
+        sumPartials(s, new KernelConfig(1, group, SharedMemoryConfig.RequestDynamic<double>(group)), reductionPartials.View, reductionResult.View, grid, 0);
+        ReadResults(s);
+        return hostResult[0];
+    }
+
+    private int ReductionGrid(int length) =>
+        (int)Math.Clamp(LaunchMath.CeilDiv((long)length, ReductionGroupSize), 1, Math.Min(MaxReductionPartials, Math.Min(ResidentGroups * 2L, GridStrideGroups)));
+
     /// <summary>Two-stage deterministic reduction into result slot <paramref name="slot"/>: fixed grid, fixed trees.</summary>
     private void ReduceInto(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gradient, ReductionParams p, int slot, AcceleratorStream stream)
     {
         int group = ReductionGroupSize;
-        int grid = (int)Math.Clamp(LaunchMath.CeilDiv((long)p.Length, group), 1, Math.Min(MaxReductionPartials, Math.Min(ResidentGroups * 2L, GridStrideGroups)));
+        int grid = ReductionGrid(p.Length);
         reduce(stream, new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<double>(group)), x, y, gradient, reductionPartials.View, p);
         sumPartials(stream, new KernelConfig(1, group, SharedMemoryConfig.RequestDynamic<double>(group)), reductionPartials.View, reductionResult.View, grid, slot);
     }

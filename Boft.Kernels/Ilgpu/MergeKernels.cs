@@ -39,6 +39,6 @@ public sealed partial class BoftKernels
         if (hasScale)
             RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, shape.FeatureCount));
         RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
-        LaunchRotation(shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
+        LaunchRotation(rotationFloat32, shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
     }
 }

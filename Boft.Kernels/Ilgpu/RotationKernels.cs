@@ -10,6 +10,8 @@
 // or in the group's workspace slice on the global path; nothing is saved between forward and backward but the blocks), then the gradient flows through the factors in reverse exactly like
 // x·Rᵀ, and at factor i the group adds Σ_rows w_iᵀ·g_v (per b×b block) into its own slice of a partial-gradient buffer.
 // gradBlocks = Σ over P row chunks of those partials, summed in chunk order by a second kernel: deterministic, no atomics.
+// Activations (input, output, gradOutput, gradInput) are float32 or 16-bit (TStore/TCodec, ElementCodecs.cs): each element is
+// widened as a tile row is loaded and rounded once as the result is stored; the tile buffers, blocks and gradBlocks are float32.
 // Docs: docs/03_Kernels/rotation.md
 
 using System.Diagnostics;
@@ -18,23 +20,6 @@ using System.Globalization;
 using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
-using RotateBackwardGlobalAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<int>,
-    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateBackwardGlobalLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<int>, ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    Boft.Kernels.Ilgpu.RotationParams>;
-using RotateBackwardSharedAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<int>,
-    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateBackwardSharedLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<int>, ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateGlobalAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<int>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateGlobalLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateSharedAction = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<int>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
-using RotateSharedLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Boft.Kernels.Ilgpu.RotationParams>;
 
 namespace Boft.Kernels.Ilgpu;
 
@@ -88,42 +73,50 @@ internal struct RotationParams
 internal static class RotationKernels
 {
     /// <summary>Forward, both row buffers in dynamic shared memory.</summary>
-    internal static void ForwardSharedKernel<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<int> tables,
-        ArrayView<float> rowScale, ArrayView<float> output, RotationParams p)
+    internal static void ForwardSharedKernel<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<int> tables,
+        ArrayView<float> rowScale, ArrayView<TStore> output, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         ArrayView<float> shared = SharedMemory.GetDynamic<float>();
         int tileLength = p.RowsPerTile * p.TileWidth;
-        ApplyTiles<TSize>(input, blocks, tables, rowScale, output, shared.SubView(0, tileLength), shared.SubView(tileLength, tileLength), p);
+        ApplyTiles<TSize, TStore, TCodec>(input, blocks, tables, rowScale, output, shared.SubView(0, tileLength), shared.SubView(tileLength, tileLength), p);
     }
 
     /// <summary>Forward, row buffers in this group's slice of a global workspace (tiles too wide for shared memory).</summary>
-    internal static void ForwardGlobalKernel<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<int> tables,
-        ArrayView<float> rowScale, ArrayView<float> output, ArrayView<float> workspace, RotationParams p)
+    internal static void ForwardGlobalKernel<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<int> tables,
+        ArrayView<float> rowScale, ArrayView<TStore> output, ArrayView<float> workspace, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int tileLength = p.RowsPerTile * p.TileWidth;
         ArrayView<float> mine = workspace.SubView(Grid.IdxX * 2 * tileLength, 2 * tileLength);
-        ApplyTiles<TSize>(input, blocks, tables, rowScale, output, mine.SubView(0, tileLength), mine.SubView(tileLength, tileLength), p);
+        ApplyTiles<TSize, TStore, TCodec>(input, blocks, tables, rowScale, output, mine.SubView(0, tileLength), mine.SubView(tileLength, tileLength), p);
     }
 
     /// <summary>Backward, saved w_i and gradient buffers in dynamic shared memory: (m + 2)·R·W floats.</summary>
-    internal static void BackwardSharedKernel<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<float> gradOutput,
-        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<float> gradInput, ArrayView<float> partial, RotationParams p)
+    internal static void BackwardSharedKernel<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<TStore> gradOutput,
+        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<TStore> gradInput, ArrayView<float> partial, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         ArrayView<float> shared = SharedMemory.GetDynamic<float>();
-        BackwardTiles<TSize>(input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, shared, p);
+        BackwardTiles<TSize, TStore, TCodec>(input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, shared, p);
     }
 
     /// <summary>Backward, buffers in this group's slice of a global workspace.</summary>
-    internal static void BackwardGlobalKernel<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<float> gradOutput,
-        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<float> gradInput, ArrayView<float> partial,
+    internal static void BackwardGlobalKernel<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<TStore> gradOutput,
+        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<TStore> gradInput, ArrayView<float> partial,
         ArrayView<float> workspace, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int length = (p.FactorCount + 2) * p.RowsPerTile * p.TileWidth;
-        BackwardTiles<TSize>(input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial,
+        BackwardTiles<TSize, TStore, TCodec>(input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial,
             workspace.SubView(Grid.IdxX * length, length), p);
     }
 
@@ -142,9 +135,11 @@ internal static class RotationKernels
     }
 
     /// <summary>Applies all m factors to every (row tile, column tile) work item of this group (grid-stride).</summary>
-    internal static void ApplyTiles<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<int> tables,
-        ArrayView<float> rowScale, ArrayView<float> output, ArrayView<float> bufferA, ArrayView<float> bufferB, RotationParams p)
+    internal static void ApplyTiles<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<int> tables,
+        ArrayView<float> rowScale, ArrayView<TStore> output, ArrayView<float> bufferA, ArrayView<float> bufferB, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int d = p.FeatureCount, m = p.FactorCount, width = p.TileWidth;
         int tid = Group.IdxX;
@@ -160,7 +155,7 @@ internal static class RotationKernels
             Debug.Assert(rows > 0 && rows <= p.RowsPerTile, "rotation: a row tile holds 1..RowsPerTile rows");
             Debug.Assert(column0 >= 0 && column0 + width <= d, "rotation: the column tile lies inside [0, d)");
             Debug.Assert(bufferA.Length >= rows * width && bufferB.Length >= rows * width, "rotation: the tile fits its buffers");
-            LoadRows(input, tables, 0, bufferA, row0, rows, column0, laneRow, laneColumn, p);
+            LoadRows<TStore, TCodec>(input, tables, 0, bufferA, row0, rows, column0, laneRow, laneColumn, p);
             Group.Barrier();
             for (int s = 0; s < m; s++)
             {
@@ -179,7 +174,7 @@ internal static class RotationKernels
                     int global = column0 + a;
                     Debug.Assert((uint)(tables[m * d + global] - column0) < (uint)width, "rotation: the last gather stays inside the tile");
                     float value = last[r * width + tables[m * d + global] - column0];
-                    output[(row0 + r) * d + global] = p.HasRowScale != 0 ? value * scale : value;
+                    output[(row0 + r) * d + global] = default(TCodec).Narrow(p.HasRowScale != 0 ? value * scale : value);
                 }
             }
             Group.Barrier();
@@ -187,10 +182,12 @@ internal static class RotationKernels
     }
 
     /// <summary>Recomputes the forward per tile, then runs the gradient through the factors in reverse (see the file header).</summary>
-    private static void BackwardTiles<TSize>(ArrayView<float> input, ArrayView<float> blocks, ArrayView<float> gradOutput,
-        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<float> gradInput, ArrayView<float> partial,
+    private static void BackwardTiles<TSize, TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<TStore> gradOutput,
+        ArrayView<int> forwardTables, ArrayView<int> transposeTables, ArrayView<TStore> gradInput, ArrayView<float> partial,
         ArrayView<float> buffers, RotationParams p)
         where TSize : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int b = default(TSize).Of(p.BlockSize);
         int d = p.FeatureCount, m = p.FactorCount, width = p.TileWidth;
@@ -220,7 +217,7 @@ internal static class RotationKernels
                 int rows = Math.Min(p.RowsPerTile, chunkEnd - row0);
                 Debug.Assert(rows > 0 && rows <= p.RowsPerTile && (m + 2) * tileLength <= buffers.Length, "rotation backward: the tile fits its m + 2 buffers");
                 // Forward recompute: saved slot s holds w of forward stage s (factor m−1−s).
-                LoadRows(input, forwardTables, 0, buffers.SubView(0, tileLength), row0, rows, column0, laneRow, laneColumn, p);
+                LoadRows<TStore, TCodec>(input, forwardTables, 0, buffers.SubView(0, tileLength), row0, rows, column0, laneRow, laneColumn, p);
                 Group.Barrier();
                 for (int s = 0; s < m - 1; s++)
                 {
@@ -228,7 +225,7 @@ internal static class RotationKernels
                         blocks, forwardTables, s + 1, false, m - 1 - s, false, rows, column0, laneRow, laneColumn, p);
                     Group.Barrier();
                 }
-                LoadRows(gradOutput, transposeTables, 0, gradA, row0, rows, column0, laneRow, laneColumn, p);
+                LoadRows<TStore, TCodec>(gradOutput, transposeTables, 0, gradA, row0, rows, column0, laneRow, laneColumn, p);
                 Group.Barrier();
                 for (int s = 0; s < m; s++)
                 {
@@ -259,7 +256,7 @@ internal static class RotationKernels
                     {
                         int global = column0 + a;
                         Debug.Assert((uint)(transposeTables[m * d + global] - column0) < (uint)width, "rotation backward: the last gather stays inside the tile");
-                        gradInput[(row0 + r) * d + global] = last[r * width + transposeTables[m * d + global] - column0];
+                        gradInput[(row0 + r) * d + global] = default(TCodec).Narrow(last[r * width + transposeTables[m * d + global] - column0]);
                     }
                 }
                 Group.Barrier();
@@ -267,9 +264,11 @@ internal static class RotationKernels
         }
     }
 
-    /// <summary>Reads rows of a tile from global memory (coalesced) and scatters them through table 0 into <paramref name="target"/>.</summary>
-    private static void LoadRows(ArrayView<float> source, ArrayView<int> tables, int table, ArrayView<float> target, int row0, int rows,
+    /// <summary>Reads rows of a tile from global memory (coalesced), widens them and scatters them through table 0 into <paramref name="target"/>.</summary>
+    private static void LoadRows<TStore, TCodec>(ArrayView<TStore> source, ArrayView<int> tables, int table, ArrayView<float> target, int row0, int rows,
         int column0, int laneRow, int laneColumn, in RotationParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int d = p.FeatureCount, width = p.TileWidth;
         for (int r = laneRow; r < rows; r += p.RowsPerPass)
@@ -278,7 +277,7 @@ internal static class RotationKernels
             {
                 int global = column0 + a;
                 Debug.Assert((uint)(tables[table * d + global] - column0) < (uint)width, "rotation: a gather leaves the tile");
-                target[r * width + tables[table * d + global] - column0] = source[(row0 + r) * d + global];
+                target[r * width + tables[table * d + global] - column0] = default(TCodec).Widen(source[(row0 + r) * d + global]);
             }
         }
     }
@@ -350,22 +349,49 @@ internal readonly record struct RotationPlan(RotationParams Params, KernelConfig
 /// <summary>Launchers of the rotation op.</summary>
 public sealed partial class BoftKernels
 {
-    private SizedKernel<RotateSharedAction, RotateSharedLauncher> rotateShared;
-    private SizedKernel<RotateGlobalAction, RotateGlobalLauncher> rotateGlobal;
-    private SizedKernel<RotateBackwardSharedAction, RotateBackwardSharedLauncher> rotateBackwardShared;
-    private SizedKernel<RotateBackwardGlobalAction, RotateBackwardGlobalLauncher> rotateBackwardGlobal;
+    /// <summary>The rotation kernels of one storage type (each generic over the block size, compiled on first use of each b).</summary>
+    private sealed class RotationSet<TStore>
+        where TStore : unmanaged
+    {
+        public RotationSet(BoftKernels owner, Type codec)
+        {
+            Type[] types = [typeof(TStore), codec];
+            Shared = new(owner, typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), a => owner.Accelerator.LoadKernel(a), types);
+            Global = new(owner, typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), a => owner.Accelerator.LoadKernel(a), types);
+            BackwardShared = new(owner, typeof(RotationKernels), nameof(RotationKernels.BackwardSharedKernel), a => owner.Accelerator.LoadKernel(a), types);
+            BackwardGlobal = new(owner, typeof(RotationKernels), nameof(RotationKernels.BackwardGlobalKernel), a => owner.Accelerator.LoadKernel(a), types);
+        }
+
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<TStore>, RotationParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<TStore>, RotationParams>> Shared { get; }
+
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<TStore>, ArrayView<float>, RotationParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<TStore>, ArrayView<float>, RotationParams>> Global { get; }
+
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<int>, ArrayView<int>, ArrayView<TStore>, ArrayView<float>, RotationParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<int>, ArrayView<int>, ArrayView<TStore>, ArrayView<float>, RotationParams>> BackwardShared { get; }
+
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<int>, ArrayView<int>, ArrayView<TStore>, ArrayView<float>, ArrayView<float>, RotationParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<int>, ArrayView<int>, ArrayView<TStore>, ArrayView<float>, ArrayView<float>, RotationParams>> BackwardGlobal { get; }
+    }
+
+    private RotationSet<float> rotationFloat32;
+    private RotationSet<ushort>? rotationBFloat16;
+    private RotationSet<ushort>? rotationFloat16;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int> reducePartials;
     private readonly Dictionary<RotationShape, (ArrayView<int> Forward, ArrayView<int> Transpose)> rotationTables = [];
 
-    [MemberNotNull(nameof(rotateShared), nameof(rotateGlobal), nameof(rotateBackwardShared), nameof(rotateBackwardGlobal), nameof(reducePartials))]
+    [MemberNotNull(nameof(rotationFloat32), nameof(reducePartials))]
     private void InitializeRotation()
     {
-        rotateShared = new SizedKernel<RotateSharedAction, RotateSharedLauncher>(this, typeof(RotationKernels), nameof(RotationKernels.ForwardSharedKernel), a => Accelerator.LoadKernel(a));
-        rotateGlobal = new SizedKernel<RotateGlobalAction, RotateGlobalLauncher>(this, typeof(RotationKernels), nameof(RotationKernels.ForwardGlobalKernel), a => Accelerator.LoadKernel(a));
-        rotateBackwardShared = new SizedKernel<RotateBackwardSharedAction, RotateBackwardSharedLauncher>(this, typeof(RotationKernels), nameof(RotationKernels.BackwardSharedKernel), a => Accelerator.LoadKernel(a));
-        rotateBackwardGlobal = new SizedKernel<RotateBackwardGlobalAction, RotateBackwardGlobalLauncher>(this, typeof(RotationKernels), nameof(RotationKernels.BackwardGlobalKernel), a => Accelerator.LoadKernel(a));
+        rotationFloat32 = new RotationSet<float>(this, typeof(Float32Codec));
         reducePartials = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int>(RotationKernels.ReducePartialsKernel);
     }
+
+    /// <summary>The 16-bit rotation kernels of <paramref name="type"/> (created on first use; each b compiles on first launch).</summary>
+    private RotationSet<ushort> RotationSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
+        ? rotationBFloat16 ??= new RotationSet<ushort>(this, typeof(BFloat16Codec))
+        : rotationFloat16 ??= new RotationSet<ushort>(this, typeof(Float16Codec));
 
     /// <summary>
     /// <c>output = input · R</c> (or <c>input · Rᵀ</c>) without forming R: all m factors fused in one kernel, permutations applied as
@@ -382,14 +408,24 @@ public sealed partial class BoftKernels
     /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void Rotate(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, bool transpose, ArrayView<float> output,
-        AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
+        AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        Rotate(rotationFloat32, shape, input, blocks, transpose, output, stream, workspace);
+
+    /// <summary>The rotation on 16-bit activations of <paramref name="type"/> (input and output); blocks stay float32.</summary>
+    internal void Rotate(RotationShape shape, ArrayView<ushort> input, ElementType type, ArrayView<float> blocks, bool transpose, ArrayView<ushort> output,
+        AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        Rotate(RotationSixteenBit(type), shape, input, blocks, transpose, output, stream, workspace);
+
+    private void Rotate<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> input, ArrayView<float> blocks, bool transpose, ArrayView<TStore> output,
+        AcceleratorStream? stream, BoftWorkspace? workspace)
+        where TStore : unmanaged
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
         int rows = RequireRows(input, nameof(input), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         RequireSameRows(output, nameof(output), input, nameof(input), shape.FeatureCount);
-        LaunchRotation(shape, input, blocks, transpose, None, false, output, rows, s, workspace);
+        LaunchRotation(kernels, shape, input, blocks, transpose, None, false, output, rows, s, workspace);
     }
 
     /// <summary>
@@ -408,7 +444,17 @@ public sealed partial class BoftKernels
     /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     /// <exception cref="ObjectDisposedException">These kernels, the accelerator or a buffer are disposed.</exception>
     public void RotateBackward(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, ArrayView<float> gradOutput,
-        ArrayView<float> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
+        ArrayView<float> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        RotateBackward(rotationFloat32, shape, input, blocks, gradOutput, gradInput, gradBlocks, stream, workspace);
+
+    /// <summary>The rotation backward on 16-bit activations of <paramref name="type"/> (input, gradOutput, gradInput); blocks and gradBlocks stay float32.</summary>
+    internal void RotateBackward(RotationShape shape, ArrayView<ushort> input, ElementType type, ArrayView<float> blocks, ArrayView<ushort> gradOutput,
+        ArrayView<ushort> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        RotateBackward(RotationSixteenBit(type), shape, input, blocks, gradOutput, gradInput, gradBlocks, stream, workspace);
+
+    private void RotateBackward<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<TStore> gradOutput,
+        ArrayView<TStore> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream, BoftWorkspace? workspace)
+        where TStore : unmanaged
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
@@ -432,18 +478,18 @@ public sealed partial class BoftKernels
         ArrayView<float> partial = plan.ChunkCount > 1 ? scratch.SubView(0, partialFloats) : gradBlocks;
         if (plan.UsesSharedMemory)
         {
-            rotateBackwardShared.For(shape.BlockSize)(s, plan.Config, input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, plan.Params);
+            kernels.BackwardShared.For(shape.BlockSize)(s, plan.Config, input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, plan.Params);
         }
         else
         {
             ArrayView<float> rowsWorkspace = scratch.SubView(partialFloats, plan.WorkspaceFloats - partialFloats);
-            rotateBackwardGlobal.For(shape.BlockSize)(s, plan.Config, input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, rowsWorkspace, plan.Params);
+            kernels.BackwardGlobal.For(shape.BlockSize)(s, plan.Config, input, blocks, gradOutput, forwardTables, transposeTables, gradInput, partial, rowsWorkspace, plan.Params);
         }
         if (plan.ChunkCount > 1)
             reducePartials(s, ElementwiseConfig(length), partial, gradBlocks, length, plan.ChunkCount);
     }
 
-    /// <summary>Floats of workspace <see cref="Rotate"/> needs for <paramref name="rowCount"/> rows (0 when tiles fit in shared memory).</summary>
+    /// <summary>Floats of workspace <see cref="Rotate(RotationShape, ArrayView{float}, ArrayView{float}, bool, ArrayView{float}, AcceleratorStream?, BoftWorkspace?)"/> needs for <paramref name="rowCount"/> rows (0 when tiles fit in shared memory).</summary>
     /// <param name="shape">The rotation shape.</param>
     /// <param name="rowCount">Rows.</param>
     /// <returns>The length to pass to <see cref="CreateWorkspace"/>.</returns>
@@ -454,7 +500,7 @@ public sealed partial class BoftKernels
         return rowCount == 0 ? 0 : PlanRotation(shape, rowCount, backward: false).WorkspaceFloats;
     }
 
-    /// <summary>Floats of workspace <see cref="RotateBackward"/> needs for <paramref name="rowCount"/> rows.</summary>
+    /// <summary>Floats of workspace <see cref="RotateBackward(RotationShape, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?, BoftWorkspace?)"/> needs for <paramref name="rowCount"/> rows.</summary>
     /// <param name="shape">The rotation shape.</param>
     /// <param name="rowCount">Rows.</param>
     /// <returns>The length to pass to <see cref="CreateWorkspace"/>.</returns>
@@ -466,8 +512,9 @@ public sealed partial class BoftKernels
     }
 
     /// <summary>Forward rotation (also merge): validated arguments, any row count.</summary>
-    private void LaunchRotation(RotationShape shape, ArrayView<float> input, ArrayView<float> blocks, bool transpose, ArrayView<float> rowScale,
-        bool hasRowScale, ArrayView<float> output, int rows, AcceleratorStream stream, BoftWorkspace? workspace)
+    private void LaunchRotation<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> input, ArrayView<float> blocks, bool transpose, ArrayView<float> rowScale,
+        bool hasRowScale, ArrayView<TStore> output, int rows, AcceleratorStream stream, BoftWorkspace? workspace)
+        where TStore : unmanaged
     {
         if (rows == 0)
             return;
@@ -479,12 +526,12 @@ public sealed partial class BoftKernels
         ArrayView<int> tables = transpose ? transposeTables : forwardTables;
         if (plan.UsesSharedMemory)
         {
-            rotateShared.For(shape.BlockSize)(stream, plan.Config, input, blocks, tables, rowScale, output, p);
+            kernels.Shared.For(shape.BlockSize)(stream, plan.Config, input, blocks, tables, rowScale, output, p);
         }
         else
         {
             ArrayView<float> scratch = Scratch(plan.WorkspaceFloats, workspace, transpose ? "Rotate (transposed)" : "Rotate");
-            rotateGlobal.For(shape.BlockSize)(stream, plan.Config, input, blocks, tables, rowScale, output, scratch, p);
+            kernels.Global.For(shape.BlockSize)(stream, plan.Config, input, blocks, tables, rowScale, output, scratch, p);
         }
     }
 

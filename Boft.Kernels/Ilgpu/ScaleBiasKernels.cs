@@ -3,6 +3,8 @@
 // The column sums are a deterministic two-stage reduction: stage 1 gives each (row chunk, column) pair one thread that sums
 // its chunk in row order into a partial; stage 2 adds the chunk partials in chunk order and accumulates into gradScale/gradBias.
 // Both stages read gradOutput before the gradInput kernel may overwrite it (gradInput may alias gradOutput).
+// Activations (input, bias, output, gradOutput, gradInput) are float32 or 16-bit (TStore/TCodec, ElementCodecs.cs): widened as
+// loaded, computed and summed in float32, rounded once at the store; scale and the column sums stay float32.
 // Docs: docs/03_Kernels/scale-bias.md
 
 using System.Diagnostics.CodeAnalysis;
@@ -28,33 +30,37 @@ internal struct ScaleBiasParams
 internal static class ScaleBiasKernels
 {
     /// <summary>output[r, j] = input[r, j]·s[j] + bias[j] (either optional); grid-stride over rows, threads over columns.</summary>
-    internal static void ForwardKernel(ArrayView<float> input, ArrayView<float> scale, ArrayView<float> bias, ArrayView<float> output, ScaleBiasParams p)
+    internal static void ForwardKernel<TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> scale, ArrayView<TStore> bias, ArrayView<TStore> output, ScaleBiasParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int n = p.FeatureCount;
         for (int r = Grid.IdxX; r < p.RowCount; r += Grid.DimX)
         {
             for (int j = Group.IdxX; j < n; j += Group.DimX)
             {
-                float v = input[r * n + j];
+                float v = default(TCodec).Widen(input[r * n + j]);
                 if (p.HasScale != 0)
                     v *= scale[j];
                 if (p.HasBias != 0)
-                    v += bias[j];
-                output[r * n + j] = v;
+                    v += default(TCodec).Widen(bias[j]);
+                output[r * n + j] = default(TCodec).Narrow(v);
             }
         }
     }
 
     /// <summary>gradInput = gradOutput ⊙ s (or a copy when there is no scale).</summary>
-    internal static void GradInputKernel(ArrayView<float> scale, ArrayView<float> gradOutput, ArrayView<float> gradInput, ScaleBiasParams p)
+    internal static void GradInputKernel<TStore, TCodec>(ArrayView<float> scale, ArrayView<TStore> gradOutput, ArrayView<TStore> gradInput, ScaleBiasParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int n = p.FeatureCount;
         for (int r = Grid.IdxX; r < p.RowCount; r += Grid.DimX)
         {
             for (int j = Group.IdxX; j < n; j += Group.DimX)
             {
-                float g = gradOutput[r * n + j];
-                gradInput[r * n + j] = p.HasScale != 0 ? g * scale[j] : g;
+                float g = default(TCodec).Widen(gradOutput[r * n + j]);
+                gradInput[r * n + j] = default(TCodec).Narrow(p.HasScale != 0 ? g * scale[j] : g);
             }
         }
     }
@@ -63,7 +69,9 @@ internal static class ScaleBiasKernels
     /// Stage 1: partial[c, j] = Σ_{rows of chunk c} gradOutput·input and partial[C + c, j] = Σ gradOutput, in row order.
     /// One thread per (chunk, column); the grid covers chunks × column groups.
     /// </summary>
-    internal static void ColumnPartialsKernel(ArrayView<float> input, ArrayView<float> gradOutput, ArrayView<float> partial, ScaleBiasParams p)
+    internal static void ColumnPartialsKernel<TStore, TCodec>(ArrayView<TStore> input, ArrayView<TStore> gradOutput, ArrayView<float> partial, ScaleBiasParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int n = p.FeatureCount;
         int columnGroups = (n + Group.DimX - 1) / Group.DimX;
@@ -78,8 +86,8 @@ internal static class ScaleBiasKernels
             float sumScale = 0f, sumBias = 0f;
             for (int r = chunk * p.ChunkRows; r < end; r++)
             {
-                float g = gradOutput[r * n + j];
-                sumScale += g * input[r * n + j];
+                float g = default(TCodec).Widen(gradOutput[r * n + j]);
+                sumScale += g * default(TCodec).Widen(input[r * n + j]);
                 sumBias += g;
             }
             partial[chunk * n + j] = sumScale;
@@ -111,19 +119,43 @@ internal static class ScaleBiasKernels
 /// <summary>Launchers of the scale/bias op.</summary>
 public sealed partial class BoftKernels
 {
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams> scaleBiasForward;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams> scaleBiasGradInput;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams> scaleBiasPartials;
+    /// <summary>The scale/bias kernels of one storage type.</summary>
+    private sealed class ScaleBiasSet<TStore>(
+        Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams> forward,
+        Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams> gradInput,
+        Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<float>, ScaleBiasParams> partials)
+        where TStore : unmanaged
+    {
+        public Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams> Forward { get; } = forward;
+
+        public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams> GradInput { get; } = gradInput;
+
+        public Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<float>, ScaleBiasParams> Partials { get; } = partials;
+    }
+
+    private ScaleBiasSet<float> scaleBiasFloat32;
+    private ScaleBiasSet<ushort>? scaleBiasBFloat16;
+    private ScaleBiasSet<ushort>? scaleBiasFloat16;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams> scaleBiasReduce;
 
-    [MemberNotNull(nameof(scaleBiasForward), nameof(scaleBiasGradInput), nameof(scaleBiasPartials), nameof(scaleBiasReduce))]
+    [MemberNotNull(nameof(scaleBiasFloat32), nameof(scaleBiasReduce))]
     private void InitializeScaleBias()
     {
-        scaleBiasForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.ForwardKernel);
-        scaleBiasGradInput = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.GradInputKernel);
-        scaleBiasPartials = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.ColumnPartialsKernel);
+        scaleBiasFloat32 = LoadScaleBias<float, Float32Codec>();
         scaleBiasReduce = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.ColumnReduceKernel);
     }
+
+    private ScaleBiasSet<TStore> LoadScaleBias<TStore, TCodec>()
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        new(Accelerator.LoadKernel<ArrayView<TStore>, ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams>(ScaleBiasKernels.ForwardKernel<TStore, TCodec>),
+            Accelerator.LoadKernel<ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams>(ScaleBiasKernels.GradInputKernel<TStore, TCodec>),
+            Accelerator.LoadKernel<ArrayView<TStore>, ArrayView<TStore>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.ColumnPartialsKernel<TStore, TCodec>));
+
+    /// <summary>The 16-bit scale/bias kernels of <paramref name="type"/>, loaded on first use.</summary>
+    private ScaleBiasSet<ushort> ScaleBiasSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
+        ? scaleBiasBFloat16 ??= LoadScaleBias<ushort, BFloat16Codec>()
+        : scaleBiasFloat16 ??= LoadScaleBias<ushort, Float16Codec>();
 
     /// <summary><c>output = input ⊙ scale + bias</c> per row; either may be omitted (<c>default</c>). <paramref name="output"/> may alias <paramref name="input"/>.</summary>
     /// <param name="input">Shape: [rowCount, featureCount].</param>
@@ -134,7 +166,17 @@ public sealed partial class BoftKernels
     /// <param name="stream">The stream, or null for the default stream.</param>
     /// <exception cref="ArgumentException">A length does not match.</exception>
     /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
-    public void ScaleBias(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> bias, ArrayView<float> output, AcceleratorStream? stream = null)
+    public void ScaleBias(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> bias, ArrayView<float> output, AcceleratorStream? stream = null) =>
+        ScaleBias(scaleBiasFloat32, input, featureCount, scale, bias, output, stream);
+
+    /// <summary><see cref="ScaleBias(ArrayView{float}, int, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
+    /// on 16-bit activations of <paramref name="type"/> (input, bias, output); scale stays float32.</summary>
+    internal void ScaleBias(ArrayView<ushort> input, ElementType type, int featureCount, ArrayView<float> scale, ArrayView<ushort> bias, ArrayView<ushort> output, AcceleratorStream? stream = null) =>
+        ScaleBias(ScaleBiasSixteenBit(type), input, featureCount, scale, bias, output, stream);
+
+    private void ScaleBias<TStore>(ScaleBiasSet<TStore> kernels, ArrayView<TStore> input, int featureCount, ArrayView<float> scale, ArrayView<TStore> bias, ArrayView<TStore> output,
+        AcceleratorStream? stream)
+        where TStore : unmanaged
     {
         AcceleratorStream s = StreamOf(stream);
         RequirePositive(featureCount, nameof(featureCount));
@@ -149,11 +191,12 @@ public sealed partial class BoftKernels
         if (rows == 0)
             return;
         var p = new ScaleBiasParams { RowCount = rows, FeatureCount = featureCount, HasScale = hasScale ? 1 : 0, HasBias = hasBias ? 1 : 0 };
-        scaleBiasForward(s, RowConfig(rows, featureCount), input, hasScale ? scale : None, hasBias ? bias : None, output, p);
+        kernels.Forward(s, RowConfig(rows, featureCount), input, hasScale ? scale : None, hasBias ? bias : input, output, p);
     }
 
     /// <summary>
-    /// Backward of <see cref="ScaleBias"/>: <c>gradInput = gradOutput ⊙ scale</c> (overwritten), <c>gradScale += Σ_rows gradOutput ⊙ input</c>,
+    /// Backward of <see cref="ScaleBias(ArrayView{float}, int, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>:
+    /// <c>gradInput = gradOutput ⊙ scale</c> (overwritten), <c>gradScale += Σ_rows gradOutput ⊙ input</c>,
     /// <c>gradBias += Σ_rows gradOutput</c> (accumulated, deterministic two-stage column sums). Any output may be omitted (<c>default</c>).
     /// </summary>
     /// <param name="input">The forward's input. Shape: [rowCount, featureCount].</param>
@@ -168,7 +211,17 @@ public sealed partial class BoftKernels
     /// <exception cref="ArgumentException">A length does not match.</exception>
     /// <exception cref="BackendMismatchException">A view, the stream or the workspace belongs to another accelerator.</exception>
     public void ScaleBiasBackward(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> gradOutput,
-        ArrayView<float> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
+        ArrayView<float> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        ScaleBiasBackward(scaleBiasFloat32, input, featureCount, scale, gradOutput, gradInput, gradScale, gradBias, stream, workspace);
+
+    /// <summary>The backward on 16-bit activations of <paramref name="type"/> (input, gradOutput, gradInput); scale, gradScale and gradBias stay float32.</summary>
+    internal void ScaleBiasBackward(ArrayView<ushort> input, ElementType type, int featureCount, ArrayView<float> scale, ArrayView<ushort> gradOutput,
+        ArrayView<ushort> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
+        ScaleBiasBackward(ScaleBiasSixteenBit(type), input, featureCount, scale, gradOutput, gradInput, gradScale, gradBias, stream, workspace);
+
+    private void ScaleBiasBackward<TStore>(ScaleBiasSet<TStore> kernels, ArrayView<TStore> input, int featureCount, ArrayView<float> scale, ArrayView<TStore> gradOutput,
+        ArrayView<TStore> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream, BoftWorkspace? workspace)
+        where TStore : unmanaged
     {
         AcceleratorStream s = StreamOf(stream);
         RequirePositive(featureCount, nameof(featureCount));
@@ -202,17 +255,17 @@ public sealed partial class BoftKernels
             p.ChunkRows = chunkRows;
             ArrayView<float> partial = Scratch(2L * chunks * featureCount, workspace, "ScaleBiasBackward");
             int columnGroups = LaunchMath.CeilDiv(featureCount, MaxGroupSize);
-            scaleBiasPartials(s, new KernelConfig(Math.Min(chunks * columnGroups, 1 << 24), MaxGroupSize), input, gradOutput, partial, p);
+            kernels.Partials(s, new KernelConfig(Math.Min(chunks * columnGroups, 1 << 24), MaxGroupSize), input, gradOutput, partial, p);
             ScaleBiasParams reduceParams = p;
             reduceParams.HasScale = hasGradScale ? 1 : 0;
             reduceParams.HasBias = hasGradBias ? 1 : 0;
             scaleBiasReduce(s, ElementwiseConfig(featureCount), partial, hasGradScale ? gradScale : None, hasGradBias ? gradBias : None, reduceParams);
         }
         if (hasGradInput)
-            scaleBiasGradInput(s, RowConfig(rows, featureCount), hasScale ? scale : None, gradOutput, gradInput, p);
+            kernels.GradInput(s, RowConfig(rows, featureCount), hasScale ? scale : None, gradOutput, gradInput, p);
     }
 
-    /// <summary>Floats of workspace <see cref="ScaleBiasBackward"/> needs.</summary>
+    /// <summary>Floats of workspace <see cref="ScaleBiasBackward(ArrayView{float}, int, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?, BoftWorkspace?)"/> needs.</summary>
     /// <param name="rowCount">Rows.</param>
     /// <param name="featureCount">n.</param>
     /// <returns>The length to pass to <see cref="CreateWorkspace"/>.</returns>

@@ -148,6 +148,9 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : SixteenBit
         RequirePath(type, SixteenBitOperation.Rotation);
         var shape = new BoftConfig(d, BlockSize: blockSize, FactorCount: factorCount).Resolve().Rotation;
         var random = new Random(d + rows);
+        // ILGPU's CPU simulator is 20-250x slower: at most 300 rows there (still several row tiles and reduction chunks).
+        if (IsSimulator)
+            rows = Math.Min(rows, 300);
         double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
         float[] x = Floats(random, rows * d), gy = Floats(random, rows * d);
         (float[] y, float[] gx, float[] gBlocks) Run(BoftBackend backend)
@@ -185,6 +188,8 @@ public sealed class SixteenBitBackendTests(BackendCase backendCase) : SixteenBit
     public void Linear_AndBackwardInput_MatchReference(ElementType type, int rows, int d, int n)
     {
         RequirePath(type, SixteenBitOperation.Linear);
+        if (IsSimulator)
+            rows = Math.Min(rows, 40); // tiny on the CPU simulator
         var random = new Random(7 + rows);
         float[] x = Floats(random, rows * d), w = Floats(random, n * d), gy = Floats(random, rows * n);
         (float[] y, float[] gx) Run(BoftBackend backend)

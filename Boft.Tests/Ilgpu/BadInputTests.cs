@@ -170,7 +170,7 @@ public sealed class BadInputTests(BackendCase backendCase) : IlgpuKernelTestBase
         using MemoryBuffer1D<float, Stride1D.Dense> foreign = Other.Accelerator.Allocate1D<float>(8);
         var mismatch = Assert.Throws<BackendMismatchException>(() => Backend.Wrap(foreign.View, 2, 4))!;
         Assert.That(mismatch.Message, Does.StartWith("view ([8]) belongs to accelerator"));
-        Assert.That(() => Backend.Wrap(default, 0), Throws.ArgumentException.With.Property("ParamName").EqualTo("view"));
+        Assert.That(() => Backend.Wrap(default(ArrayView<float>), 0), Throws.ArgumentException.With.Property("ParamName").EqualTo("view"));
         ArrayView<float> mine = Zeros(8);
         var length = Assert.Throws<ArgumentException>(() => Backend.Wrap(mine, 3, 4))!;
         Assert.That(length.Message, Does.Contain("[8] (8 elements)").And.Contain("[3, 4] needs 12"));

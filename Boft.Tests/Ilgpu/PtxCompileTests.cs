@@ -43,8 +43,10 @@ public sealed class PtxCompileTests
     {
         IReadOnlyList<KernelEntry> all = KernelCatalog.All();
         Assert.That(all.Select(e => e.Name), Is.Unique);
-        // 6 sized kernels × 7 size structs, 2 global-workspace Cayley kernels (any b), 3 GEMM tiles, 21 plain kernels (5 of them Conv2d).
-        Assert.That(all, Has.Count.EqualTo(6 * 7 + 2 + 3 + 21));
+        // Cayley: 2 sized kernels × 7 size structs + 2 global-workspace kernels (any b) + COFT projection. The kernels with a 16-bit
+        // path once per storage codec (float32, bfloat16, float16): 4 rotation kernels × 7 size structs, the GEMM × 3 tiles, and the
+        // direct GEMM, 3 scale/bias kernels and the reduction. Fill for float and ushort. 14 plain kernels (5 of them Conv2d).
+        Assert.That(all, Has.Count.EqualTo((2 * 7 + 2 + 1) + 3 * (4 * 7 + 3 + 1 + 3 + 1) + 2 + 14));
         var launched = typeof(BoftKernels).Assembly.GetTypes()
             .Where(t => t.Namespace == "Boft.Kernels.Ilgpu" && t.Name.EndsWith("Kernels", StringComparison.Ordinal) && t.IsAbstract && t.IsSealed)
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)

@@ -1,0 +1,192 @@
+// The ILGPU backend's 16-bit path beyond the shared SixteenBitBackendTests (which run every 16-bit op on the default paths):
+//   * the in-kernel conversions (ElementCodecs.cs, the same C# on the simulator and in PTX) against ElementConversions, bit for
+//     bit, on every 16-bit pattern and on every rounding boundary of both types;
+//   * the non-default kernel paths in 16-bit: the tiled GEMM (the simulator's default is the direct one, CUDA's is cuBLAS),
+//     rotation tiles in the global workspace (SharedMemoryBytes = 0) and several gradBlocks reduction chunks;
+//   * the 16-bit Wrap of caller views (ushort bits, ILGPU.Half) and the typed views of a tensor, with their errors.
+// Tolerances: those of SixteenBitBackendTests (1 ulp of the type + 1e-5·max for 16-bit outputs; BackendOracle's float32
+// rule for float32 gradients), for the same reason: both sides round once.
+
+using Boft.Backends;
+using Boft.Kernels.Ilgpu;
+using Boft.Tests.BackendOps;
+using Boft.Tests.Infrastructure;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Boft.Tests.Ilgpu;
+
+[TestFixture]
+public sealed class ElementCodecTests
+{
+    [Test]
+    public void Widen_EveryPattern_MatchesElementConversions()
+    {
+        for (int i = 0; i < 65536; i++)
+        {
+            ushort bits = (ushort)i;
+            Same(new BFloat16Codec().Widen(bits), ElementConversions.BFloat16ToSingle(bits), $"bf16 0x{bits:X4}");
+            Same(new Float16Codec().Widen(bits), ElementConversions.Float16ToSingle(bits), $"fp16 0x{bits:X4}");
+        }
+    }
+
+    [Test]
+    public void Narrow_EveryRoundingBoundary_MatchesElementConversions()
+    {
+        // For every non-NaN 16-bit value v and its successor: v itself, the exact midpoint (a tie), and the float32 neighbours of
+        // the midpoint; plus random float32 bit patterns (NaNs, infinities, subnormals). bf16 boundaries are float32 values; fp16
+        // boundaries reach into the float16 subnormals and the overflow threshold 65520.
+        var values = new List<float>();
+        foreach (ElementType type in new[] { ElementType.BFloat16, ElementType.Float16 })
+        {
+            for (int i = 0; i < 65535; i++)
+            {
+                float low = ElementConversions.ToSingle((ushort)i, type), high = ElementConversions.ToSingle((ushort)(i + 1), type);
+                if (!float.IsFinite(low) || !float.IsFinite(high) || Math.Sign(low) != Math.Sign(high))
+                    continue;
+                float middle = (float)(((double)low + high) / 2);
+                values.AddRange([low, middle, MathF.BitIncrement(middle), MathF.BitDecrement(middle)]);
+            }
+        }
+        var random = new Random(17);
+        for (int i = 0; i < 200_000; i++)
+            values.Add(BitConverter.Int32BitsToSingle(random.Next(int.MinValue, int.MaxValue)));
+        values.AddRange([65504f, 65519.996f, 65520f, float.MaxValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f, float.Epsilon,
+            MathF.Pow(2, -25), MathF.BitIncrement(MathF.Pow(2, -25)), MathF.Pow(2, -24) * 1.5f, BitConverter.UInt32BitsToSingle(0x7F800001), BitConverter.UInt32BitsToSingle(0xFFC00001)]);
+        int checkedValues = 0;
+        foreach (float value in values)
+        {
+            Bits(new BFloat16Codec().Narrow(value), ElementConversions.SingleToBFloat16(value), ElementType.BFloat16, value);
+            Bits(new Float16Codec().Narrow(value), ElementConversions.SingleToFloat16(value), ElementType.Float16, value);
+            checkedValues++;
+        }
+        Assert.That(checkedValues, Is.GreaterThan(700_000));
+    }
+
+    private static void Same(float actual, float expected, string what)
+    {
+        if (BitConverter.SingleToUInt32Bits(actual) == BitConverter.SingleToUInt32Bits(expected))
+            return; // the common case, without an NUnit assertion per value
+        if (float.IsNaN(expected))
+        {
+            Assert.That(float.IsNaN(actual) && float.IsNegative(actual) == float.IsNegative(expected), Is.True, $"{what}: NaN of the same sign");
+            return;
+        }
+        Assert.That(BitConverter.SingleToUInt32Bits(actual), Is.EqualTo(BitConverter.SingleToUInt32Bits(expected)), what);
+    }
+
+    private static void Bits(ushort actual, ushort expected, ElementType type, float value)
+    {
+        if (actual == expected && !float.IsNaN(value))
+            return;
+        string what = $"{type} of {value:R} (0x{BitConverter.SingleToUInt32Bits(value):X8})";
+        if (float.IsNaN(value))
+        {
+            float widened = ElementConversions.ToSingle(actual, type);
+            Assert.That(float.IsNaN(widened) && float.IsNegative(widened) == float.IsNegative(value), Is.True, $"{what}: NaN of the same sign");
+            int quietBit = type == ElementType.BFloat16 ? 0x0040 : 0x0200;
+            Assert.That(actual & quietBit, Is.Not.Zero, $"{what}: a quiet NaN");
+            return;
+        }
+        Assert.That(actual, Is.EqualTo(expected), what);
+    }
+}
+
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.IlgpuWarp4AndCuda))]
+public sealed class SixteenBitKernelTests(BackendCase backendCase) : IlgpuKernelTestBase(backendCase)
+{
+    [TestCase(ElementType.BFloat16)]
+    [TestCase(ElementType.Float16)]
+    public void ForcedPaths_TiledGemmGlobalRotationAndChunkedReductions_MatchReference(ElementType type)
+    {
+        var options = new BoftKernelOptions { Gemm = BoftGemm.Tiled, SharedMemoryBytes = 0, ReductionChunkCount = 3 };
+        using var forced = new IlgpuBackend(Accelerator, "IlgpuForcedPaths", options);
+        using var reference = new ReferenceBackend();
+        var random = new Random(21);
+        RotationShape shape = new BoftConfig(32, BlockSize: 4, FactorCount: 3).Resolve().Rotation;
+        int rows = 7, d = 24, n = 20;
+        double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
+        float[] x = SixteenBitBackendTests.Floats(random, rows * 32), gy = SixteenBitBackendTests.Floats(random, rows * 32);
+        float[] lx = SixteenBitBackendTests.Floats(random, rows * d), w = SixteenBitBackendTests.Floats(random, n * d), lgy = SixteenBitBackendTests.Floats(random, rows * n);
+        float[] s = SixteenBitBackendTests.Floats(random, n), bias = SixteenBitBackendTests.Floats(random, n);
+        Dictionary<string, float[]> Run(BoftBackend backend)
+        {
+            using Tensor tx = backend.Upload(x, type, rows, 32), tgy = backend.Upload(gy, type, rows, 32);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), shape.FactorCount, shape.BlockCount, 4, 4);
+            using Tensor ty = backend.Allocate(type, rows, 32), tyT = backend.Allocate(type, rows, 32), tgx = backend.Allocate(type, rows, 32);
+            using Tensor tgb = backend.Allocate(shape.FactorCount, shape.BlockCount, 4, 4);
+            backend.Rotate(shape, tx, tb, false, ty);
+            backend.Rotate(shape, tx, tb, true, tyT);
+            backend.RotateBackward(shape, tx, tb, tgy, tgx, tgb);
+            using Tensor tlx = backend.Upload(lx, type, rows, d), tw = backend.Upload(w, type, n, d), tlgy = backend.Upload(lgy, type, rows, n);
+            using Tensor tly = backend.Allocate(type, rows, n), tlgx = backend.Allocate(type, rows, d);
+            backend.Linear(tlx, tw, tly);
+            backend.LinearBackwardInput(tlgy, tw, tlgx);
+            using Tensor ts = backend.Upload(s, n), tbias = backend.Upload(bias, type, n), tsy = backend.Allocate(type, rows, n);
+            using Tensor tgs = backend.Allocate(n), tgbias = backend.Allocate(n);
+            backend.ScaleBias(tly, ts, tbias, tsy);
+            backend.ScaleBiasBackward(tly, ts, tlgy, tlgy, tgs, tgbias); // gradInput aliasing gradOutput, as the layers do
+            return new()
+            {
+                ["y"] = ty.ToArray(), ["yT"] = tyT.ToArray(), ["gx"] = tgx.ToArray(), ["gBlocks"] = tgb.ToArray(), ["linear"] = tly.ToArray(),
+                ["linearGx"] = tlgx.ToArray(), ["scaleBias"] = tsy.ToArray(), ["scaleBiasGx"] = tlgy.ToArray(), ["gs"] = tgs.ToArray(), ["gBias"] = tgbias.ToArray(),
+            };
+        }
+        Dictionary<string, float[]> actual = Run(forced), expected = Run(reference);
+        foreach (string name in new[] { "y", "yT", "gx", "linear", "linearGx", "scaleBias", "scaleBiasGx" })
+            SixteenBitBackendTests.CheckSixteenBit(actual[name], expected[name], type, $"{name} ({type}, forced paths, {Case.Name})");
+        SixteenBitBackendTests.CheckFloat32(actual["gBlocks"], expected["gBlocks"], rows, "gradBlocks");
+        SixteenBitBackendTests.CheckFloat32(actual["gs"], expected["gs"], rows, "gradScale");
+        SixteenBitBackendTests.CheckFloat32(actual["gBias"], expected["gBias"], rows, "gradBias");
+    }
+
+    [Test]
+    public void Wrap_SixteenBitViews_WorksInPlaceWithoutCopy()
+    {
+        float[] values = [1f, -2.5f, 0.1f, 3f, 1e-5f, -0f, 65504f, 7f];
+        ushort[] bf16 = Array.ConvertAll(values, v => ElementConversions.SingleToBFloat16(v));
+        using MemoryBuffer1D<ushort, Stride1D.Dense> bits = Accelerator.Allocate1D(bf16);
+        using (IlgpuTensor wrapped = Backend.Wrap(bits.View, ElementType.BFloat16, 2, 4))
+        {
+            Assert.That(wrapped.OwnsMemory, Is.False);
+            Assert.That(wrapped.ElementType, Is.EqualTo(ElementType.BFloat16));
+            Assert.That(wrapped.ToArray(), Is.EqualTo(Array.ConvertAll(bf16, ElementConversions.BFloat16ToSingle)));
+            Assert.That(Backend.SumOfSquares(wrapped), Is.EqualTo(Array.ConvertAll(bf16, ElementConversions.BFloat16ToSingle).Sum(v => (double)v * v)).Within(1e-12).Percent);
+            Backend.Fill(wrapped, 1.00390625f); // 1 + 2^-8: a bf16 tie, rounds to even (1.0)
+            Assert.That(wrapped.BitsView.Length, Is.EqualTo(8));
+        }
+        Accelerator.Synchronize();
+        Assert.That(bits.GetAsArray1D(), Is.All.EqualTo((ushort)0x3F80), "the caller's memory was written, the fill value rounded once (RNE)");
+
+        ILGPU.Half[] halves = Array.ConvertAll(values, v => Interop.IntAsFloat(ElementConversions.SingleToFloat16(v)));
+        using MemoryBuffer1D<ILGPU.Half, Stride1D.Dense> halfBuffer = Accelerator.Allocate1D(halves);
+        using IlgpuTensor fp16 = Backend.Wrap(halfBuffer.View, 8);
+        Assert.That(fp16.ElementType, Is.EqualTo(ElementType.Float16));
+        float[] expected = Array.ConvertAll(values, v => ElementConversions.Float16ToSingle(ElementConversions.SingleToFloat16(v)));
+        Assert.That(fp16.ToArray(), Is.EqualTo(expected), "ILGPU.Half bits are IEEE binary16 bits");
+        using Tensor copy = Backend.Allocate(ElementType.Float16, 8);
+        Backend.Copy(fp16, copy);
+        Assert.That(copy.ToArray(), Is.EqualTo(expected));
+        Assert.That(fp16.HalfView.Length, Is.EqualTo(8));
+        Assert.That(((IlgpuTensor)copy).OwnsMemory, Is.True);
+    }
+
+    [Test]
+    public void Wrap_AndTypedViews_ThrowClearExceptions()
+    {
+        using MemoryBuffer1D<ushort, Stride1D.Dense> bits = Accelerator.Allocate1D<ushort>(8);
+        var notSixteen = Assert.Throws<ArgumentOutOfRangeException>(() => Backend.Wrap(bits.View, ElementType.Float32, 2, 4))!;
+        Assert.That(notSixteen.ParamName, Is.EqualTo("elementType"));
+        var length = Assert.Throws<ArgumentException>(() => Backend.Wrap(bits.View, ElementType.Float16, 3, 4))!;
+        Assert.That(length.ParamName, Is.EqualTo("view"));
+        Assert.That(length.Message, Does.Contain("[8] (8 elements)").And.Contain("[3, 4] needs 12"));
+        Assert.That(() => Backend.Wrap(default(ArrayView<ushort>), ElementType.BFloat16, 0), Throws.ArgumentException.With.Property("ParamName").EqualTo("view"));
+        using var bf16 = (IlgpuTensor)Backend.Allocate(ElementType.BFloat16, 2, 4);
+        using var fp32 = (IlgpuTensor)Backend.Allocate(2, 4);
+        Assert.That(() => bf16.View, Throws.InvalidOperationException.With.Message.Contains("BFloat16"));
+        Assert.That(() => bf16.Buffer, Throws.InvalidOperationException.With.Message.Contains("BitsView"));
+        Assert.That(() => bf16.HalfView, Throws.InvalidOperationException.With.Message.Contains("Float16 tensors"));
+        Assert.That(() => fp32.BitsView, Throws.InvalidOperationException.With.Message.Contains("Float32"));
+        Assert.That(Backend.Supports(ElementType.BFloat16) && Backend.Supports(ElementType.Float16), Is.True);
+    }
+}
