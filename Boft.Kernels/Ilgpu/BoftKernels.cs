@@ -26,8 +26,9 @@ namespace Boft.Kernels.Ilgpu;
 /// <summary>
 /// The BOFT/OFT kernels (batched Cayley map, fused butterfly rotation, merge, scale/bias, frozen-layer GEMM, losses,
 /// optimizers, element-wise utilities) loaded on an ILGPU <see cref="ILGPU.Runtime.Accelerator"/> that the caller owns,
-/// so Boft can run inside the caller's own GPU pipeline. Methods take <see cref="ArrayView{T}"/>s of float32 data and an
-/// optional <see cref="AcceleratorStream"/> (default: the accelerator's default stream) and only enqueue work, except the
+/// so Boft can run inside the caller's own GPU pipeline. Methods take <see cref="ArrayView{T}"/>s of float32 data (the ops with
+/// a 16-bit path also have overloads over <c>ArrayView&lt;ushort&gt;</c> bits of bfloat16 or float16 activations, with the
+/// <see cref="ElementType"/> beside them; docs/09_Mixed-precision.md) and an optional <see cref="AcceleratorStream"/> (default: the accelerator's default stream) and only enqueue work, except the
 /// losses, which return a scalar. An optional view is omitted by passing <c>default</c>.
 /// Not thread-safe; use one instance per thread, or pass explicit workspaces when launching on several streams.
 /// Disposing frees Boft's own device memory (tables, workspaces, cuBLAS handle); compiled kernels live in the
@@ -246,8 +247,10 @@ public sealed partial class BoftKernels : IDisposable
     private static string Rows(long length, int columns) => ShapeChecks.RowsOf(length, columns);
 
     /// <summary>Requires one of the 16-bit element types (the internal 16-bit launchers take the type beside the bits).</summary>
-    private static ElementType RequireSixteenBit(ElementType type) =>
-        type.IsSixteenBit() && Enum.IsDefined(type) ? type : throw new ArgumentOutOfRangeException(nameof(type), type, "A 16-bit element type (BFloat16 or Float16) is required.");
+    private static ElementType RequireSixteenBit(ElementType elementType) =>
+        elementType.IsSixteenBit() && Enum.IsDefined(elementType)
+            ? elementType
+            : throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "The 16-bit overloads take BFloat16 or Float16 views; float32 views have their own overloads.");
 
     private static void RequirePositive(int value, string name) => ShapeChecks.Positive(value, name);
 

@@ -139,19 +139,31 @@ public sealed partial class BoftKernels
             reluBackward(s, ElementwiseConfig(n), input, gradOutput, gradInput, n);
     }
 
-    /// <summary>Sets every element of a 16-bit view to <paramref name="value"/> rounded once to <paramref name="type"/> (RNE).</summary>
-    internal void Fill(ArrayView<ushort> values, ElementType type, float value, AcceleratorStream? stream = null)
+    /// <summary>Sets every element of a 16-bit view to <paramref name="value"/> rounded once to <paramref name="elementType"/> (RNE).</summary>
+    /// <param name="values">Raw 16-bit elements of this accelerator.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Fill(ArrayView<ushort> values, ElementType elementType, float value, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(values, nameof(values));
-        ushort bits = ElementConversions.FromSingle(value, RequireSixteenBit(type));
+        ushort bits = ElementConversions.FromSingle(value, RequireSixteenBit(elementType));
         fillBits ??= Accelerator.LoadKernel<ArrayView<ushort>, int, ushort>(ElementwiseKernels.FillKernel<ushort>);
         if (n > 0)
             fillBits(s, ElementwiseConfig(n), values, n, bits);
     }
 
     /// <summary>Copies a 16-bit view into another of the same length on the stream (the bits, unchanged).</summary>
-    internal void Copy(ArrayView<ushort> source, ArrayView<ushort> destination, AcceleratorStream? stream = null)
+    /// <param name="source">The source bits.</param>
+    /// <param name="destination">The destination (same length).</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Copy(ArrayView<ushort> source, ArrayView<ushort> destination, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(source, nameof(source));

@@ -226,17 +226,30 @@ public sealed partial class BoftKernels
         LaunchGemm(gemmFloat32, s, input, weight, output, LinearParams(rows, d, n));
     }
 
-    /// <summary>Linear on 16-bit operands of <paramref name="type"/> (input, the frozen weight, output), accumulated in float32.</summary>
-    internal void Linear(ArrayView<ushort> input, ElementType type, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> output, AcceleratorStream? stream = null)
+    /// <summary>
+    /// <c>output = input · weightᵀ</c> on 16-bit operands (input, the frozen weight and output all of <paramref name="elementType"/>):
+    /// widened as loaded, accumulated in float32, rounded once per output (on CUDA: cublasGemmEx with CUBLAS_COMPUTE_32F when it loads).
+    /// </summary>
+    /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="output">Overwritten. Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Linear(ArrayView<ushort> input, ElementType elementType, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> output, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
-        GemmSet<ushort> kernels = GemmSixteenBit(type);
+        GemmSet<ushort> kernels = GemmSixteenBit(elementType);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
         int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
         if (rows == 0)
             return;
-        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), type, transposeA: true, transposeB: false, n, rows, d, weight, d, input, d, output, n))
+        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), elementType, transposeA: true, transposeB: false, n, rows, d, weight, d, input, d, output, n))
             return;
         LaunchGemm(kernels, s, input, weight, output, LinearParams(rows, d, n));
     }
@@ -274,18 +287,28 @@ public sealed partial class BoftKernels
         LaunchGemm(gemmFloat32, s, gradOutput, weight, gradInput, BackwardInputParams(rows, d, n));
     }
 
-    /// <summary>LinearBackwardInput on 16-bit operands of <paramref name="type"/> (gradOutput, the frozen weight, gradInput), accumulated in float32.</summary>
-    internal void LinearBackwardInput(ArrayView<ushort> gradOutput, ElementType type, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> gradInput,
+    /// <summary><c>gradInput = gradOutput · weight</c> (overwritten) on 16-bit operands of <paramref name="elementType"/>, accumulated in float32.</summary>
+    /// <param name="gradOutput">Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="gradInput">Overwritten. Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void LinearBackwardInput(ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> gradInput,
         AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
-        GemmSet<ushort> kernels = GemmSixteenBit(type);
+        GemmSet<ushort> kernels = GemmSixteenBit(elementType);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
         int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
         if (rows == 0)
             return;
-        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), type, transposeA: false, transposeB: false, d, rows, n, weight, d, gradOutput, n, gradInput, d))
+        if (cuBlas is not null && CuBlasGemmEx.TryGemm(Blas(s), elementType, transposeA: false, transposeB: false, d, rows, n, weight, d, gradOutput, n, gradInput, d))
             return;
         LaunchGemm(kernels, s, gradOutput, weight, gradInput, BackwardInputParams(rows, d, n));
     }

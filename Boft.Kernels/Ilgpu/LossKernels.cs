@@ -248,12 +248,19 @@ public sealed partial class BoftKernels
         return hostResult[0];
     }
 
-    /// <summary>Σ x² of a 16-bit view (each element widened exactly as it is loaded), in double. Waits for the stream.</summary>
-    internal double SumOfSquares(ArrayView<ushort> values, ElementType type, AcceleratorStream? stream = null)
+    /// <summary>Σ x² of a 16-bit view (each element widened exactly as it is loaded), accumulated in double on the device.
+    /// Waits for the stream and copies one scalar back.</summary>
+    /// <param name="values">Raw 16-bit elements of this accelerator.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <returns>The sum of squares (0 for an empty view).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="BackendMismatchException">The view or the stream belongs to another accelerator.</exception>
+    public double SumOfSquares(ArrayView<ushort> values, ElementType elementType, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
         int n = Owned(values, nameof(values));
-        var launch = RequireSixteenBit(type) == ElementType.BFloat16
+        var launch = RequireSixteenBit(elementType) == ElementType.BFloat16
             ? reduceBFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel<ushort, BFloat16Codec>)
             : reduceFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ReductionParams>(LossKernels.ReduceKernel<ushort, Float16Codec>);
         if (n == 0)

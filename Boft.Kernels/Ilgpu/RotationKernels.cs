@@ -411,10 +411,24 @@ public sealed partial class BoftKernels
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
         Rotate(rotationFloat32, shape, input, blocks, transpose, output, stream, workspace);
 
-    /// <summary>The rotation on 16-bit activations of <paramref name="type"/> (input and output); blocks stay float32.</summary>
-    internal void Rotate(RotationShape shape, ArrayView<ushort> input, ElementType type, ArrayView<float> blocks, bool transpose, ArrayView<ushort> output,
+    /// <summary>
+    /// The rotation on 16-bit activations (input and output of <paramref name="elementType"/>; blocks stay float32): each element is
+    /// widened as its tile is loaded and rounded once as it is stored. <paramref name="output"/> may be the same view as <paramref name="input"/>.
+    /// </summary>
+    /// <param name="shape">The rotation shape.</param>
+    /// <param name="input">Rows. Shape: [rowCount, featureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="blocks">float32. Shape: [factorCount, blockCount, blockSize, blockSize].</param>
+    /// <param name="transpose">Apply Rᵀ instead of R.</param>
+    /// <param name="output">Shape: [rowCount, featureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <param name="workspace">Scratch (<see cref="RotateWorkspaceLength"/>), or null for the internal one.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Rotate(RotationShape shape, ArrayView<ushort> input, ElementType elementType, ArrayView<float> blocks, bool transpose, ArrayView<ushort> output,
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
-        Rotate(RotationSixteenBit(type), shape, input, blocks, transpose, output, stream, workspace);
+        Rotate(RotationSixteenBit(elementType), shape, input, blocks, transpose, output, stream, workspace);
 
     private void Rotate<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> input, ArrayView<float> blocks, bool transpose, ArrayView<TStore> output,
         AcceleratorStream? stream, BoftWorkspace? workspace)
@@ -447,10 +461,23 @@ public sealed partial class BoftKernels
         ArrayView<float> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
         RotateBackward(rotationFloat32, shape, input, blocks, gradOutput, gradInput, gradBlocks, stream, workspace);
 
-    /// <summary>The rotation backward on 16-bit activations of <paramref name="type"/> (input, gradOutput, gradInput); blocks and gradBlocks stay float32.</summary>
-    internal void RotateBackward(RotationShape shape, ArrayView<ushort> input, ElementType type, ArrayView<float> blocks, ArrayView<ushort> gradOutput,
+    /// <summary>The rotation backward on 16-bit activations of <paramref name="elementType"/> (input, gradOutput, gradInput, the gradient
+    /// rounded once); blocks and gradBlocks (overwritten, summed in float32) stay float32.</summary>
+    /// <param name="shape">The rotation shape.</param>
+    /// <param name="input">The forward's input. Shape: [rowCount, featureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="blocks">float32. Shape: [factorCount, blockCount, blockSize, blockSize].</param>
+    /// <param name="gradOutput">∂L/∂output. Shape: [rowCount, featureCount].</param>
+    /// <param name="gradInput">Overwritten. Shape: [rowCount, featureCount]. May alias <paramref name="gradOutput"/>, not <paramref name="input"/>.</param>
+    /// <param name="gradBlocks">float32, overwritten. Shape: [factorCount, blockCount, blockSize, blockSize].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <param name="workspace">Scratch (<see cref="RotateBackwardWorkspaceLength"/>), or null for the internal one.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void RotateBackward(RotationShape shape, ArrayView<ushort> input, ElementType elementType, ArrayView<float> blocks, ArrayView<ushort> gradOutput,
         ArrayView<ushort> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
-        RotateBackward(RotationSixteenBit(type), shape, input, blocks, gradOutput, gradInput, gradBlocks, stream, workspace);
+        RotateBackward(RotationSixteenBit(elementType), shape, input, blocks, gradOutput, gradInput, gradBlocks, stream, workspace);
 
     private void RotateBackward<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> input, ArrayView<float> blocks, ArrayView<TStore> gradOutput,
         ArrayView<TStore> gradInput, ArrayView<float> gradBlocks, AcceleratorStream? stream, BoftWorkspace? workspace)

@@ -169,10 +169,20 @@ public sealed partial class BoftKernels
     public void ScaleBias(ArrayView<float> input, int featureCount, ArrayView<float> scale, ArrayView<float> bias, ArrayView<float> output, AcceleratorStream? stream = null) =>
         ScaleBias(scaleBiasFloat32, input, featureCount, scale, bias, output, stream);
 
-    /// <summary><see cref="ScaleBias(ArrayView{float}, int, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
-    /// on 16-bit activations of <paramref name="type"/> (input, bias, output); scale stays float32.</summary>
-    internal void ScaleBias(ArrayView<ushort> input, ElementType type, int featureCount, ArrayView<float> scale, ArrayView<ushort> bias, ArrayView<ushort> output, AcceleratorStream? stream = null) =>
-        ScaleBias(ScaleBiasSixteenBit(type), input, featureCount, scale, bias, output, stream);
+    /// <summary><c>output = input ⊙ scale + bias</c> on 16-bit activations of <paramref name="elementType"/> (input, bias, output); scale
+    /// stays float32; computed in float32 and rounded once. <paramref name="output"/> may alias <paramref name="input"/>.</summary>
+    /// <param name="input">Shape: [rowCount, featureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="featureCount">n, the row length.</param>
+    /// <param name="scale">Optional, float32. Shape: [featureCount].</param>
+    /// <param name="bias">Optional, 16-bit. Shape: [featureCount].</param>
+    /// <param name="output">Shape: [rowCount, featureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void ScaleBias(ArrayView<ushort> input, ElementType elementType, int featureCount, ArrayView<float> scale, ArrayView<ushort> bias, ArrayView<ushort> output, AcceleratorStream? stream = null) =>
+        ScaleBias(ScaleBiasSixteenBit(elementType), input, featureCount, scale, bias, output, stream);
 
     private void ScaleBias<TStore>(ScaleBiasSet<TStore> kernels, ArrayView<TStore> input, int featureCount, ArrayView<float> scale, ArrayView<TStore> bias, ArrayView<TStore> output,
         AcceleratorStream? stream)
@@ -214,10 +224,24 @@ public sealed partial class BoftKernels
         ArrayView<float> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
         ScaleBiasBackward(scaleBiasFloat32, input, featureCount, scale, gradOutput, gradInput, gradScale, gradBias, stream, workspace);
 
-    /// <summary>The backward on 16-bit activations of <paramref name="type"/> (input, gradOutput, gradInput); scale, gradScale and gradBias stay float32.</summary>
-    internal void ScaleBiasBackward(ArrayView<ushort> input, ElementType type, int featureCount, ArrayView<float> scale, ArrayView<ushort> gradOutput,
+    /// <summary>The scale/bias backward on 16-bit activations of <paramref name="elementType"/> (input, gradOutput, gradInput); scale, gradScale
+    /// and gradBias (accumulated, deterministic float32 column sums) stay float32. Any output may be omitted (<c>default</c>).</summary>
+    /// <param name="input">The forward's input. Shape: [rowCount, featureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="featureCount">n.</param>
+    /// <param name="scale">The forward's scale (float32), or <c>default</c> (identity). Shape: [featureCount].</param>
+    /// <param name="gradOutput">Shape: [rowCount, featureCount].</param>
+    /// <param name="gradInput">Optional, overwritten; may alias <paramref name="gradOutput"/>. Shape: [rowCount, featureCount].</param>
+    /// <param name="gradScale">Optional, float32, accumulated. Shape: [featureCount].</param>
+    /// <param name="gradBias">Optional, float32, accumulated. Shape: [featureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <param name="workspace">Scratch (<see cref="ScaleBiasBackwardWorkspaceLength"/>), or null for the internal one.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void ScaleBiasBackward(ArrayView<ushort> input, ElementType elementType, int featureCount, ArrayView<float> scale, ArrayView<ushort> gradOutput,
         ArrayView<ushort> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream = null, BoftWorkspace? workspace = null) =>
-        ScaleBiasBackward(ScaleBiasSixteenBit(type), input, featureCount, scale, gradOutput, gradInput, gradScale, gradBias, stream, workspace);
+        ScaleBiasBackward(ScaleBiasSixteenBit(elementType), input, featureCount, scale, gradOutput, gradInput, gradScale, gradBias, stream, workspace);
 
     private void ScaleBiasBackward<TStore>(ScaleBiasSet<TStore> kernels, ArrayView<TStore> input, int featureCount, ArrayView<float> scale, ArrayView<TStore> gradOutput,
         ArrayView<TStore> gradInput, ArrayView<float> gradScale, ArrayView<float> gradBias, AcceleratorStream? stream, BoftWorkspace? workspace)

@@ -1,6 +1,6 @@
 // GoldenSuite, low-precision cases (lowp_*, golden README "Low-precision cases"): a BoftLinear/OftLinear whose activations,
 // W0 and frozen bias are bfloat16 or float16 and whose parameters are float32 masters, forward and backward, on every
-// backend that has the 16-bit path (Reference, Simd). The acceptance rule is the README's, with the bounds precomputed in
+// backend that has the 16-bit path (Reference, Simd, the ILGPU backends). The acceptance rule is the README's, with the bounds precomputed in
 // each file's precision.acceptance:
 //   max |y − y_answer| ≤ y_max_abs_err, max |grad_x − grad_x_answer| ≤ grad_x_max_abs_err (each the larger of 2× PyTorch's
 //   own 16-bit error and 4× the ideal "fp32 compute, one rounding" error), and each parameter gradient within

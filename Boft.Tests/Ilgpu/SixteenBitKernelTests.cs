@@ -3,7 +3,8 @@
 //     bit, on every 16-bit pattern and on every rounding boundary of both types;
 //   * the non-default kernel paths in 16-bit: the tiled GEMM (the simulator's default is the direct one, CUDA's is cuBLAS),
 //     rotation tiles in the global workspace (SharedMemoryBytes = 0) and several gradBlocks reduction chunks;
-//   * the 16-bit Wrap of caller views (ushort bits, ILGPU.Half) and the typed views of a tensor, with their errors.
+//   * the 16-bit overloads of the raw BoftKernels launchers, and the 16-bit Wrap of caller views (ushort bits, ILGPU.Half) and
+//     the typed views of a tensor, with their errors.
 // Tolerances: those of SixteenBitBackendTests (1 ulp of the type + 1e-5·max for 16-bit outputs; BackendOracle's float32
 // rule for float32 gradients), for the same reason: both sides round once.
 
@@ -138,6 +139,38 @@ public sealed class SixteenBitKernelTests(BackendCase backendCase) : IlgpuKernel
         SixteenBitBackendTests.CheckFloat32(actual["gBlocks"], expected["gBlocks"], rows, "gradBlocks");
         SixteenBitBackendTests.CheckFloat32(actual["gs"], expected["gs"], rows, "gradScale");
         SixteenBitBackendTests.CheckFloat32(actual["gBias"], expected["gBias"], rows, "gradBias");
+    }
+
+    [Test]
+    public void RawKernels_SixteenBitOverloads_MatchTheBackendBitForBit()
+    {
+        // The pipeline API on raw views: the same kernels as the backend's tensors, so the bits agree exactly.
+        RotationShape shape = new BoftConfig(16, BlockSize: 4, FactorCount: 2).Resolve().Rotation;
+        var random = new Random(23);
+        int rows = 5, n = 6;
+        ushort[] x = Array.ConvertAll(SixteenBitBackendTests.Floats(random, rows * 16), v => ElementConversions.SingleToFloat16(v));
+        ushort[] w = Array.ConvertAll(SixteenBitBackendTests.Floats(random, n * 16), v => ElementConversions.SingleToFloat16(v));
+        float[] blocks = Array.ConvertAll(BackendOracle.OrthogonalBlocks(random, shape), v => (float)v);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> xs = Accelerator.Allocate1D(x), ws = Accelerator.Allocate1D(w);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> ys = Accelerator.Allocate1D<ushort>(rows * 16), hs = Accelerator.Allocate1D<ushort>(rows * n);
+        ArrayView<float> tb = Upload(blocks);
+        Kernels.Rotate(shape, xs.View, ElementType.Float16, tb, false, ys.View);
+        Kernels.Linear(ys.View, ElementType.Float16, ws.View, 16, n, hs.View);
+        double sum = Kernels.SumOfSquares(hs.View, ElementType.Float16);
+
+        using Tensor tx = Backend.UploadBits(x, ElementType.Float16, rows, 16), tw = Backend.UploadBits(w, ElementType.Float16, n, 16);
+        using Tensor tblocks = Backend.Upload(blocks, shape.FactorCount, shape.BlockCount, 4, 4);
+        using Tensor ty = Backend.Allocate(ElementType.Float16, rows, 16), th = Backend.Allocate(ElementType.Float16, rows, n);
+        Backend.Rotate(shape, tx, tblocks, false, ty);
+        Backend.Linear(ty, tw, th);
+        var expected = new ushort[rows * n];
+        th.CopyBitsTo(expected);
+        Assert.That(hs.GetAsArray1D(), Is.EqualTo(expected));
+        Assert.That(sum, Is.EqualTo(Backend.SumOfSquares(th)));
+        var wrongType = Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.Rotate(shape, xs.View, ElementType.Float32, tb, false, ys.View))!;
+        Assert.That(wrongType.ParamName, Is.EqualTo("elementType"));
+        var length = Assert.Throws<ArgumentException>(() => Kernels.Linear(ys.View, ElementType.Float16, ws.View, 16, n + 1, hs.View))!;
+        Assert.That(length.ParamName, Is.EqualTo("weight"));
     }
 
     [Test]
