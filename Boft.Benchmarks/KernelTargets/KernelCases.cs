@@ -3,6 +3,7 @@
 // thread-count determinism check). FLOP and byte conventions: docs/04_Benchmarking.md §FLOPs and bytes.
 
 using Boft.Backends;
+using Boft.Kernels.Simd;
 
 namespace Boft.Benchmarks.KernelTargets;
 
@@ -86,6 +87,7 @@ internal static class KernelCases
     public const string RotationForward = "rotation_forward";
     public const string RotationForwardBackward = "rotation_forward_backward";
     public const string MemoryBound = "memory_bound";
+    public const string RotationTiled = "rotation_tiled";
     public const string Gemm = "frozen_gemm";
     public const string Cayley = "cayley";
     public const string CayleyForward = "cayley_forward";
@@ -108,7 +110,8 @@ internal static class KernelCases
         return blocks;
     }
 
-    /// <summary><c>y = x·R</c> (rotation only, blocks precomputed): 2·m·T·d·b FLOPs; x read and y written once.</summary>
+    /// <summary><c>y = x·R</c> (rotation only, blocks precomputed): 2·m·T·d·b FLOPs; x read and y written once.
+    /// <paramref name="target"/> <see cref="RotationTiled"/> forces the SIMD backend's tiled kernel (the comparison row).</summary>
     public static KernelCase Rotation(BoftBackend backend, string target, int threads, int m, int b, int d, int tokens)
     {
         var random = new Random(1);
@@ -119,6 +122,19 @@ internal static class KernelCases
         Tensor y = c.Add(backend.Allocate(tokens, d), output: true);
         RotationShape rotation = shape.Rotation;
         c.Run = () => backend.Rotate(rotation, x, blocks, false, y);
+        if (target == RotationTiled && backend is SimdBackend simd)
+            c.Run = () =>
+            {
+                simd.ForwardRotationKernel = SimdRotationKernel.Tiled;
+                try
+                {
+                    backend.Rotate(rotation, x, blocks, false, y);
+                }
+                finally
+                {
+                    simd.ForwardRotationKernel = SimdRotationKernel.Auto;
+                }
+            };
         c.Flops = 2.0 * m * tokens * d * b;
         c.Bytes = 4.0 * (2.0 * tokens * d + shape.Cayley.BlocksLength);
         c.WorkingSetBytes = c.Bytes;

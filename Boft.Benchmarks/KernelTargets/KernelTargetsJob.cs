@@ -223,6 +223,9 @@ internal static class KernelTargetsJob
         (int M, int B, int D, int T)[] memory = quick ? [(1, 2, 1024, 512)] : [(1, 2, 1024, 512), (1, 4, 1024, 512), (1, 2, 4096, 4096), (2, 8, 4096, 4096)];
         foreach ((int m, int b, int d, int t) in memory)
             yield return KernelCases.Rotation(backend, KernelCases.MemoryBound, threads, m, b, d, t);
+        // The same forward rows on the tiled kernel, side by side with the row-layout kernel the backend picks (b a multiple of 4).
+        foreach ((int m, int b, int d, int t) in compute.Select(r => (r.M, r.B, r.D, 512)).Concat(memory).Where(r => r.Item2 % 4 == 0))
+            yield return KernelCases.Rotation(backend, KernelCases.RotationTiled, threads, m, b, d, t);
         foreach (int d in quick ? new[] { 1024 } : [1024, 4096])
             foreach (string op in new[] { "forward", "backward_input", "backward_weight" })
                 yield return KernelCases.Linear(backend, threads, op, d, d, 512);
@@ -279,6 +282,14 @@ internal static class KernelTargetsJob
                         double share = Gbps(c) / Bandwidth(c);
                         rows.Add(new("memory-bound row ≥ 80% bandwidth", c.Threads, c.Name, $"{share:P0} ({Gbps(c):F1} of {Bandwidth(c):F1} GB/s, {Cell(c)})", share, BandwidthTarget, false,
                             $"working set {c.WorkingSetBytes / 1048576:F1} MiB"));
+                        break;
+                    case KernelCases.RotationTiled:
+                        KernelCase? picked = Find(KernelCases.RotationForward, c.Threads, c.Name) ?? Find(KernelCases.MemoryBound, c.Threads, c.Name);
+                        if (picked is not null)
+                        {
+                            double gain = c.MedianMs / picked.MedianMs;
+                            rows.Add(new("row-layout forward faster than tiled", c.Threads, c.Name, $"{gain:F2}× ({Cell(c)} tiled → {Cell(picked)})", gain, 1.0, false, ""));
+                        }
                         break;
                     case KernelCases.Gemm:
                         rows.Add(new("frozen GEMM ≥ 75% FMA peak", c.Threads, c.Name, $"{PeakShare(c):P0} ({Gflops(c):F1} GFLOP/s, {Cell(c)})", PeakShare(c), GemmTarget, false, ""));

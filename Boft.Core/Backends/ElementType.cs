@@ -123,15 +123,12 @@ public static class ElementConversions
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<uint> bias = Vector256.Create(0x7FFFu), one = Vector256.Create(1u), absMask = Vector256.Create(0x7FFF_FFFFu);
-            Vector256<uint> infinity = Vector256.Create(0x7F80_0000u), quiet = Vector256.Create(0x0040_0000u);
             ref float s = ref MemoryMarshal.GetReference(source);
             ref ushort d = ref MemoryMarshal.GetReference(destination);
             for (; i + 16 <= source.Length; i += 16)
             {
                 Vector256<ushort> packed = Vector256.Narrow(
-                    RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i)).AsUInt32(), bias, one, absMask, infinity, quiet),
-                    RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i + 8)).AsUInt32(), bias, one, absMask, infinity, quiet));
+                    RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i))), RoundBFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i + 8))));
                 packed.StoreUnsafe(ref Unsafe.Add(ref d, i));
             }
         }
@@ -171,13 +168,15 @@ public static class ElementConversions
             destination[i] = BFloat16ToSingle(source[i]);
     }
 
-    /// <summary><see cref="SingleToBFloat16"/> on 8 lanes (result in the low 16 bits of each lane).</summary>
+    /// <summary><see cref="SingleToBFloat16"/> on 8 lanes (RNE, NaN kept quiet; result in the low 16 bits of each lane). Shared
+    /// with the kernels that round in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> RoundBFloat16(Vector256<uint> bits, Vector256<uint> bias, Vector256<uint> one, Vector256<uint> absMask, Vector256<uint> infinity, Vector256<uint> quiet)
+    internal static Vector256<uint> RoundBFloat16(Vector256<float> value)
     {
-        Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + bias + (Vector256.ShiftRightLogical(bits, 16) & one), 16);
-        Vector256<uint> nan = Vector256.ShiftRightLogical(bits | quiet, 16);
-        return Vector256.ConditionalSelect(Vector256.GreaterThan(bits & absMask, infinity), nan, rounded);
+        Vector256<uint> bits = value.AsUInt32();
+        Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256.Create(1u)), 16);
+        Vector256<uint> nan = Vector256.ShiftRightLogical(bits | Vector256.Create(0x0040_0000u), 16);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(bits & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u)), nan, rounded);
     }
 
     private static float RoundToOddSingle(double value)

@@ -21,6 +21,7 @@ public sealed partial class SimdBackend : BoftBackend
     /// <summary>The dispatch of <see cref="Width"/>, and of the narrower widths the rotation uses for few rows.</summary>
     private readonly SimdDispatch simd, simd128, simd256;
     private readonly ConcurrentDictionary<(RotationShape Shape, int Lanes), RotationPlan> plans = new();
+    private readonly ConcurrentDictionary<RotationShape, RowRotationPlan> rowPlans = new();
 
     /// <summary>Creates the backend with the widest vectors this machine accelerates and all cores.</summary>
     public SimdBackend()
@@ -55,6 +56,13 @@ public sealed partial class SimdBackend : BoftBackend
     /// <summary>Threads per op (-1: all cores).</summary>
     public int MaxDegreeOfParallelism { get; }
 
+    /// <summary>
+    /// The kernel of the forward rotation (<see cref="BoftBackend.Rotate"/>, <see cref="BoftBackend.Merge"/>): by default the
+    /// row-layout kernels wherever they apply (OFT b = 2 or 4 with AVX2; any m with b a multiple of the vector's lanes, 8 with AVX2, 16 with AVX-512), else the tiled one. <see cref="SimdRotationKernel.Tiled"/>
+    /// forces the tiled kernel, for benchmarks that compare the two side by side; results agree within float32 rounding.
+    /// </summary>
+    public SimdRotationKernel ForwardRotationKernel { get; set; }
+
     /// <summary>The widest vector width this machine accelerates.</summary>
     public static SimdWidth BestWidth =>
         Vector512.IsHardwareAccelerated ? SimdWidth.Vector512 : Vector256.IsHardwareAccelerated ? SimdWidth.Vector256 : SimdWidth.Vector128;
@@ -74,6 +82,22 @@ public sealed partial class SimdBackend : BoftBackend
     public override string ToString() => $"Simd({Width}, threads {(MaxDegreeOfParallelism < 0 ? Environment.ProcessorCount : MaxDegreeOfParallelism)})";
 
     internal RotationPlan Plan(RotationShape shape, int lanes) => plans.GetOrAdd((shape, lanes), key => new RotationPlan(key.Shape, key.Lanes));
+
+    internal RowRotationPlan RowPlan(RotationShape shape) => rowPlans.GetOrAdd(shape, key => new RowRotationPlan(key));
+
+    /// <summary>Whether the forward rotation runs on the small-block row kernel (LaneRotation.cs: m = 1, b = 2 or 4, 256-bit vectors).</summary>
+    private bool UseLaneKernel(RotationShape shape) =>
+        ForwardRotationKernel != SimdRotationKernel.Tiled && Width != SimdWidth.Vector128 && LaneRotation.Applies(shape);
+
+    /// <summary>
+    /// The dispatch of the row-layout forward (RowRotation.cs) when it runs this shape, at the backend's width (b a multiple
+    /// of its lanes); null means the tiled kernel. Narrower vectors are not used for it: at 4 lanes on an 8-lane machine the
+    /// row kernel measured 0.7-0.8× the tiled one (docs/04_Benchmarking.md §CPU kernels).
+    /// </summary>
+
+    private SimdDispatch? RowRotationDispatch(RotationShape shape) =>
+        ForwardRotationKernel != SimdRotationKernel.Tiled && RowRotation.Applies(RowPlan(shape), (int)Width / 32) ? simd : null;
+
 
     /// <summary>
     /// Rows in lanes wastes lanes when there are fewer rows than lanes (token-by-token inference): up to 4 rows use 4-lane
@@ -122,8 +146,22 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
-        // 16-bit tensors too: the tiles widen and round as they load and store (Rotation.LoadTile / StoreTile).
-        => RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
+    {
+        // 16-bit tensors too: both kernels widen and round as they load and store (RowRotation.Group, Rotation.LoadTile / StoreTile).
+        if (UseLaneKernel(shape))
+            LaneRotation.Forward(shape, T(input), T(blocks), transpose, null, T(output), rowCount, Threads);
+        else if (RowRotationDispatch(shape) is { } rowDispatch)
+            rowDispatch.Run(new RowRotateCall(this, shape, T(input), T(blocks), transpose, null, T(output), rowCount));
+        else
+            RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
+    }
+
+    private readonly record struct RowRotateCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, bool Transpose, SimdTensor? RowScale,
+        SimdTensor Output, int RowCount) : ISimdCall
+    {
+        public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
+            RowRotation.Forward<TS, TV>(Backend.RowPlan(Shape), Input, Blocks, Transpose, RowScale, Output, RowCount, Backend.Threads);
+    }
 
     private readonly record struct RotateCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, bool Transpose, SimdTensor Output, int RowCount) : ISimdCall
     {
@@ -144,8 +182,15 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
-        // A 16-bit weight too: the rotation's tiles widen W0, scale in float32 and round W' once as they store.
-        => RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
+    {
+        // A 16-bit weight too: the rotation widens W0, scales in float32 and rounds W' once as it stores.
+        if (UseLaneKernel(shape))
+            LaneRotation.Forward(shape, T(weight), T(blocks), true, TOrNull(scale), T(output), outFeatureCount, Threads);
+        else if (RowRotationDispatch(shape) is { } rowDispatch)
+            rowDispatch.Run(new RowRotateCall(this, shape, T(weight), T(blocks), true, TOrNull(scale), T(output), outFeatureCount));
+        else
+            RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
+    }
 
     private readonly record struct MergeCall(SimdBackend Backend, RotationShape Shape, SimdTensor Weight, SimdTensor Blocks, SimdTensor? Scale, SimdTensor Output, int OutFeatureCount) : ISimdCall
     {

@@ -1,0 +1,151 @@
+// The rotation forward for OFT's smallest blocks (m = 1, b = 2 or 4) in row layout on 256-bit vectors: x·R, x·Rᵀ and
+// Merge's diag(s)·W0·Rᵀ. docs/02_Ops/simd-backend.md §Row kernels.
+//
+// Why: at b = 2 or 4 a rotation does 4 or 8 FLOPs per element, far below the machine's balance (≈ 20 FLOPs per float32
+// element on the 2-core VM), so only the bytes count; the tiled kernel's transposes and the row kernel (RowRotation.cs,
+// b a multiple of 8 lanes) do not fit. Here a 256-bit vector holds 8/b whole blocks of a row, and
+//     out = Σ_t broadcast_t(x) · K_t,     t < b,
+// where broadcast_t repeats element t of each block across its block's lanes (movsldup / movshdup for b = 2, an in-lane
+// vpermilps for b = 4: blocks never straddle a 128-bit lane) and K_t holds row t of each block's matrix lane by lane
+// (C[t, c], or C[c, t] for Rᵀ), laid out once per call. One load, b shuffles, b FMAs and one store per 8 elements: the
+// row is streamed once, in and out. bfloat16 rows are widened and rounded (RNE) in registers, 16 elements at a time;
+// float16 rows through an L1 stage of one row slice (.NET exposes no F16C conversion).
+// Each output vector depends on its own input vector only, so input and output may be one tensor. Work items are
+// (64-row block, feature tile); results are bitwise repeatable whatever the thread count.
+
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Boft.Backends;
+
+namespace Boft.Kernels.Simd;
+
+/// <summary>The small-block row-layout rotation forward (see the file header).</summary>
+internal static class LaneRotation
+{
+    /// <summary>Rows per work item.</summary>
+    private const int BlockRows = 64;
+
+    /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
+    private const int TileWidth = 1024;
+
+    /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
+    public static bool Applies(RotationShape shape) =>
+        Avx2.IsSupported && Fma.IsSupported && shape.FactorCount == 1 && shape.BlockSize is 2 or 4 && shape.FeatureCount % 16 == 0;
+
+    /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
+    public static void Forward(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output, int rowCount,
+        int maxDegreeOfParallelism)
+    {
+        if (rowCount == 0)
+            return;
+        int d = shape.FeatureCount, b = shape.BlockSize;
+        float[] lanes = ArrayPool<float>.Shared.Rent(d * b);
+        try
+        {
+            // K_t of the 8 lanes of vector v at lanes[(v·b + t)·8 + lane]: feature f = 8v + lane is column c = f mod b of block f / b.
+            ReadOnlySpan<float> c = blocks.Span;
+            for (int v = 0; v < d / 8; v++)
+                for (int t = 0; t < b; t++)
+                    for (int lane = 0; lane < 8; lane++)
+                    {
+                        int f = 8 * v + lane, j = f / b, column = f % b;
+                        lanes[(v * b + t) * 8 + lane] = transpose ? c[j * b * b + column * b + t] : c[j * b * b + t * b + column];
+                    }
+            int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
+            SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
+            {
+                int rowBlock = task / featureTiles, featureTile = task % featureTiles;
+                int firstFeature = featureTile * TileWidth, width = Math.Min(TileWidth, d - firstFeature);
+                int firstRow = rowBlock * BlockRows, endRow = Math.Min(rowCount, firstRow + BlockRows);
+                ref float k = ref lanes[firstFeature * b];
+                Tile(input, ref k, b, rowScale, output, d, firstRow, endRow, firstFeature, width);
+            });
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(lanes);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width)
+    {
+        ElementType inType = input.ElementType, outType = output.ElementType;
+        bool halfIn = inType == ElementType.Float16, halfOut = outType == ElementType.Float16;
+        Span<float> stage = halfIn || halfOut ? Scratch.Get(width) : default;
+        for (int row = firstRow; row < endRow; row++)
+        {
+            float scale = rowScale is null ? 1f : rowScale.Span[row];
+            bool scaled = rowScale is not null;
+            nint offset = (nint)row * d + firstFeature;
+            if (halfIn)
+                ElementConversions.Widen(input.Bits.Slice((int)offset, width), inType, stage);
+            for (int f = 0; f < width; f += 16)
+            {
+                Vector256<float> x0, x1;
+                if (halfIn)
+                {
+                    x0 = Vector256.LoadUnsafe(ref stage[f]);
+                    x1 = Vector256.LoadUnsafe(ref stage[f + 8]);
+                }
+                else if (inType == ElementType.BFloat16)
+                {
+                    ref ushort bits = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(input.BitsArray), input.BitsOffset + offset + f);
+                    x0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref bits)), 16).AsSingle();
+                    x1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref bits, 8))), 16).AsSingle();
+                }
+                else
+                {
+                    ref float source = ref Unsafe.Add(ref input.Data, offset + f);
+                    x0 = Vector256.LoadUnsafe(ref source);
+                    x1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 8));
+                }
+                ref float k0 = ref Unsafe.Add(ref k, (nint)f * b);
+                Vector256<float> y0 = b == 2 ? Pairs(x0, ref k0) : Quads(x0, ref k0);
+                Vector256<float> y1 = b == 2 ? Pairs(x1, ref Unsafe.Add(ref k0, 8 * b)) : Quads(x1, ref Unsafe.Add(ref k0, 8 * b));
+                if (scaled)
+                {
+                    y0 *= Vector256.Create(scale);
+                    y1 *= Vector256.Create(scale);
+                }
+                if (halfOut)
+                {
+                    y0.StoreUnsafe(ref stage[f]);
+                    y1.StoreUnsafe(ref stage[f + 8]);
+                }
+                else if (outType == ElementType.BFloat16)
+                {
+                    ref ushort bits = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset + offset + f);
+                    Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)).StoreUnsafe(ref bits);
+                }
+                else
+                {
+                    ref float destination = ref Unsafe.Add(ref output.Data, offset + f);
+                    y0.StoreUnsafe(ref destination);
+                    y1.StoreUnsafe(ref Unsafe.Add(ref destination, 8));
+                }
+            }
+            if (halfOut)
+                ElementConversions.Narrow(stage, outType, output.Bits.Slice((int)offset, width));
+        }
+    }
+
+    /// <summary>b = 2: four blocks per vector; x0 of each block in both its lanes times K_0, plus x1 times K_1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pairs(Vector256<float> x, ref float k) =>
+        Fma.MultiplyAdd(Avx.DuplicateOddIndexed(x), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), Avx.DuplicateEvenIndexed(x) * Vector256.LoadUnsafe(ref k));
+
+    /// <summary>b = 4: two blocks per vector (one per 128-bit lane); element t of each block broadcast in-lane times K_t.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Quads(Vector256<float> x, ref float k)
+    {
+        Vector256<float> y = Avx.Permute(x, 0x00) * Vector256.LoadUnsafe(ref k);
+        y = Fma.MultiplyAdd(Avx.Permute(x, 0x55), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), y);
+        y = Fma.MultiplyAdd(Avx.Permute(x, 0xAA), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 16)), y);
+        return Fma.MultiplyAdd(Avx.Permute(x, 0xFF), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 24)), y);
+    }
+
+}

@@ -1,0 +1,383 @@
+// The rotation forward in row layout (x·R, x·Rᵀ and Merge's diag(s)·W0·Rᵀ), for block sizes that are a multiple of a
+// vector width: no transposes. docs/02_Ops/simd-backend.md §Row kernel.
+//
+// Why: the tiled kernel (Rotation.cs) transposes every row tile into "rows in lanes" and back, two passes that cost as much
+// as the block products themselves, through 64 KiB tiles that live in L2. When b is a multiple of the vector width V, a
+// block's b outputs are b/V whole vectors of a row, so the products can run on the rows as they lie:
+//     out[r, jb + c … c+V) = Σ_t x[r, src(jb + t)] · C_j[t, c … c+V)        (one broadcast, one FMA per t and row)
+// with the coefficient row C_j[t, c … c+V) loaded once for 8 rows (8 accumulators: 9 loads per 8 FMAs).
+//
+// Permutations cost nothing here either: every butterfly table moves aligned runs of h = b/2 features (ButterflyPermutations:
+// chunks of b/2), and so does every composition of two of them, so the b inputs of a block are two contiguous runs, read at
+// two offsets per block (RowRotationPlan). Intermediate factors keep their output in block order in an L1 stage of
+// 8 rows × W features, exactly as the tiled kernel composes its gathers; x·Rᵀ gathers its final result by p_{m−1} in runs.
+//
+// 16-bit rows are widened 8 rows × W at a time into the L1 stage and the last factor's result is rounded once (RNE) from
+// it; float32 rows are read and written in place (or staged when input and output are one tensor and m = 1).
+// Work items are (64-row block, feature tile); each element's sum runs in t order, so results are bitwise repeatable
+// whatever the thread count.
+
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Boft.Backends;
+
+namespace Boft.Kernels.Simd;
+
+/// <summary>Per-shape constants of the row-layout rotation (see the file header).</summary>
+internal sealed class RowRotationPlan
+{
+    /// <summary>Floats of coefficients a feature tile may need for all m factors (16 KiB: half of L1, beside two stages).</summary>
+    private const int CoefficientBudgetFloats = 4 * 1024;
+
+    /// <summary>Widest feature tile: two 8-row stages of 512 floats are 32 KiB.</summary>
+    private const int MaxTileWidth = 512;
+
+    public RowRotationPlan(RotationShape shape)
+    {
+        int d = shape.FeatureCount, m = shape.FactorCount, b = shape.BlockSize;
+        FeatureCount = d;
+        FactorCount = m;
+        BlockSize = b;
+        BlockCount = shape.BlockCount;
+        Half = b / 2;
+        int g = b << (m - 1);
+        int width = Math.Clamp(CoefficientBudgetFloats / (b * m), 1, MaxTileWidth) / g * g;
+        TileWidth = Math.Min(Math.Max(width, g), d);
+        FeatureTileCount = (d + TileWidth - 1) / TileWidth;
+
+        ButterflyPermutations perms = shape.Permutations;
+        int w = TileWidth, blocks = w / b;
+        ForwardRuns = new int[m][];
+        TransposedRuns = new int[m][];
+        bool contiguous = true;
+        for (int i = 0; i < m; i++)
+        {
+            ReadOnlySpan<int> q = perms.Inverse(i);
+            var forward = new int[w];
+            var transposed = new int[w];
+            for (int t = 0; t < w; t++)
+            {
+                forward[t] = i == m - 1 ? q[t] : perms.Forward(i + 1)[q[t]];
+                transposed[t] = i == 0 ? q[t] : perms.Forward(i - 1)[q[t]];
+            }
+            ForwardRuns[i] = Runs(forward, blocks, b, ref contiguous);
+            TransposedRuns[i] = Runs(transposed, blocks, b, ref contiguous);
+        }
+        // x·Rᵀ ends with out[a] = v[p_{m−1}[a]]: out's run starting at a·h reads v's run starting at p_{m−1}[a·h].
+        ReadOnlySpan<int> last = perms.Forward(m - 1);
+        TransposedOutputIsIdentity = true;
+        for (int a = 0; a < w; a++)
+            TransposedOutputIsIdentity &= last[a] == a;
+        int runLength = Math.Max(Half, 1);
+        OutputRuns = new int[w / runLength];
+        for (int run = 0; run < OutputRuns.Length; run++)
+        {
+            int start = last[run * runLength];
+            OutputRuns[run] = start;
+            for (int o = 1; o < runLength; o++)
+                contiguous &= last[run * runLength + o] == start + o;
+        }
+        Supported = contiguous;
+    }
+
+    public int FeatureCount { get; }
+
+    public int FactorCount { get; }
+
+    public int BlockSize { get; }
+
+    public int BlockCount { get; }
+
+    /// <summary>h = b/2: the two input runs of a block are [0, h) and [h, b) (for odd b, m = 1: one run, split at h).</summary>
+    public int Half { get; }
+
+    /// <summary>W: features per tile, a multiple of g = b·2^(m−1) (the last tile may be narrower, still a multiple of g).</summary>
+    public int TileWidth { get; }
+
+    public int FeatureTileCount { get; }
+
+    /// <summary>[i][2j], [i][2j + 1]: tile-local starts of block j's two input runs for factor i of x·R.</summary>
+    public int[][] ForwardRuns { get; }
+
+    /// <summary>The same for x·Rᵀ.</summary>
+    public int[][] TransposedRuns { get; }
+
+    /// <summary>x·Rᵀ's final gather: output run a (h features from a·h) reads the block-order result from OutputRuns[a].</summary>
+    public int[] OutputRuns { get; }
+
+    public bool TransposedOutputIsIdentity { get; }
+
+    /// <summary>False when a table does not move whole runs of h (never for PEFT's butterflies; checked, not assumed).</summary>
+    public bool Supported { get; }
+
+    private static int[] Runs(int[] table, int blocks, int b, ref bool contiguous)
+    {
+        int h = b / 2;
+        var runs = new int[2 * blocks];
+        for (int j = 0; j < blocks; j++)
+        {
+            int a = table[j * b], second = table[j * b + h];
+            runs[2 * j] = a;
+            runs[2 * j + 1] = second;
+            for (int t = 0; t < h; t++)
+                contiguous &= table[j * b + t] == a + t;
+            for (int t = h; t < b; t++)
+                contiguous &= table[j * b + t] == second + t - h;
+        }
+        return runs;
+    }
+}
+
+/// <summary>The row-layout rotation forward (see the file header).</summary>
+internal static class RowRotation
+{
+    /// <summary>Rows a micro-kernel call keeps in flight (8 accumulators).</summary>
+    private const int GroupRows = 8;
+
+    /// <summary>Rows per work item.</summary>
+    private const int BlockRows = 64;
+
+    /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes.</summary>
+    public static bool Applies(RowRotationPlan plan, int lanes) => plan.Supported && plan.BlockSize % lanes == 0;
+
+    /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward<TS, TV>(RowRotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output, int rowCount,
+        int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (rowCount == 0)
+            return;
+        int m = plan.FactorCount, b = plan.BlockSize;
+        float[]? transposedBlocks = null;
+        try
+        {
+            // x·Dᵀ reads coef(t, c) = C[c, t]: a transposed copy makes its rows contiguous (m·d·b floats, once per call).
+            ReadOnlySpan<float> coefficients = blocks.Span;
+            if (transpose)
+            {
+                transposedBlocks = ArrayPool<float>.Shared.Rent(coefficients.Length);
+                int blockCount = coefficients.Length / (b * b);
+                for (int j = 0; j < blockCount; j++)
+                    ScalarTranspose.Rectangle(ref Unsafe.AsRef(in coefficients[j * b * b]), b, ref transposedBlocks[j * b * b], b, b, b);
+                coefficients = transposedBlocks.AsSpan(0, coefficients.Length);
+            }
+            float[]? transposedCopy = transposedBlocks;
+            int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
+            long work = (long)rowCount * plan.FeatureCount * b * m;
+            SimdParallel.For(rowBlocks * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
+            {
+                int rowBlock = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
+                int firstRow = rowBlock * BlockRows, endRow = Math.Min(rowCount, firstRow + BlockRows);
+                ref float coefficientData = ref transposedCopy is null ? ref blocks.Data : ref transposedCopy[0];
+                for (int row = firstRow; row < endRow; row += GroupRows)
+                    Group<TS, TV>(plan, input, ref coefficientData, transpose, rowScale, output, row, Math.Min(GroupRows, endRow - row), featureTile * plan.TileWidth);
+            });
+        }
+        finally
+        {
+            if (transposedBlocks is not null)
+                ArrayPool<float>.Shared.Return(transposedBlocks);
+        }
+    }
+
+    /// <summary>All m factors on rows [firstRow, firstRow + rows) × one feature tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Group<TS, TV>(RowRotationPlan plan, SimdTensor input, ref float coefficients, bool transpose, SimdTensor? rowScale, SimdTensor output,
+        int firstRow, int rows, int firstFeature)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount;
+        int width = Math.Min(plan.TileWidth, d - firstFeature), stageStride = plan.TileWidth;
+        bool sixteenIn = input.ElementType.IsSixteenBit(), sixteenOut = output.ElementType.IsSixteenBit();
+        bool gather = transpose && !plan.TransposedOutputIsIdentity;
+        // m = 1 on one float32 tensor: block j's later output vectors would read inputs its first one overwrote.
+        bool aliased = !sixteenIn && !sixteenOut && m == 1 && Unsafe.AreSame(ref input.Data, ref output.Data);
+        bool stagedIn = sixteenIn || aliased, stagedOut = sixteenOut || gather;
+        int stageLength = GroupRows * stageStride;
+        Span<float> scratch = Scratch.Get(3 * stageLength);
+        Span<float> scale = stackalloc float[GroupRows];
+        if (rowScale is not null)
+            rowScale.Span.Slice(firstRow, rows).CopyTo(scale);
+
+        // Buffers: the input (rows of the tensor, or stage 0), then factors alternate between stages 1 and 2; the last factor
+        // writes the output rows directly unless they are 16-bit or gathered (then a stage, converted or gathered after).
+        ref float current = ref MemoryMarshal.GetReference(scratch);
+        nint currentStride = stageStride;
+        if (sixteenIn)
+        {
+            ReadOnlySpan<ushort> bits = input.Bits;
+            for (int r = 0; r < rows; r++)
+                ElementConversions.Widen(bits.Slice((firstRow + r) * d + firstFeature, width), input.ElementType, scratch.Slice(r * stageStride, width));
+        }
+        else if (aliased)
+        {
+            for (int r = 0; r < rows; r++)
+                input.Span.Slice((firstRow + r) * d + firstFeature, width).CopyTo(scratch.Slice(r * stageStride, width));
+        }
+        else
+        {
+            current = ref Unsafe.Add(ref input.Data, (nint)firstRow * d + firstFeature);
+            currentStride = d;
+        }
+
+        int stage = 1;
+        for (int step = 0; step < m; step++)
+        {
+            int i = transpose ? step : m - 1 - step;
+            int[] runs = transpose ? plan.TransposedRuns[i] : plan.ForwardRuns[i];
+            ref float factorBlocks = ref Unsafe.Add(ref coefficients, ((nint)i * k + firstFeature / b) * b * b);
+            bool last = step == m - 1;
+            ref float destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(scratch), stage * stageLength);
+            nint destinationStride = stageStride;
+            if (last && !stagedOut)
+            {
+                destination = ref Unsafe.Add(ref output.Data, (nint)firstRow * d + firstFeature);
+                destinationStride = d;
+            }
+            ref float rowScales = ref MemoryMarshal.GetReference(scale);
+            bool scaled = last && rowScale is not null;
+            if (rows == GroupRows)
+                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales);
+            else
+                for (int r = 0; r < rows; r++)
+                    Factor1<TS, TV>(ref Unsafe.Add(ref current, r * currentStride), runs, width / b, b, ref factorBlocks, ref Unsafe.Add(ref destination, r * destinationStride),
+                        scaled, scale[r]);
+            current = ref destination;
+            currentStride = destinationStride;
+            stage = 3 - stage;
+        }
+        if (!stagedOut)
+            return;
+
+        // The result is in a stage (block order); gather it by p_{m−1} into the free stage if x·Rᵀ needs it, then store.
+        Span<float> result = scratch.Slice((3 - stage) * stageLength, stageLength);
+        if (gather)
+        {
+            Span<float> gathered = scratch.Slice(stage * stageLength, stageLength);
+            int runLength = Math.Max(plan.Half, 1);
+            int[] outputRuns = plan.OutputRuns;
+            for (int r = 0; r < rows; r++)
+            {
+                Span<float> from = result.Slice(r * stageStride, width), to = gathered.Slice(r * stageStride, width);
+                for (int run = 0; run < width / runLength; run++)
+                    from.Slice(outputRuns[run], runLength).CopyTo(to.Slice(run * runLength, runLength));
+            }
+            result = gathered;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> from = result.Slice(r * stageStride, width);
+            if (sixteenOut)
+                ElementConversions.Narrow(from, output.ElementType, output.Bits.Slice((firstRow + r) * d + firstFeature, width));
+            else
+                from.CopyTo(output.Span.Slice((firstRow + r) * d + firstFeature, width));
+        }
+    }
+
+    /// <summary>
+    /// One factor on 8 rows: for every block j and output vector c of the block,
+    /// <c>out[r, jb + c…] = scale_r · Σ_t in[r, run(j, t)] · coef[j][t, c…]</c> with coef row-major (t, c).
+    /// The 8 row starts are fixed for the whole call and the runs are indices from them, so the inner loop holds 8 base
+    /// registers, one index and one coefficient pointer (checked with DOTNET_JitDisasm: no spills in it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Factor8<TS, TV>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination, nint destinationStride,
+        bool scaled, ref float rowScales)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count, h = b / 2;
+        ref float x0 = ref source;
+        ref float x1 = ref Unsafe.Add(ref source, sourceStride);
+        ref float x2 = ref Unsafe.Add(ref source, 2 * sourceStride);
+        ref float x3 = ref Unsafe.Add(ref source, 3 * sourceStride);
+        ref float x4 = ref Unsafe.Add(ref source, 4 * sourceStride);
+        ref float x5 = ref Unsafe.Add(ref source, 5 * sourceStride);
+        ref float x6 = ref Unsafe.Add(ref source, 6 * sourceStride);
+        ref float x7 = ref Unsafe.Add(ref source, 7 * sourceStride);
+        ref int run = ref MemoryMarshal.GetArrayDataReference(runs);
+        for (int j = 0; j < blocks; j++)
+        {
+            ref float block = ref Unsafe.Add(ref coefficients, (nint)j * b * b);
+            nint first = Unsafe.Add(ref run, 2 * j), second = Unsafe.Add(ref run, 2 * j + 1);
+            ref float output = ref Unsafe.Add(ref destination, (nint)j * b);
+            for (int c = 0; c < b; c += v)
+            {
+                TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
+                ref float coefficient = ref Unsafe.Add(ref block, c);
+                for (nint t = first, end = first + h; t < end; t++)
+                {
+                    TV k = TS.Load(ref coefficient);
+                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref x0, t)), k, a0);
+                    a1 = TS.Fma(TS.Create(Unsafe.Add(ref x1, t)), k, a1);
+                    a2 = TS.Fma(TS.Create(Unsafe.Add(ref x2, t)), k, a2);
+                    a3 = TS.Fma(TS.Create(Unsafe.Add(ref x3, t)), k, a3);
+                    a4 = TS.Fma(TS.Create(Unsafe.Add(ref x4, t)), k, a4);
+                    a5 = TS.Fma(TS.Create(Unsafe.Add(ref x5, t)), k, a5);
+                    a6 = TS.Fma(TS.Create(Unsafe.Add(ref x6, t)), k, a6);
+                    a7 = TS.Fma(TS.Create(Unsafe.Add(ref x7, t)), k, a7);
+                    coefficient = ref Unsafe.Add(ref coefficient, b);
+                }
+                for (nint t = second, end = second + (b - h); t < end; t++)
+                {
+                    TV k = TS.Load(ref coefficient);
+                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref x0, t)), k, a0);
+                    a1 = TS.Fma(TS.Create(Unsafe.Add(ref x1, t)), k, a1);
+                    a2 = TS.Fma(TS.Create(Unsafe.Add(ref x2, t)), k, a2);
+                    a3 = TS.Fma(TS.Create(Unsafe.Add(ref x3, t)), k, a3);
+                    a4 = TS.Fma(TS.Create(Unsafe.Add(ref x4, t)), k, a4);
+                    a5 = TS.Fma(TS.Create(Unsafe.Add(ref x5, t)), k, a5);
+                    a6 = TS.Fma(TS.Create(Unsafe.Add(ref x6, t)), k, a6);
+                    a7 = TS.Fma(TS.Create(Unsafe.Add(ref x7, t)), k, a7);
+                    coefficient = ref Unsafe.Add(ref coefficient, b);
+                }
+                if (scaled)
+                {
+                    a0 = TS.Multiply(a0, TS.Create(rowScales)); a1 = TS.Multiply(a1, TS.Create(Unsafe.Add(ref rowScales, 1)));
+                    a2 = TS.Multiply(a2, TS.Create(Unsafe.Add(ref rowScales, 2))); a3 = TS.Multiply(a3, TS.Create(Unsafe.Add(ref rowScales, 3)));
+                    a4 = TS.Multiply(a4, TS.Create(Unsafe.Add(ref rowScales, 4))); a5 = TS.Multiply(a5, TS.Create(Unsafe.Add(ref rowScales, 5)));
+                    a6 = TS.Multiply(a6, TS.Create(Unsafe.Add(ref rowScales, 6))); a7 = TS.Multiply(a7, TS.Create(Unsafe.Add(ref rowScales, 7)));
+                }
+                ref float o = ref Unsafe.Add(ref output, c);
+                TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, destinationStride));
+                TS.Store(a2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * destinationStride));
+                TS.Store(a4, ref Unsafe.Add(ref o, 4 * destinationStride)); TS.Store(a5, ref Unsafe.Add(ref o, 5 * destinationStride));
+                TS.Store(a6, ref Unsafe.Add(ref o, 6 * destinationStride)); TS.Store(a7, ref Unsafe.Add(ref o, 7 * destinationStride));
+            }
+        }
+    }
+
+    /// <summary>One factor on one row (the last rows of a tensor whose row count is not a multiple of 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Factor1<TS, TV>(ref float source, int[] runs, int blocks, int b, ref float coefficients, ref float destination, bool scaled, float scale)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count, h = b / 2;
+        ref int run = ref MemoryMarshal.GetArrayDataReference(runs);
+        for (int j = 0; j < blocks; j++)
+        {
+            ref float block = ref Unsafe.Add(ref coefficients, (nint)j * b * b);
+            ref float first = ref Unsafe.Add(ref source, Unsafe.Add(ref run, 2 * j));
+            ref float second = ref Unsafe.Add(ref source, Unsafe.Add(ref run, 2 * j + 1));
+            for (int c = 0; c < b; c += v)
+            {
+                // One accumulator in t order: the same sums as Factor8, so a row's result does not depend on its group.
+                TV a0 = TS.Zero;
+                ref float coefficient = ref Unsafe.Add(ref block, c);
+                int t = 0;
+                for (; t < h; t++)
+                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref first, t)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
+                for (; t < b; t++)
+                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref second, t - h)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
+                if (scaled)
+                    a0 = TS.Multiply(a0, TS.Create(scale));
+                TS.Store(a0, ref Unsafe.Add(ref destination, (nint)j * b + c));
+            }
+        }
+    }
+}

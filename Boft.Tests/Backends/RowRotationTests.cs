@@ -1,0 +1,177 @@
+// The SIMD backend's row-layout rotation forwards (Boft.Kernels/Simd/RowRotation.cs, and LaneRotation.cs for OFT b = 2
+// and 4) at every vector width, on shapes
+// chosen for its own edges, which the shared fixtures (small d, few rows) do not reach: several feature tiles with a
+// narrower last one, several 64-row work items with a tail of fewer than 8 rows, x·Rᵀ's final gather (m > 1), m = 1 on
+// one tensor with b ≥ 2 vectors (a block's later output vectors read inputs its first one would overwrite), a row scale
+// (Merge), and 16-bit rows widened into and rounded out of its stage.
+// Tolerances: float32 as in the shared fixtures (BackendOracle.Tolerance with m·b-long reductions); 16-bit outputs are
+// rounded once from the float32 result, so they may differ from the double result by half a 16-bit ulp (2^-9 relative for
+// bfloat16, 2^-12 for float16) plus the float32 error; the bound below is a whole ulp, still 2^7 / 2^10 times below an
+// error of one wrong product term.
+
+using Boft.Backends;
+using Boft.Kernels.Simd;
+using Boft.Reference;
+using Boft.Tests.Infrastructure;
+using static Boft.Tests.BackendOps.BackendOracle;
+
+namespace Boft.Tests.BackendOps;
+
+[TestFixture]
+public sealed class RowRotationTests
+{
+    public static IEnumerable<TestCaseData> Widths() =>
+        Enum.GetValues<SimdWidth>().Select(w => new TestCaseData(w).SetArgDisplayNames(w.ToString()));
+
+    /// <summary>(d, m, b, rows): every shape here runs on the row kernel at Vector128 and Vector256 (b a multiple of 8 where
+    /// it matters); at Vector512 those with b a multiple of 16 do, the others check the tiled fallback the same way.</summary>
+    private static readonly (int D, int M, int B, int Rows)[] Shapes =
+    [
+        (1024, 1, 16, 133), // 4 feature tiles, 3 work items, a 5-row tail
+        (1024, 2, 8, 70),   // BOFT(2,8): runs of 4 moved by the butterfly
+        (768, 3, 8, 9),     // one group and a 1-row tail
+        (512, 1, 32, 17),
+        (200, 1, 40, 18),   // tiles of 80, 80 and 40 features
+        (1536, 4, 8, 24),   // runs of 4 in a group of 64
+        (96, 2, 16, 11),
+        (256, 3, 32, 40),
+    ];
+
+    /// <summary>(d, 1, b, rows) with b = 2 or 4: the small-block kernel (LaneRotation.cs) on AVX2 machines at 256 and 512 bits.</summary>
+    private static readonly (int D, int M, int B, int Rows)[] LaneShapes = [(1024, 1, 2, 133), (2064, 1, 4, 70), (48, 1, 2, 3), (32, 1, 4, 9)];
+
+    private static IEnumerable<(int D, int M, int B, int Rows)> AllShapes => Shapes.Concat(LaneShapes);
+
+    private static SimdBackend Create(SimdWidth width)
+    {
+        if (!SimdBackend.IsSupported(width))
+            Assert.Ignore($"{width} is not accelerated on this machine.");
+        return new SimdBackend(width);
+    }
+
+    private static RotationShape Shape(int d, int m, int b) => new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;
+
+    private static double[] Down(Tensor t) => Array.ConvertAll(t.ToArray(), v => (double)v);
+
+    [TestCaseSource(nameof(Widths))]
+    public void RowKernel_RunsTheseShapes_AndMatchesReference_ForwardTransposedAndInPlace(SimdWidth width)
+    {
+        using SimdBackend backend = Create(width);
+        foreach ((int d, int m, int b, int rows) in AllShapes)
+        {
+            RotationShape shape = Shape(d, m, b);
+            if (LaneShapes.Contains((d, m, b, rows)))
+                Assert.That(LaneRotation.Applies(shape), Is.EqualTo(System.Runtime.Intrinsics.X86.Avx2.IsSupported), $"{shape}: the small-block kernel should run it");
+            else if (width != SimdWidth.Vector512)
+                Assert.That(RowRotation.Applies(backend.RowPlan(shape), (int)width / 32), Is.True, $"{shape}: the row kernel should run it at {width}");
+            var random = new Random(d + 10 * m + b);
+            double[] x = AsFloat(Random(random, rows * d));
+            double[] blocks = OrthogonalBlocks(random, shape);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+            foreach (bool transpose in new[] { false, true })
+            {
+                string context = $"{width} {shape} rows={rows} transpose={transpose}";
+                var expected = new double[x.Length];
+                RotationReference.Forward(shape, x, blocks, transpose, expected);
+                (double atol, double rtol) = Tolerance(expected, m * b);
+                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), rows, d);
+                using Tensor y = backend.Allocate(rows, d);
+                backend.Fill(y, float.NaN);
+                backend.Rotate(shape, tx, tb, transpose, y);
+                Compare.AllClose(Down(y), expected, atol, rtol, "row kernel", context, [rows, d]);
+
+                backend.Rotate(shape, tx, tb, transpose, tx); // in place
+                Compare.AllClose(Down(tx), expected, atol, rtol, "row kernel in place", context, [rows, d]);
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void RowKernel_AgreesWithTheTiledKernel_AndIsRepeatable(SimdWidth width)
+    {
+        using SimdBackend backend = Create(width);
+        foreach ((int d, int m, int b, int rows) in AllShapes)
+        {
+            RotationShape shape = Shape(d, m, b);
+            var random = new Random(7 * d + m + b);
+            double[] x = AsFloat(Random(random, rows * d));
+            double[] blocks = OrthogonalBlocks(random, shape);
+            using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), rows, d);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+            using Tensor row = backend.Allocate(rows, d), tiled = backend.Allocate(rows, d);
+            backend.Rotate(shape, tx, tb, false, row);
+            float[] first = row.ToArray();
+            backend.Rotate(shape, tx, tb, false, row);
+            Assert.That(row.ToArray(), Is.EqualTo(first).AsCollection, $"{width} {shape}: a second run differs");
+            backend.ForwardRotationKernel = SimdRotationKernel.Tiled;
+            try
+            {
+                backend.Rotate(shape, tx, tb, false, tiled);
+            }
+            finally
+            {
+                backend.ForwardRotationKernel = SimdRotationKernel.Auto;
+            }
+            double[] expected = Down(tiled);
+            (double atol, double rtol) = Tolerance(expected, m * b);
+            Compare.AllClose(Down(row), expected, atol, rtol, "row vs tiled", $"{width} {shape} rows={rows}", [rows, d]);
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void RowKernel_Merge_ScalesRows_InPlaceToo(SimdWidth width)
+    {
+        using SimdBackend backend = Create(width);
+        foreach ((int d, int m, int b, int n) in new[] { (1024, 2, 8, 75), (512, 1, 32, 13), (1536, 4, 8, 9), (1024, 1, 2, 70), (2064, 1, 4, 5) })
+        {
+            RotationShape shape = Shape(d, m, b);
+            var random = new Random(d * n);
+            double[] w = AsFloat(Random(random, n * d));
+            double[] blocks = OrthogonalBlocks(random, shape);
+            double[] s = AsFloat(Random(random, n).Select(v => 1 + 0.2 * v).ToArray());
+            var expected = new double[w.Length];
+            RotationReference.Forward(shape, w, blocks, transpose: true, expected);
+            for (int o = 0; o < n; o++)
+                for (int t = 0; t < d; t++)
+                    expected[o * d + t] *= s[o];
+            (double atol, double rtol) = Tolerance(expected, m * b);
+            using Tensor tw = backend.Upload(Array.ConvertAll(w, v => (float)v), n, d);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+            using Tensor ts = backend.Upload(Array.ConvertAll(s, v => (float)v), n, 1);
+            using Tensor merged = backend.Allocate(n, d);
+            backend.Merge(shape, tw, tb, ts, merged);
+            Compare.AllClose(Down(merged), expected, atol, rtol, "diag(s)·W·Rᵀ", $"{width} {shape} n={n}", [n, d]);
+            backend.Merge(shape, tw, tb, ts, tw);
+            Compare.AllClose(Down(tw), expected, atol, rtol, "diag(s)·W·Rᵀ in place", $"{width} {shape} n={n}", [n, d]);
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void RowKernel_SixteenBitRows_AreRoundedOnceFromTheFloat32Result(SimdWidth width)
+    {
+        using SimdBackend backend = Create(width);
+        foreach (ElementType type in new[] { ElementType.BFloat16, ElementType.Float16 })
+        {
+            double ulp = type == ElementType.BFloat16 ? Math.Pow(2, -7) : Math.Pow(2, -10);
+            foreach ((int d, int m, int b, int rows) in AllShapes)
+            {
+                RotationShape shape = Shape(d, m, b);
+                var random = new Random(3 * d + m + b);
+                // Inputs exactly representable in the 16-bit type, so the only rounding is the one at the store.
+                double[] x = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
+                double[] blocks = OrthogonalBlocks(random, shape);
+                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
+                using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+                foreach (bool transpose in new[] { false, true })
+                {
+                    using Tensor y = backend.Allocate(type, rows, d);
+                    backend.Rotate(shape, tx, tb, transpose, y);
+                    var expected = new double[x.Length];
+                    RotationReference.Forward(shape, x, blocks, transpose, expected);
+                    (double atol, double rtol) = Tolerance(expected, m * b);
+                    Compare.AllClose(Down(y), expected, atol, rtol + ulp, $"{type} row kernel", $"{width} {shape} rows={rows} transpose={transpose}", [rows, d]);
+                }
+            }
+        }
+    }
+}
