@@ -53,6 +53,23 @@ internal static class KernelCatalog
                     entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name},{codecName}>", definition.MakeGenericMethod(size, store, codec)));
             }
         }
+        // Kernels launched for the 16-bit codecs only (their float32 case is another kernel): named <..., BFloat16|Float16>.
+        void SixteenBit(Type type, string method, IEnumerable<Type> sizes)
+        {
+            MethodInfo definition = Find(type, method);
+            bool sized = definition.GetGenericArguments()[0].GetGenericParameterConstraints().Contains(typeof(IKernelSize));
+            foreach ((Type store, Type codec) in Codecs.Where(c => c.Store == typeof(ushort)))
+            {
+                string codecName = codec.Name.Replace("Codec", "", StringComparison.Ordinal);
+                if (!sized)
+                {
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{codecName}>", definition.MakeGenericMethod(store, codec)));
+                    continue;
+                }
+                foreach (Type size in sizes)
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name},{codecName}>", definition.MakeGenericMethod(size, store, codec)));
+            }
+        }
 
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), KernelSizes.AllTypes());
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), KernelSizes.AllTypes());
@@ -67,9 +84,12 @@ internal static class KernelCatalog
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardKernel), []);
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.GradInputKernel), []);
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel), []);
+        SixteenBit(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardFloat32BiasKernel), []);
         Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnReduceKernel));
         Typed(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
         Typed(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel), []);
+        SixteenBit(typeof(LinearKernels), nameof(LinearKernels.GemmFloat32OutputKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
+        SixteenBit(typeof(LinearKernels), nameof(LinearKernels.GemmDirectFloat32OutputKernel), []);
         Typed(typeof(LossKernels), nameof(LossKernels.ReduceKernel), []);
         Plain(typeof(LossKernels), nameof(LossKernels.SumPartialsKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.CrossEntropyRowsKernel));
@@ -81,6 +101,8 @@ internal static class KernelCatalog
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ScaleKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBitsKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardBitsKernel));
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel));
