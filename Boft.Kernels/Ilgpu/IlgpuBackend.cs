@@ -265,11 +265,10 @@ public sealed partial class IlgpuBackend : BoftBackend
     public override bool Supports(ElementType elementType) => Enum.IsDefined(elementType);
 
     /// <inheritdoc />
-    /// <remarks>ILGPU runs the adapter's forward and backward in 16-bit (rotation, frozen GEMM, scale and a frozen bias); the
-    /// training extras (a float32 bias, LinearBackwardWeight, ReLU, Merge of a 16-bit weight) and Conv2d are float32 only
-    /// here for now, and refuse a 16-bit tensor before any launch.</remarks>
-    public override bool HasSixteenBitPath(SixteenBitOperation operation) =>
-        operation is SixteenBitOperation.Rotation or SixteenBitOperation.Linear or SixteenBitOperation.ScaleBias;
+    /// <remarks>ILGPU runs every family in 16-bit: the rotation, the frozen GEMM and its weight gradient, scale and bias (frozen
+    /// or a float32 master), ReLU, Merge of a 16-bit weight and the Conv2d family, with kernels instantiated for the 16-bit codecs
+    /// (ElementCodecs.cs): widened at load, float32 sums, one rounding at the store.</remarks>
+    public override bool HasSixteenBitPath(SixteenBitOperation operation) => Enum.IsDefined(operation);
 
     /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape) => new IlgpuTensor(this, shape);

@@ -103,10 +103,25 @@ internal static class KernelCatalog
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBitsKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardBitsKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BiasGradKernel));
+        // The conv forward and input gradient: images of each codec; beside 16-bit images, a weight (and bias) in float32 or in
+        // the images' type: <Images,Weight[,Bias]>.
+        MethodInfo convForward = Find(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
+        MethodInfo convBackwardInput = Find(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
+        foreach ((Type store, Type codec) in Codecs)
+        {
+            string images = codec.Name.Replace("Codec", "", StringComparison.Ordinal);
+            (Type Store, Type Codec)[] operands = store == typeof(float) ? [(store, codec)] : [(typeof(float), typeof(Float32Codec)), (store, codec)];
+            foreach ((Type weightStore, Type weightCodec) in operands)
+            {
+                string weight = weightCodec.Name.Replace("Codec", "", StringComparison.Ordinal);
+                entries.Add(new KernelEntry($"Conv2d.BackwardInputKernel<{images},{weight}>", convBackwardInput.MakeGenericMethod(store, codec, weightStore, weightCodec)));
+                foreach ((Type biasStore, Type biasCodec) in operands)
+                    entries.Add(new KernelEntry($"Conv2d.ForwardKernel<{images},{weight},{biasCodec.Name.Replace("Codec", "", StringComparison.Ordinal)}>",
+                        convForward.MakeGenericMethod(store, codec, weightStore, weightCodec, biasStore, biasCodec)));
+            }
+        }
+        Typed(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel), []);
+        Typed(typeof(Conv2dKernels), nameof(Conv2dKernels.BiasGradKernel), []);
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.RowScaleBackwardKernel));
         return entries;
     }
