@@ -7,10 +7,15 @@
 //   BackwardWeightKernel  gW[o, c, i, j] (+=) Σ_(n, oh, ow) gy[n, o, oh, ow]·x[...]
 // plus BiasGradKernel (gb[o] += Σ gy) and RowScaleBackwardKernel (the conv adapters' per-row boft_s backward).
 // Threads along ow touch neighbouring addresses of x and y (coalesced on GPUs); the weight is broadcast.
+// 16-bit images (docs/09_Mixed-precision.md): the kernels are generic over the images' storage codec (ElementCodecs.cs) and, for
+// the forward and the input gradient, over the weight's and the bias's (float32, e.g. the adapters' merged W', or frozen in the
+// images' 16-bit type): every operand is widened as loaded, every sum is float32, each 16-bit output is rounded once (RNE), and
+// the weight and bias gradients are float32.
 // Docs: docs/03_Kernels/conv2d.md
 
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Reflection;
 using Boft.Backends;
 using ILGPU;
 using ILGPU.Runtime;
@@ -66,7 +71,16 @@ internal struct ConvParams
 internal static class Conv2dKernels
 {
     /// <summary>One thread per output element: the implicit-GEMM dot product over (c, i, j), plus the bias.</summary>
-    internal static void ForwardKernel(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, ConvParams p)
+    /// <remarks>Images of TStore, the weight of TWeight and the bias of TBias (each float32 or 16-bit), widened as loaded; the sum is
+    /// float32 and each output is rounded once to TStore.</remarks>
+    internal static void ForwardKernel<TStore, TCodec, TWeight, TWeightCodec, TBias, TBiasCodec>(ArrayView<TStore> x, ArrayView<TWeight> w, ArrayView<TBias> bias,
+        ArrayView<TStore> y, ConvParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
+        where TWeight : unmanaged
+        where TWeightCodec : struct, IElementCodec<TWeight>
+        where TBias : unmanaged
+        where TBiasCodec : struct, IElementCodec<TBias>
     {
         int total = p.Batch * p.OutChannels * p.OutHeight * p.OutWidth;
         int stride = Grid.DimX * Group.DimX;
@@ -79,7 +93,7 @@ internal static class Conv2dKernels
             int o = rest % p.OutChannels;
             int n = rest / p.OutChannels;
             int g = o / p.GroupOutChannels;
-            float acc = p.HasBias != 0 ? bias[o] : 0f;
+            float acc = p.HasBias != 0 ? default(TBiasCodec).Widen(bias[o]) : 0f;
             for (int c = 0; c < p.GroupInChannels; c++)
             {
                 int plane = (n * p.InChannels + g * p.GroupInChannels + c) * p.Height;
@@ -94,16 +108,21 @@ internal static class Conv2dKernels
                         int col = ow * p.StrideWidth - p.PadWidth + j * p.DilationWidth;
                         if (col < 0 || col >= p.Width)
                             continue;
-                        acc += w[(filter + i) * p.KernelWidth + j] * x[(plane + h) * p.Width + col];
+                        acc += default(TWeightCodec).Widen(w[(filter + i) * p.KernelWidth + j]) * default(TCodec).Widen(x[(plane + h) * p.Width + col]);
                     }
                 }
             }
-            y[index] = acc;
+            y[index] = default(TCodec).Narrow(acc);
         }
     }
 
     /// <summary>One thread per input element: the transposed convolution, summed over (o, i, j) in a fixed order (overwrites).</summary>
-    internal static void BackwardInputKernel(ArrayView<float> gy, ArrayView<float> w, ArrayView<float> gx, ConvParams p)
+    /// <remarks>Gradients of TStore, the weight of TWeight; float32 sums, one rounding per gradInput element.</remarks>
+    internal static void BackwardInputKernel<TStore, TCodec, TWeight, TWeightCodec>(ArrayView<TStore> gy, ArrayView<TWeight> w, ArrayView<TStore> gx, ConvParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
+        where TWeight : unmanaged
+        where TWeightCodec : struct, IElementCodec<TWeight>
     {
         int total = p.Batch * p.InChannels * p.Height * p.Width;
         int stride = Grid.DimX * Group.DimX;
@@ -139,16 +158,19 @@ internal static class Conv2dKernels
                         int ow = ww / p.StrideWidth;
                         if (ow >= p.OutWidth)
                             continue;
-                        acc += w[(filter + i) * p.KernelWidth + j] * gy[(outPlane + oh) * p.OutWidth + ow];
+                        acc += default(TWeightCodec).Widen(w[(filter + i) * p.KernelWidth + j]) * default(TCodec).Widen(gy[(outPlane + oh) * p.OutWidth + ow]);
                     }
                 }
             }
-            gx[index] = acc;
+            gx[index] = default(TCodec).Narrow(acc);
         }
     }
 
     /// <summary>One thread per weight element: Σ over images and output pixels in order (accumulates).</summary>
-    internal static void BackwardWeightKernel(ArrayView<float> gy, ArrayView<float> x, ArrayView<float> gw, ConvParams p)
+    /// <remarks>Images and gradients of TStore, widened as loaded; the weight gradient is float32 (summed and accumulated unrounded).</remarks>
+    internal static void BackwardWeightKernel<TStore, TCodec>(ArrayView<TStore> gy, ArrayView<TStore> x, ArrayView<float> gw, ConvParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int total = p.OutChannels * p.GroupInChannels * p.KernelHeight * p.KernelWidth;
         int stride = Grid.DimX * Group.DimX;
@@ -176,7 +198,7 @@ internal static class Conv2dKernels
                         int col = ow * p.StrideWidth - p.PadWidth + j * p.DilationWidth;
                         if (col < 0 || col >= p.Width)
                             continue;
-                        acc += gy[(outPlane + oh) * p.OutWidth + ow] * x[(plane + h) * p.Width + col];
+                        acc += default(TCodec).Widen(gy[(outPlane + oh) * p.OutWidth + ow]) * default(TCodec).Widen(x[(plane + h) * p.Width + col]);
                     }
                 }
             }
@@ -185,7 +207,10 @@ internal static class Conv2dKernels
     }
 
     /// <summary>One thread per output channel: gb[o] += Σ_(n, pixel) gy (accumulates).</summary>
-    internal static void BiasGradKernel(ArrayView<float> gy, ArrayView<float> gb, ConvParams p)
+    /// <remarks>gy of TStore, widened as loaded; the bias gradient is float32.</remarks>
+    internal static void BiasGradKernel<TStore, TCodec>(ArrayView<TStore> gy, ArrayView<float> gb, ConvParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore>
     {
         int pixels = p.OutHeight * p.OutWidth;
         int stride = Grid.DimX * Group.DimX;
@@ -196,7 +221,7 @@ internal static class Conv2dKernels
             {
                 int start = (n * p.OutChannels + o) * pixels;
                 for (int t = 0; t < pixels; t++)
-                    acc += gy[start + t];
+                    acc += default(TCodec).Widen(gy[start + t]);
             }
             gb[o] += acc;
         }
@@ -234,14 +259,44 @@ public sealed partial class BoftKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ConvParams>? convBiasGrad;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? rowScaleBackward;
 
+    /// <summary>The 16-bit conv launchers, loaded on first use, by kernel name, image type and the weight's and bias's storage types.</summary>
+    private readonly Dictionary<(string Kernel, ElementType Type, Type Weight, Type Bias), Delegate> convSixteenBit = [];
+
     [MemberNotNull(nameof(convForward), nameof(convBackwardInput), nameof(convBackwardWeight), nameof(convBiasGrad), nameof(rowScaleBackward))]
     private void EnsureConvKernels()
     {
-        convForward ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.ForwardKernel);
-        convBackwardInput ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BackwardInputKernel);
-        convBackwardWeight ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BackwardWeightKernel);
-        convBiasGrad ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BiasGradKernel);
+        convForward ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(
+            Conv2dKernels.ForwardKernel<float, Float32Codec, float, Float32Codec, float, Float32Codec>);
+        convBackwardInput ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BackwardInputKernel<float, Float32Codec, float, Float32Codec>);
+        convBackwardWeight ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BackwardWeightKernel<float, Float32Codec>);
+        convBiasGrad ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ConvParams>(Conv2dKernels.BiasGradKernel<float, Float32Codec>);
         rowScaleBackward ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(Conv2dKernels.RowScaleBackwardKernel);
+    }
+
+    /// <summary>The codec of a conv operand stored as <paramref name="storage"/> beside images of the 16-bit <paramref name="type"/>.</summary>
+    private static Type ConvCodec(Type storage, ElementType type) =>
+        storage == typeof(float) ? typeof(Float32Codec) : type == ElementType.BFloat16 ? typeof(BFloat16Codec) : typeof(Float16Codec);
+
+    /// <summary>A 16-bit conv kernel: <paramref name="kernel"/> closed over (ushort, the images' codec) and, when given, the weight's and
+    /// the bias's storage and codec; loaded on first use and cached.</summary>
+    private TLauncher ConvSixteenBitKernel<TAction, TLauncher>(string kernel, ElementType type, Type? weight, Type? bias, Func<TAction, TLauncher> load)
+        where TAction : Delegate
+        where TLauncher : Delegate
+    {
+        ThrowIfDisposed();
+        var key = (kernel, type, weight ?? typeof(void), bias ?? typeof(void));
+        if (!convSixteenBit.TryGetValue(key, out Delegate? launcher))
+        {
+            var arguments = new List<Type> { typeof(ushort), ConvCodec(typeof(ushort), type) };
+            if (weight is not null)
+                arguments.AddRange([weight, ConvCodec(weight, type)]);
+            if (bias is not null)
+                arguments.AddRange([bias, ConvCodec(bias, type)]);
+            MethodInfo method = typeof(Conv2dKernels).GetMethod(kernel, BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod([.. arguments]);
+            launcher = load((TAction)method.CreateDelegate(typeof(TAction)));
+            convSixteenBit[key] = launcher;
+        }
+        return (TLauncher)launcher;
     }
 
     /// <summary><c>output = conv2d(input, weight) + bias</c> (NCHW; see <see cref="BoftBackend.Conv2d"/>).</summary>
@@ -269,7 +324,7 @@ public sealed partial class BoftKernels
         convForward(s, ElementwiseConfig((long)batch * shape.OutputImageLength), input, weight, hasBias ? bias : None, output, ConvParams.Of(shape, batch, hasBias));
     }
 
-    /// <summary><c>gradInput = ∂L/∂input</c> (overwritten) of <see cref="Conv2d"/>.</summary>
+    /// <summary><c>gradInput = ∂L/∂input</c> (overwritten) of <see cref="Conv2d(Conv2dShape, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>.</summary>
     /// <param name="shape">The convolution.</param>
     /// <param name="gradOutput">[N, C_out, H_out, W_out].</param>
     /// <param name="weight">[C_out, C_in/G, kh, kw].</param>
@@ -290,7 +345,7 @@ public sealed partial class BoftKernels
         convBackwardInput(s, ElementwiseConfig((long)batch * shape.InputImageLength), gradOutput, weight, gradInput, ConvParams.Of(shape, batch, false));
     }
 
-    /// <summary><c>gradWeight += ∂L/∂weight</c>, <c>gradBias += ∂L/∂bias</c> of <see cref="Conv2d"/> (either may be <c>default</c>).</summary>
+    /// <summary><c>gradWeight += ∂L/∂weight</c>, <c>gradBias += ∂L/∂bias</c> of <see cref="Conv2d(Conv2dShape, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/> (either may be <c>default</c>).</summary>
     /// <param name="shape">The convolution.</param>
     /// <param name="gradOutput">[N, C_out, H_out, W_out].</param>
     /// <param name="input">[N, C_in, H, W].</param>
@@ -358,7 +413,157 @@ public sealed partial class BoftKernels
             (wantInput ? 1 : 0) | (wantScale ? 2 : 0));
     }
 
-    private int ConvBatch(Conv2dShape shape, ArrayView<float> view, string name, int imageLength, string layout)
+    /// <summary><c>output = conv2d(input, weight) + bias</c> over 16-bit images of <paramref name="elementType"/> with a float32 weight and
+    /// bias (e.g. the adapters' merged W'): widened as loaded, summed in float32, each output rounded once.</summary>
+    /// <param name="shape">The convolution.</param>
+    /// <param name="input">16-bit. [N, C_in, H, W], N ≥ 0 from its length.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">Float32. [C_out, C_in/G, kh, kw].</param>
+    /// <param name="bias">Float32. [C_out], or <c>default</c> for none.</param>
+    /// <param name="output">16-bit, overwritten. [N, C_out, H_out, W_out].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Conv2d(Conv2dShape shape, ArrayView<ushort> input, ElementType elementType, ArrayView<float> weight, ArrayView<float> bias, ArrayView<ushort> output,
+        AcceleratorStream? stream = null) =>
+        Conv2dSixteenBit(shape, input, elementType, weight, bias, output, stream);
+
+    /// <summary><c>output = conv2d(input, weight) + bias</c> over 16-bit images of <paramref name="elementType"/> with a frozen weight and
+    /// bias of the same type: widened as loaded, summed in float32, each output rounded once.</summary>
+    /// <param name="shape">The convolution.</param>
+    /// <param name="input">16-bit. [N, C_in, H, W], N ≥ 0 from its length.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">16-bit. [C_out, C_in/G, kh, kw].</param>
+    /// <param name="bias">16-bit. [C_out], or <c>default</c> for none.</param>
+    /// <param name="output">16-bit, overwritten. [N, C_out, H_out, W_out].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Conv2d(Conv2dShape shape, ArrayView<ushort> input, ElementType elementType, ArrayView<ushort> weight, ArrayView<ushort> bias, ArrayView<ushort> output,
+        AcceleratorStream? stream = null) =>
+        Conv2dSixteenBit(shape, input, elementType, weight, bias, output, stream);
+
+    /// <summary>The 16-bit forward with a weight of TWeight and a bias of TBias (each float or ushort, the latter in the images' type).</summary>
+    internal void Conv2dSixteenBit<TWeight, TBias>(Conv2dShape shape, ArrayView<ushort> input, ElementType elementType, ArrayView<TWeight> weight, ArrayView<TBias> bias,
+        ArrayView<ushort> output, AcceleratorStream? stream)
+        where TWeight : unmanaged
+        where TBias : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        AcceleratorStream s = StreamOf(stream);
+        RequireSixteenBit(elementType);
+        int batch = ConvBatch(shape, input, nameof(input), shape.InputImageLength, "[N, C_in, H, W]");
+        ConvWeightView(shape, weight, nameof(weight));
+        bool hasBias = Optional(bias, nameof(bias));
+        if (hasBias)
+            RequireLength(bias, nameof(bias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        RequireLength(output, nameof(output), (long)batch * shape.OutputImageLength, ImagesShape(batch, shape.OutChannels, shape.OutputHeight, shape.OutputWidth));
+        if (batch == 0)
+            return;
+        KernelConfig config = ElementwiseConfig((long)batch * shape.OutputImageLength);
+        ConvParams p = ConvParams.Of(shape, batch, hasBias);
+        if (hasBias)
+            ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<TWeight>, ArrayView<TBias>, ArrayView<ushort>, ConvParams>,
+                Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<TWeight>, ArrayView<TBias>, ArrayView<ushort>, ConvParams>>(
+                nameof(Conv2dKernels.ForwardKernel), elementType, typeof(TWeight), typeof(TBias), a => Accelerator.LoadKernel(a))(s, config, input, weight, bias, output, p);
+        else
+            ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<TWeight>, ArrayView<float>, ArrayView<ushort>, ConvParams>,
+                Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<TWeight>, ArrayView<float>, ArrayView<ushort>, ConvParams>>(
+                nameof(Conv2dKernels.ForwardKernel), elementType, typeof(TWeight), typeof(float), a => Accelerator.LoadKernel(a))(s, config, input, weight, None, output, p);
+    }
+
+    /// <summary><c>gradInput = ∂L/∂input</c> (overwritten) of the 16-bit <see cref="Conv2d(Conv2dShape, ArrayView{ushort}, ElementType, ArrayView{float}, ArrayView{float}, ArrayView{ushort}, AcceleratorStream?)"/>
+    /// with a float32 weight: summed in float32, each element rounded once.</summary>
+    /// <param name="shape">The convolution.</param>
+    /// <param name="gradOutput">16-bit. [N, C_out, H_out, W_out].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">Float32. [C_out, C_in/G, kh, kw].</param>
+    /// <param name="gradInput">16-bit, overwritten. [N, C_in, H, W].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Conv2dBackwardInput(Conv2dShape shape, ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<float> weight, ArrayView<ushort> gradInput,
+        AcceleratorStream? stream = null) =>
+        Conv2dBackwardInputSixteenBit(shape, gradOutput, elementType, weight, gradInput, stream);
+
+    /// <summary><c>gradInput = ∂L/∂input</c> (overwritten) of the 16-bit conv with a frozen weight of the same 16-bit type: summed in
+    /// float32, each element rounded once.</summary>
+    /// <param name="shape">The convolution.</param>
+    /// <param name="gradOutput">16-bit. [N, C_out, H_out, W_out].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="weight">16-bit. [C_out, C_in/G, kh, kw].</param>
+    /// <param name="gradInput">16-bit, overwritten. [N, C_in, H, W].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Conv2dBackwardInput(Conv2dShape shape, ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<ushort> weight, ArrayView<ushort> gradInput,
+        AcceleratorStream? stream = null) =>
+        Conv2dBackwardInputSixteenBit(shape, gradOutput, elementType, weight, gradInput, stream);
+
+    private void Conv2dBackwardInputSixteenBit<TWeight>(Conv2dShape shape, ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<TWeight> weight, ArrayView<ushort> gradInput,
+        AcceleratorStream? stream)
+        where TWeight : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        AcceleratorStream s = StreamOf(stream);
+        RequireSixteenBit(elementType);
+        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
+        ConvWeightView(shape, weight, nameof(weight));
+        RequireLength(gradInput, nameof(gradInput), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        if (batch == 0)
+            return;
+        ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<TWeight>, ArrayView<ushort>, ConvParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<TWeight>, ArrayView<ushort>, ConvParams>>(
+            nameof(Conv2dKernels.BackwardInputKernel), elementType, typeof(TWeight), null, a => Accelerator.LoadKernel(a))(
+            s, ElementwiseConfig((long)batch * shape.InputImageLength), gradOutput, weight, gradInput, ConvParams.Of(shape, batch, false));
+    }
+
+    /// <summary><c>gradWeight += ∂L/∂weight</c>, <c>gradBias += ∂L/∂bias</c> (both float32, either may be <c>default</c>) of the conv over
+    /// 16-bit images of <paramref name="elementType"/>: widened as loaded, summed in float32 in a fixed order, never rounded to 16 bits.</summary>
+    /// <param name="shape">The convolution.</param>
+    /// <param name="gradOutput">16-bit. [N, C_out, H_out, W_out].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="input">16-bit. [N, C_in, H, W].</param>
+    /// <param name="gradWeight">Float32, accumulated. [C_out, C_in/G, kh, kw], or <c>default</c>.</param>
+    /// <param name="gradBias">Float32, accumulated. [C_out], or <c>default</c>.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Conv2dBackwardWeight(Conv2dShape shape, ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<ushort> input, ArrayView<float> gradWeight,
+        ArrayView<float> gradBias, AcceleratorStream? stream = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        AcceleratorStream s = StreamOf(stream);
+        RequireSixteenBit(elementType);
+        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
+        RequireLength(input, nameof(input), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        bool weightWanted = Optional(gradWeight, nameof(gradWeight));
+        if (weightWanted)
+            ConvWeightView(shape, gradWeight, nameof(gradWeight));
+        bool biasWanted = Optional(gradBias, nameof(gradBias));
+        if (biasWanted)
+            RequireLength(gradBias, nameof(gradBias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        if (batch == 0 || (!weightWanted && !biasWanted))
+            return;
+        ConvParams p = ConvParams.Of(shape, batch, biasWanted);
+        if (weightWanted)
+            ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ConvParams>,
+                Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ConvParams>>(
+                nameof(Conv2dKernels.BackwardWeightKernel), elementType, null, null, a => Accelerator.LoadKernel(a))(
+                s, ElementwiseConfig(shape.WeightLength), gradOutput, input, gradWeight, p);
+        if (biasWanted)
+            ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<float>, ConvParams>, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ConvParams>>(
+                nameof(Conv2dKernels.BiasGradKernel), elementType, null, null, a => Accelerator.LoadKernel(a))(
+                s, ElementwiseConfig(shape.OutChannels), gradOutput, gradBias, p);
+    }
+
+    private int ConvBatch<T>(Conv2dShape shape, ArrayView<T> view, string name, int imageLength, string layout)
+        where T : unmanaged
     {
         int length = Owned(view, name);
         if (length % imageLength != 0)
@@ -367,7 +572,8 @@ public sealed partial class BoftKernels
         return length / imageLength;
     }
 
-    private void ConvWeightView(Conv2dShape shape, ArrayView<float> weight, string name) =>
+    private void ConvWeightView<T>(Conv2dShape shape, ArrayView<T> weight, string name)
+        where T : unmanaged =>
         RequireLength(weight, name, shape.WeightLength,
             string.Create(CultureInfo.InvariantCulture, $"[{shape.OutChannels}, {shape.GroupInChannels}, {shape.KernelHeight}, {shape.KernelWidth}] (the weight of {shape})"));
 
@@ -379,16 +585,45 @@ public sealed partial class BoftKernels
 public sealed partial class IlgpuBackend
 {
     /// <inheritdoc />
-    protected override void Conv2dCore(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output, int batch) =>
-        Kernels.Conv2d(shape, V(input), V(weight), VOrNone(bias), V(output), Stream);
+    /// <remarks>Over 16-bit images the weight and the bias may each be float32 or in the images' type (the contract has checked).</remarks>
+    protected override void Conv2dCore(Conv2dShape shape, Tensor input, Tensor weight, Tensor? bias, Tensor output, int batch)
+    {
+        if (!input.ElementType.IsSixteenBit())
+        {
+            Kernels.Conv2d(shape, V(input), V(weight), VOrNone(bias), V(output), Stream);
+            return;
+        }
+        ElementType type = input.ElementType;
+        bool weight16 = weight.ElementType.IsSixteenBit(), bias16 = bias is not null && bias.ElementType.IsSixteenBit();
+        if (weight16 && bias16)
+            Kernels.Conv2dSixteenBit(shape, B(input), type, B(weight), B(bias!), B(output), Stream);
+        else if (weight16)
+            Kernels.Conv2dSixteenBit(shape, B(input), type, B(weight), VOrNone(bias), B(output), Stream);
+        else if (bias16)
+            Kernels.Conv2dSixteenBit(shape, B(input), type, V(weight), B(bias!), B(output), Stream);
+        else
+            Kernels.Conv2dSixteenBit(shape, B(input), type, V(weight), VOrNone(bias), B(output), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void Conv2dBackwardInputCore(Conv2dShape shape, Tensor gradOutput, Tensor weight, Tensor gradInput, int batch) =>
-        Kernels.Conv2dBackwardInput(shape, V(gradOutput), V(weight), V(gradInput), Stream);
+    protected override void Conv2dBackwardInputCore(Conv2dShape shape, Tensor gradOutput, Tensor weight, Tensor gradInput, int batch)
+    {
+        if (!gradOutput.ElementType.IsSixteenBit())
+            Kernels.Conv2dBackwardInput(shape, V(gradOutput), V(weight), V(gradInput), Stream);
+        else if (weight.ElementType.IsSixteenBit())
+            Kernels.Conv2dBackwardInput(shape, B(gradOutput), gradOutput.ElementType, B(weight), B(gradInput), Stream);
+        else
+            Kernels.Conv2dBackwardInput(shape, B(gradOutput), gradOutput.ElementType, V(weight), B(gradInput), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void Conv2dBackwardWeightCore(Conv2dShape shape, Tensor gradOutput, Tensor input, Tensor? gradWeight, Tensor? gradBias, int batch) =>
-        Kernels.Conv2dBackwardWeight(shape, V(gradOutput), V(input), VOrNone(gradWeight), VOrNone(gradBias), Stream);
+    protected override void Conv2dBackwardWeightCore(Conv2dShape shape, Tensor gradOutput, Tensor input, Tensor? gradWeight, Tensor? gradBias, int batch)
+    {
+        if (gradOutput.ElementType.IsSixteenBit())
+            Kernels.Conv2dBackwardWeight(shape, B(gradOutput), gradOutput.ElementType, B(input), VOrNone(gradWeight), VOrNone(gradBias), Stream);
+        else
+            Kernels.Conv2dBackwardWeight(shape, V(gradOutput), V(input), VOrNone(gradWeight), VOrNone(gradBias), Stream);
+    }
 
     /// <inheritdoc />
     protected override void RowScaleBackwardCore(Tensor input, Tensor scale, Tensor gradOutput, Tensor? gradInput, Tensor? gradScale, int rowCount, int columnCount) =>

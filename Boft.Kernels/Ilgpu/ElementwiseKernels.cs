@@ -1,4 +1,7 @@
 // Element-wise utilities: fill, in-place scale, ReLU forward and backward (gradInput OVERWRITTEN; may alias gradOutput).
+// ReLU on 16-bit tensors works on the raw bits (exact: max(x, 0) of a 16-bit value is a 16-bit value), like the SIMD backend:
+// a negative number (−0 included) becomes +0, a NaN is kept; the backward passes gradOutput's bits where input > 0 (sign clear,
+// not zero, not NaN) and +0 elsewhere. The kernels take the type's +infinity bits (bf16 0x7F80, fp16 0x7C00) as a parameter.
 // Grid-stride loops over explicitly grouped launches: one kernel shape for every accelerator, coalesced on GPUs.
 // Docs: docs/03_Kernels/elementwise.md
 
@@ -47,6 +50,31 @@ internal static class ElementwiseKernels
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
             gradInput[i] = input[i] > 0f ? gradOutput[i] : 0f;
     }
+
+    /// <summary>ReLU on 16-bit bits: output[i] = +0 when input[i] is negative (−0 included) and not NaN, else input[i]
+    /// (<paramref name="infinity"/>: the +infinity bits of the type; larger magnitudes are NaN).</summary>
+    internal static void ReluBitsKernel(ArrayView<ushort> input, ArrayView<ushort> output, int length, int infinity)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+        {
+            int value = input[i];
+            bool negative = (value & 0x8000) != 0, nan = (value & 0x7FFF) > infinity;
+            output[i] = negative && !nan ? (ushort)0 : (ushort)value;
+        }
+    }
+
+    /// <summary>ReLU's backward on 16-bit bits: gradInput[i] = input[i] &gt; 0 ? gradOutput[i] : +0 (input &gt; 0: sign clear,
+    /// not zero, not NaN, i.e. 0 &lt; bits ≤ <paramref name="infinity"/>).</summary>
+    internal static void ReluBackwardBitsKernel(ArrayView<ushort> input, ArrayView<ushort> gradOutput, ArrayView<ushort> gradInput, int length, int infinity)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < length; i += stride)
+        {
+            int value = input[i];
+            gradInput[i] = value != 0 && value <= infinity ? gradOutput[i] : (ushort)0;
+        }
+    }
 }
 
 /// <summary>Launchers of the element-wise ops.</summary>
@@ -57,6 +85,8 @@ public sealed partial class BoftKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, float> scale;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> relu;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> reluBackward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, int, int>? reluBits;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, int, int>? reluBackwardBits;
 
     [MemberNotNull(nameof(fill), nameof(scale), nameof(relu), nameof(reluBackward))]
     private void InitializeElementwise()
@@ -171,6 +201,51 @@ public sealed partial class BoftKernels
         if (n > 0)
             source.CopyTo(s, destination);
     }
+
+    /// <summary><c>output = max(input, 0)</c> on 16-bit bits of <paramref name="elementType"/> (exact: a negative value, −0 included,
+    /// becomes +0; a NaN is kept); <paramref name="output"/> may alias <paramref name="input"/>.</summary>
+    /// <param name="input">Raw 16-bit elements, any length.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="output">Same length.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void Relu(ArrayView<ushort> input, ElementType elementType, ArrayView<ushort> output, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int infinity = InfinityBits(elementType);
+        int n = Owned(input, nameof(input));
+        RequireLength(output, nameof(output), n, ShapeChecks.LikeShape(n, nameof(input)));
+        reluBits ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, int, int>(ElementwiseKernels.ReluBitsKernel);
+        if (n > 0)
+            reluBits(s, ElementwiseConfig(n), input, output, n, infinity);
+    }
+
+    /// <summary><c>gradInput = input &gt; 0 ? gradOutput : +0</c> (overwritten) on 16-bit bits of <paramref name="elementType"/> (exact);
+    /// may alias <paramref name="gradOutput"/>.</summary>
+    /// <param name="input">The forward's input (or output), raw 16-bit elements.</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="gradOutput">Same length.</param>
+    /// <param name="gradInput">Same length.</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void ReluBackward(ArrayView<ushort> input, ElementType elementType, ArrayView<ushort> gradOutput, ArrayView<ushort> gradInput, AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        int infinity = InfinityBits(elementType);
+        int n = Owned(input, nameof(input));
+        RequireLength(gradOutput, nameof(gradOutput), n, ShapeChecks.LikeShape(n, nameof(input)));
+        RequireLength(gradInput, nameof(gradInput), n, ShapeChecks.LikeShape(n, nameof(input)));
+        reluBackwardBits ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, int, int>(ElementwiseKernels.ReluBackwardBitsKernel);
+        if (n > 0)
+            reluBackwardBits(s, ElementwiseConfig(n), input, gradOutput, gradInput, n, infinity);
+    }
+
+    /// <summary>The bits of +infinity of a 16-bit type (larger magnitudes, sign bit aside, are NaN).</summary>
+    private static int InfinityBits(ElementType elementType) => RequireSixteenBit(elementType) == ElementType.BFloat16 ? 0x7F80 : 0x7C00;
 
     private void FillCore(ArrayView<float> values, float value, AcceleratorStream stream)
     {

@@ -265,11 +265,10 @@ public sealed partial class IlgpuBackend : BoftBackend
     public override bool Supports(ElementType elementType) => Enum.IsDefined(elementType);
 
     /// <inheritdoc />
-    /// <remarks>ILGPU runs the adapter's forward and backward in 16-bit (rotation, frozen GEMM, scale and a frozen bias); the
-    /// training extras (a float32 bias, LinearBackwardWeight, ReLU, Merge of a 16-bit weight) and Conv2d are float32 only
-    /// here for now, and refuse a 16-bit tensor before any launch.</remarks>
-    public override bool HasSixteenBitPath(SixteenBitOperation operation) =>
-        operation is SixteenBitOperation.Rotation or SixteenBitOperation.Linear or SixteenBitOperation.ScaleBias;
+    /// <remarks>ILGPU runs every family in 16-bit: the rotation, the frozen GEMM and its weight gradient, scale and bias (frozen
+    /// or a float32 master), ReLU, Merge of a 16-bit weight and the Conv2d family, with kernels instantiated for the 16-bit codecs
+    /// (ElementCodecs.cs): widened at load, float32 sums, one rounding at the store.</remarks>
+    public override bool HasSixteenBitPath(SixteenBitOperation operation) => Enum.IsDefined(operation);
 
     /// <inheritdoc />
     protected override Tensor AllocateCore(int[] shape) => new IlgpuTensor(this, shape);
@@ -311,13 +310,20 @@ public sealed partial class IlgpuBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount) =>
-        Kernels.Merge(shape, V(weight), V(blocks), VOrNone(scale), V(output), Stream);
+    protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
+    {
+        if (weight.ElementType.IsSixteenBit())
+            Kernels.Merge(shape, B(weight), weight.ElementType, V(blocks), VOrNone(scale), B(output), Stream);
+        else
+            Kernels.Merge(shape, V(weight), V(blocks), VOrNone(scale), V(output), Stream);
+    }
 
     /// <inheritdoc />
     protected override void ScaleBiasCore(Tensor input, Tensor? scale, Tensor? bias, Tensor output, int rowCount, int featureCount)
     {
-        if (input.ElementType.IsSixteenBit())
+        if (input.ElementType.IsSixteenBit() && bias is { ElementType: ElementType.Float32 })
+            Kernels.ScaleBiasWithFloat32Bias(B(input), input.ElementType, featureCount, VOrNone(scale), V(bias), B(output), Stream);
+        else if (input.ElementType.IsSixteenBit())
             Kernels.ScaleBias(B(input), input.ElementType, featureCount, VOrNone(scale), BOrNone(bias), B(output), Stream);
         else
             Kernels.ScaleBias(V(input), featureCount, VOrNone(scale), VOrNone(bias), V(output), Stream);
@@ -351,15 +357,31 @@ public sealed partial class IlgpuBackend : BoftBackend
     }
 
     /// <inheritdoc />
-    protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount) =>
-        Kernels.LinearBackwardWeight(V(gradOutput), V(input), inFeatureCount, outFeatureCount, V(gradWeight), Stream);
+    protected override void LinearBackwardWeightCore(Tensor gradOutput, Tensor input, Tensor gradWeight, int rowCount, int inFeatureCount, int outFeatureCount)
+    {
+        if (gradOutput.ElementType.IsSixteenBit())
+            Kernels.LinearBackwardWeight(B(gradOutput), gradOutput.ElementType, B(input), inFeatureCount, outFeatureCount, V(gradWeight), Stream);
+        else
+            Kernels.LinearBackwardWeight(V(gradOutput), V(input), inFeatureCount, outFeatureCount, V(gradWeight), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void ReluCore(Tensor input, Tensor output) => Kernels.Relu(V(input), V(output), Stream);
+    protected override void ReluCore(Tensor input, Tensor output)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.Relu(B(input), input.ElementType, B(output), Stream);
+        else
+            Kernels.Relu(V(input), V(output), Stream);
+    }
 
     /// <inheritdoc />
-    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput) =>
-        Kernels.ReluBackward(V(input), V(gradOutput), V(gradInput), Stream);
+    protected override void ReluBackwardCore(Tensor input, Tensor gradOutput, Tensor gradInput)
+    {
+        if (input.ElementType.IsSixteenBit())
+            Kernels.ReluBackward(B(input), input.ElementType, B(gradOutput), B(gradInput), Stream);
+        else
+            Kernels.ReluBackward(V(input), V(gradOutput), V(gradInput), Stream);
+    }
 
     /// <inheritdoc />
     protected override double MseLossCore(Tensor prediction, Tensor target, Tensor? gradPrediction) =>

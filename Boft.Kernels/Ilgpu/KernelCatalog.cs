@@ -53,6 +53,23 @@ internal static class KernelCatalog
                     entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name},{codecName}>", definition.MakeGenericMethod(size, store, codec)));
             }
         }
+        // Kernels launched for the 16-bit codecs only (their float32 case is another kernel): named <..., BFloat16|Float16>.
+        void SixteenBit(Type type, string method, IEnumerable<Type> sizes)
+        {
+            MethodInfo definition = Find(type, method);
+            bool sized = definition.GetGenericArguments()[0].GetGenericParameterConstraints().Contains(typeof(IKernelSize));
+            foreach ((Type store, Type codec) in Codecs.Where(c => c.Store == typeof(ushort)))
+            {
+                string codecName = codec.Name.Replace("Codec", "", StringComparison.Ordinal);
+                if (!sized)
+                {
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{codecName}>", definition.MakeGenericMethod(store, codec)));
+                    continue;
+                }
+                foreach (Type size in sizes)
+                    entries.Add(new KernelEntry($"{Short(type)}.{method}<{size.Name},{codecName}>", definition.MakeGenericMethod(size, store, codec)));
+            }
+        }
 
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.ForwardKernel), KernelSizes.AllTypes());
         Sized(typeof(CayleyKernels), nameof(CayleyKernels.BackwardKernel), KernelSizes.AllTypes());
@@ -67,9 +84,12 @@ internal static class KernelCatalog
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardKernel), []);
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.GradInputKernel), []);
         Typed(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnPartialsKernel), []);
+        SixteenBit(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ForwardFloat32BiasKernel), []);
         Plain(typeof(ScaleBiasKernels), nameof(ScaleBiasKernels.ColumnReduceKernel));
         Typed(typeof(LinearKernels), nameof(LinearKernels.GemmKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
         Typed(typeof(LinearKernels), nameof(LinearKernels.GemmDirectKernel), []);
+        SixteenBit(typeof(LinearKernels), nameof(LinearKernels.GemmFloat32OutputKernel), [typeof(Size4), typeof(Size8), typeof(Size16)]);
+        SixteenBit(typeof(LinearKernels), nameof(LinearKernels.GemmDirectFloat32OutputKernel), []);
         Typed(typeof(LossKernels), nameof(LossKernels.ReduceKernel), []);
         Plain(typeof(LossKernels), nameof(LossKernels.SumPartialsKernel));
         Plain(typeof(LossKernels), nameof(LossKernels.CrossEntropyRowsKernel));
@@ -81,10 +101,27 @@ internal static class KernelCatalog
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ScaleKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluKernel));
         Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel));
-        Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.BiasGradKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBitsKernel));
+        Plain(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ReluBackwardBitsKernel));
+        // The conv forward and input gradient: images of each codec; beside 16-bit images, a weight (and bias) in float32 or in
+        // the images' type: <Images,Weight[,Bias]>.
+        MethodInfo convForward = Find(typeof(Conv2dKernels), nameof(Conv2dKernels.ForwardKernel));
+        MethodInfo convBackwardInput = Find(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardInputKernel));
+        foreach ((Type store, Type codec) in Codecs)
+        {
+            string images = codec.Name.Replace("Codec", "", StringComparison.Ordinal);
+            (Type Store, Type Codec)[] operands = store == typeof(float) ? [(store, codec)] : [(typeof(float), typeof(Float32Codec)), (store, codec)];
+            foreach ((Type weightStore, Type weightCodec) in operands)
+            {
+                string weight = weightCodec.Name.Replace("Codec", "", StringComparison.Ordinal);
+                entries.Add(new KernelEntry($"Conv2d.BackwardInputKernel<{images},{weight}>", convBackwardInput.MakeGenericMethod(store, codec, weightStore, weightCodec)));
+                foreach ((Type biasStore, Type biasCodec) in operands)
+                    entries.Add(new KernelEntry($"Conv2d.ForwardKernel<{images},{weight},{biasCodec.Name.Replace("Codec", "", StringComparison.Ordinal)}>",
+                        convForward.MakeGenericMethod(store, codec, weightStore, weightCodec, biasStore, biasCodec)));
+            }
+        }
+        Typed(typeof(Conv2dKernels), nameof(Conv2dKernels.BackwardWeightKernel), []);
+        Typed(typeof(Conv2dKernels), nameof(Conv2dKernels.BiasGradKernel), []);
         Plain(typeof(Conv2dKernels), nameof(Conv2dKernels.RowScaleBackwardKernel));
         return entries;
     }

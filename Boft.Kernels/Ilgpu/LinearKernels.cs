@@ -4,8 +4,10 @@
 // thread, K consumed in TS-wide slices staged in shared memory, accumulated in a fixed order (deterministic).
 // Operands are addressed through strides so one kernel serves all three products.
 // Operands are float32 or 16-bit (TStore/TCodec, ElementCodecs.cs; the 16-bit path is Linear and LinearBackwardInput with the
-// frozen W0 in the activation type): widened as they are staged, accumulated in float32, rounded once at the store. On CUDA the
-// 16-bit products go to cublasGemmEx (16-bit A, B, C; CUBLAS_COMPUTE_32F) when it loads (CuBlasGemmEx.cs).
+// frozen W0 in the activation type): widened as they are staged, accumulated in float32, rounded once at the store. The weight
+// gradient of 16-bit rows (LinearBackwardWeight) has a float32 C (the *Float32Output kernels: A and B widened, C accumulated
+// in float32 and never rounded). On CUDA the 16-bit products go to cublasGemmEx (16-bit A and B; C 16-bit, or float32 for the
+// weight gradient; CUBLAS_COMPUTE_32F) when it loads (CuBlasGemmEx.cs).
 // Docs: docs/03_Kernels/linear.md
 
 using System.Diagnostics;
@@ -55,13 +57,30 @@ internal static class LinearKernels
     internal static void GemmKernel<TTile, TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
         where TTile : struct, IKernelSize
         where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        Gemm<TTile, TStore, TCodec, TStore, TCodec>(a, b, c, p, SharedMemory.GetDynamic<float>());
+
+    /// <summary>The tiled GEMM with 16-bit (or float32) A and B and a float32 C: LinearBackwardWeight's
+    /// <c>gradWeight (float32) += gradOutputᵀ · input</c> over 16-bit rows, accumulated in float32 and added to C unrounded.</summary>
+    internal static void GemmFloat32OutputKernel<TTile, TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<float> c, GemmParams p)
+        where TTile : struct, IKernelSize
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        Gemm<TTile, TStore, TCodec, float, Float32Codec>(a, b, c, p, SharedMemory.GetDynamic<float>());
+
+    /// <summary>The tiled GEMM body: A and B of TStore, C of TOut (see <see cref="GemmKernel{TTile, TStore, TCodec}"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Gemm<TTile, TStore, TCodec, TOut, TOutCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TOut> c, GemmParams p, ArrayView<float> shared)
+        where TTile : struct, IKernelSize
+        where TStore : unmanaged
         where TCodec : struct, IElementCodec<TStore>
+        where TOut : unmanaged
+        where TOutCodec : struct, IElementCodec<TOut>
     {
         int ts = default(TTile).Of(p.Tile);
         int tileEdge = Micro * ts;
         int depth = 256 / ts;
         int strideA = depth + 1, strideB = tileEdge + 1;
-        ArrayView<float> shared = SharedMemory.GetDynamic<float>();
         ArrayView<float> tileA = shared.SubView(0, tileEdge * strideA);
         ArrayView<float> tileB = shared.SubView(tileEdge * strideA, depth * strideB);
         int tid = Group.IdxX;
@@ -110,17 +129,32 @@ internal static class LinearKernels
                 }
                 Group.Barrier();
             }
-            Store<TStore, TCodec>(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
-            Store<TStore, TCodec>(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
-            Store<TStore, TCodec>(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
-            Store<TStore, TCodec>(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
+            Store<TOut, TOutCodec>(c, p, row0 + ty, column0 + tx, ts, c00, c01, c02, c03);
+            Store<TOut, TOutCodec>(c, p, row0 + ty + ts, column0 + tx, ts, c10, c11, c12, c13);
+            Store<TOut, TOutCodec>(c, p, row0 + ty + 2 * ts, column0 + tx, ts, c20, c21, c22, c23);
+            Store<TOut, TOutCodec>(c, p, row0 + ty + 3 * ts, column0 + tx, ts, c30, c31, c32, c33);
         }
     }
 
     /// <summary>One thread per output element (grid-stride), K summed in order from global memory: no shared memory, no barriers.</summary>
     internal static void GemmDirectKernel<TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
         where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        GemmDirect<TStore, TCodec, TStore, TCodec>(a, b, c, p);
+
+    /// <summary>The direct GEMM with A and B of TStore and a float32 C (see <see cref="GemmFloat32OutputKernel{TTile, TStore, TCodec}"/>).</summary>
+    internal static void GemmDirectFloat32OutputKernel<TStore, TCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<float> c, GemmParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        GemmDirect<TStore, TCodec, float, Float32Codec>(a, b, c, p);
+
+    /// <summary>The direct GEMM body: A and B of TStore, C of TOut.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void GemmDirect<TStore, TCodec, TOut, TOutCodec>(ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TOut> c, GemmParams p)
+        where TStore : unmanaged
         where TCodec : struct, IElementCodec<TStore>
+        where TOut : unmanaged
+        where TOutCodec : struct, IElementCodec<TOut>
     {
         int total = p.M * p.N;
         int stride = Grid.DimX * Group.DimX;
@@ -131,7 +165,7 @@ internal static class LinearKernels
             float acc = 0f;
             for (int k = 0; k < p.K; k++)
                 acc += default(TCodec).Widen(a[i * p.StrideAi + k * p.StrideAk]) * default(TCodec).Widen(b[k * p.StrideBk + j * p.StrideBj]);
-            StoreOne<TStore, TCodec>(c, p, i, j, acc);
+            StoreOne<TOut, TOutCodec>(c, p, i, j, acc);
         }
     }
 
@@ -164,41 +198,52 @@ internal static class LinearKernels
 /// <summary>Launchers of the frozen-layer GEMMs.</summary>
 public sealed partial class BoftKernels
 {
-    /// <summary>The GEMM kernels of one storage type: the tiled kernel (generic over the tile size) and the direct one.</summary>
-    private sealed class GemmSet<TStore>
+    /// <summary>The GEMM kernels of one pair of storage types (A and B of TStore, C of TOut): the tiled kernel (generic over the
+    /// tile size) and the direct one.</summary>
+    private sealed class GemmSet<TStore, TOut>
         where TStore : unmanaged
+        where TOut : unmanaged
     {
-        public GemmSet(BoftKernels owner, Type codec, Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams> direct)
+        public GemmSet(BoftKernels owner, string tiledName, Type codec, Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TOut>, GemmParams> direct)
         {
-            Tiled = new(owner, typeof(LinearKernels), nameof(LinearKernels.GemmKernel), a => owner.Accelerator.LoadKernel(a), typeof(TStore), codec);
+            Tiled = new(owner, typeof(LinearKernels), tiledName, a => owner.Accelerator.LoadKernel(a), typeof(TStore), codec);
             Direct = direct;
         }
 
-        public SizedKernel<Action<ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams>,
-            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams>> Tiled { get; }
+        public SizedKernel<Action<ArrayView<TStore>, ArrayView<TStore>, ArrayView<TOut>, GemmParams>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TOut>, GemmParams>> Tiled { get; }
 
-        public Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TStore>, GemmParams> Direct { get; }
+        public Action<AcceleratorStream, KernelConfig, ArrayView<TStore>, ArrayView<TStore>, ArrayView<TOut>, GemmParams> Direct { get; }
     }
 
-    private GemmSet<float> gemmFloat32;
-    private GemmSet<ushort>? gemmBFloat16;
-    private GemmSet<ushort>? gemmFloat16;
+    private GemmSet<float, float> gemmFloat32;
+    private GemmSet<ushort, ushort>? gemmBFloat16;
+    private GemmSet<ushort, ushort>? gemmFloat16;
+    private GemmSet<ushort, float>? gemmBFloat16ToFloat32;
+    private GemmSet<ushort, float>? gemmFloat16ToFloat32;
     private BoftGemm gemmChoice;
     private CuBlas? cuBlas;
 
     [MemberNotNull(nameof(gemmFloat32))]
     private void InitializeLinear()
     {
-        gemmFloat32 = new GemmSet<float>(this, typeof(Float32Codec),
+        gemmFloat32 = new GemmSet<float, float>(this, nameof(LinearKernels.GemmKernel), typeof(Float32Codec),
             Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectKernel<float, Float32Codec>));
     }
 
     /// <summary>The 16-bit GEMM kernels of <paramref name="type"/>, loaded on first use.</summary>
-    private GemmSet<ushort> GemmSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
-        ? gemmBFloat16 ??= new GemmSet<ushort>(this, typeof(BFloat16Codec),
+    private GemmSet<ushort, ushort> GemmSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
+        ? gemmBFloat16 ??= new GemmSet<ushort, ushort>(this, nameof(LinearKernels.GemmKernel), typeof(BFloat16Codec),
             Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, GemmParams>(LinearKernels.GemmDirectKernel<ushort, BFloat16Codec>))
-        : gemmFloat16 ??= new GemmSet<ushort>(this, typeof(Float16Codec),
+        : gemmFloat16 ??= new GemmSet<ushort, ushort>(this, nameof(LinearKernels.GemmKernel), typeof(Float16Codec),
             Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, GemmParams>(LinearKernels.GemmDirectKernel<ushort, Float16Codec>));
+
+    /// <summary>The GEMM kernels with 16-bit A and B of <paramref name="type"/> and a float32 C, loaded on first use.</summary>
+    private GemmSet<ushort, float> GemmSixteenBitToFloat32(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
+        ? gemmBFloat16ToFloat32 ??= new GemmSet<ushort, float>(this, nameof(LinearKernels.GemmFloat32OutputKernel), typeof(BFloat16Codec),
+            Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectFloat32OutputKernel<ushort, BFloat16Codec>))
+        : gemmFloat16ToFloat32 ??= new GemmSet<ushort, float>(this, nameof(LinearKernels.GemmFloat32OutputKernel), typeof(Float16Codec),
+            Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmParams>(LinearKernels.GemmDirectFloat32OutputKernel<ushort, Float16Codec>));
 
     /// <summary><c>output = input · weightᵀ</c> (a linear layer without bias).</summary>
     /// <param name="input">Shape: [rowCount, inFeatureCount].</param>
@@ -243,7 +288,7 @@ public sealed partial class BoftKernels
     public void Linear(ArrayView<ushort> input, ElementType elementType, ArrayView<ushort> weight, int inFeatureCount, int outFeatureCount, ArrayView<ushort> output, AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
-        GemmSet<ushort> kernels = GemmSixteenBit(elementType);
+        GemmSet<ushort, ushort> kernels = GemmSixteenBit(elementType);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
         int rows = RequireRows(input, nameof(input), d, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(output, nameof(output), (long)rows * n, Matrix(rows, n, $"rows of input {Rows(input.Length, d)} times outFeatureCount"));
@@ -302,7 +347,7 @@ public sealed partial class BoftKernels
         AcceleratorStream? stream = null)
     {
         AcceleratorStream s = StreamOf(stream);
-        GemmSet<ushort> kernels = GemmSixteenBit(elementType);
+        GemmSet<ushort, ushort> kernels = GemmSixteenBit(elementType);
         (int d, int n) = CheckWeight(weight, nameof(weight), inFeatureCount, outFeatureCount);
         int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(weight), n, d));
         RequireLength(gradInput, nameof(gradInput), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
@@ -337,8 +382,42 @@ public sealed partial class BoftKernels
             Blas(s).Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.Transpose, d, n, rows, 1f, input, d, gradOutput, n, 1f, gradWeight, d);
             return;
         }
-        LaunchGemm(gemmFloat32, s, gradOutput, input, gradWeight, new GemmParams { M = n, N = d, K = rows, StrideAi = 1, StrideAk = n, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 1f });
+        LaunchGemm(gemmFloat32, s, gradOutput, input, gradWeight, BackwardWeightParams(rows, d, n));
     }
+
+    /// <summary>
+    /// <c>gradWeight += gradOutputᵀ · input</c> with 16-bit rows of <paramref name="elementType"/> (gradOutput, input) and a float32
+    /// gradient (a trainable weight is a float32 master): widened as loaded, summed in float32 over the rows in a fixed order and added
+    /// to gradWeight unrounded (on CUDA: cublasGemmEx with 16-bit A and B, float32 C and CUBLAS_COMPUTE_32F when it loads).
+    /// </summary>
+    /// <param name="gradOutput">16-bit. Shape: [rowCount, outFeatureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="input">16-bit. Shape: [rowCount, inFeatureCount].</param>
+    /// <param name="inFeatureCount">d.</param>
+    /// <param name="outFeatureCount">n.</param>
+    /// <param name="gradWeight">Float32, accumulated. Shape: [outFeatureCount, inFeatureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void LinearBackwardWeight(ArrayView<ushort> gradOutput, ElementType elementType, ArrayView<ushort> input, int inFeatureCount, int outFeatureCount, ArrayView<float> gradWeight,
+        AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        GemmSet<ushort, float> kernels = GemmSixteenBitToFloat32(elementType);
+        (int d, int n) = CheckWeight(gradWeight, nameof(gradWeight), inFeatureCount, outFeatureCount);
+        int rows = RequireRows(gradOutput, nameof(gradOutput), n, ShapeChecks.WeightReason(nameof(gradWeight), n, d));
+        RequireLength(input, nameof(input), (long)rows * d, Matrix(rows, d, $"rows of gradOutput {Rows(gradOutput.Length, n)} times inFeatureCount"));
+        if (rows == 0)
+            return;
+        if (cuBlas is not null && CuBlasGemmEx.TryGemmAccumulate(Blas(s), elementType, transposeA: false, transposeB: true, d, n, rows, input, d, gradOutput, n, gradWeight, d))
+            return;
+        LaunchGemm(kernels, s, gradOutput, input, gradWeight, BackwardWeightParams(rows, d, n));
+    }
+
+    /// <summary>gradWeight (n×d) += gradOutputᵀ · input: A(i, k) = gradOutput[k, i], B(k, j) = input[k, j], β = 1.</summary>
+    private static GemmParams BackwardWeightParams(int rows, int d, int n) =>
+        new() { M = n, N = d, K = rows, StrideAi = 1, StrideAk = n, StrideBk = d, StrideBj = 1, Ldc = d, Alpha = 1f, Beta = 1f };
 
     private (int D, int N) CheckWeight<T>(ArrayView<T> weight, string name, int inFeatureCount, int outFeatureCount)
         where T : unmanaged
@@ -353,8 +432,9 @@ public sealed partial class BoftKernels
         string.Create(CultureInfo.InvariantCulture, $"[{rows}, {columns}] ({what})");
 
     /// <summary>The ILGPU GEMM: the direct kernel, or the tiled one with TS = 16 (256 threads, 64×64 tiles) when the accelerator allows, else 8 or 4.</summary>
-    private void LaunchGemm<TStore>(GemmSet<TStore> kernels, AcceleratorStream stream, ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TStore> c, GemmParams p)
+    private void LaunchGemm<TStore, TOut>(GemmSet<TStore, TOut> kernels, AcceleratorStream stream, ArrayView<TStore> a, ArrayView<TStore> b, ArrayView<TOut> c, GemmParams p)
         where TStore : unmanaged
+        where TOut : unmanaged
     {
         if (gemmChoice == BoftGemm.Direct)
         {

@@ -4,7 +4,8 @@
 // its chunk in row order into a partial; stage 2 adds the chunk partials in chunk order and accumulates into gradScale/gradBias.
 // Both stages read gradOutput before the gradInput kernel may overwrite it (gradInput may alias gradOutput).
 // Activations (input, bias, output, gradOutput, gradInput) are float32 or 16-bit (TStore/TCodec, ElementCodecs.cs): widened as
-// loaded, computed and summed in float32, rounded once at the store; scale and the column sums stay float32.
+// loaded, computed and summed in float32, rounded once at the store; scale and the column sums stay float32. A bias may also be
+// float32 beside 16-bit activations (a trainable master bias: ForwardFloat32BiasKernel); its gradient is float32 either way.
 // Docs: docs/03_Kernels/scale-bias.md
 
 using System.Diagnostics.CodeAnalysis;
@@ -32,7 +33,23 @@ internal static class ScaleBiasKernels
     /// <summary>output[r, j] = input[r, j]·s[j] + bias[j] (either optional); grid-stride over rows, threads over columns.</summary>
     internal static void ForwardKernel<TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> scale, ArrayView<TStore> bias, ArrayView<TStore> output, ScaleBiasParams p)
         where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        Forward<TStore, TCodec, TStore, TCodec>(input, scale, bias, output, p);
+
+    /// <summary>The forward with a float32 bias (a trainable master) beside activations of TStore: the bias is added in float32
+    /// before the one rounding, exactly as a bias in the activation type is.</summary>
+    internal static void ForwardFloat32BiasKernel<TStore, TCodec>(ArrayView<TStore> input, ArrayView<float> scale, ArrayView<float> bias, ArrayView<TStore> output, ScaleBiasParams p)
+        where TStore : unmanaged
+        where TCodec : struct, IElementCodec<TStore> =>
+        Forward<TStore, TCodec, float, Float32Codec>(input, scale, bias, output, p);
+
+    /// <summary>The forward body: activations of TStore, the bias of TBias (widened as loaded).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Forward<TStore, TCodec, TBias, TBiasCodec>(ArrayView<TStore> input, ArrayView<float> scale, ArrayView<TBias> bias, ArrayView<TStore> output, ScaleBiasParams p)
+        where TStore : unmanaged
         where TCodec : struct, IElementCodec<TStore>
+        where TBias : unmanaged
+        where TBiasCodec : struct, IElementCodec<TBias>
     {
         int n = p.FeatureCount;
         for (int r = Grid.IdxX; r < p.RowCount; r += Grid.DimX)
@@ -43,7 +60,7 @@ internal static class ScaleBiasKernels
                 if (p.HasScale != 0)
                     v *= scale[j];
                 if (p.HasBias != 0)
-                    v += default(TCodec).Widen(bias[j]);
+                    v += default(TBiasCodec).Widen(bias[j]);
                 output[r * n + j] = default(TCodec).Narrow(v);
             }
         }
@@ -152,6 +169,17 @@ public sealed partial class BoftKernels
             Accelerator.LoadKernel<ArrayView<float>, ArrayView<TStore>, ArrayView<TStore>, ScaleBiasParams>(ScaleBiasKernels.GradInputKernel<TStore, TCodec>),
             Accelerator.LoadKernel<ArrayView<TStore>, ArrayView<TStore>, ArrayView<float>, ScaleBiasParams>(ScaleBiasKernels.ColumnPartialsKernel<TStore, TCodec>));
 
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ScaleBiasParams>? scaleBiasFloat32BiasBFloat16;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ScaleBiasParams>? scaleBiasFloat32BiasFloat16;
+
+    /// <summary>The forward with a float32 bias over 16-bit activations of <paramref name="type"/>, loaded on first use.</summary>
+    private Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ScaleBiasParams> ScaleBiasFloat32Bias(ElementType type) =>
+        RequireSixteenBit(type) == ElementType.BFloat16
+            ? scaleBiasFloat32BiasBFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ScaleBiasParams>(
+                ScaleBiasKernels.ForwardFloat32BiasKernel<ushort, BFloat16Codec>)
+            : scaleBiasFloat32BiasFloat16 ??= Accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ScaleBiasParams>(
+                ScaleBiasKernels.ForwardFloat32BiasKernel<ushort, Float16Codec>);
+
     /// <summary>The 16-bit scale/bias kernels of <paramref name="type"/>, loaded on first use.</summary>
     private ScaleBiasSet<ushort> ScaleBiasSixteenBit(ElementType type) => RequireSixteenBit(type) == ElementType.BFloat16
         ? scaleBiasBFloat16 ??= LoadScaleBias<ushort, BFloat16Codec>()
@@ -183,6 +211,38 @@ public sealed partial class BoftKernels
     /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
     public void ScaleBias(ArrayView<ushort> input, ElementType elementType, int featureCount, ArrayView<float> scale, ArrayView<ushort> bias, ArrayView<ushort> output, AcceleratorStream? stream = null) =>
         ScaleBias(ScaleBiasSixteenBit(elementType), input, featureCount, scale, bias, output, stream);
+
+    /// <summary><c>output = input ⊙ scale + bias</c> on 16-bit activations of <paramref name="elementType"/> (input, output) with a float32
+    /// bias (a trainable master) and scale; computed in float32 and rounded once. <paramref name="output"/> may alias <paramref name="input"/>.
+    /// The backward is <see cref="ScaleBiasBackward(ArrayView{ushort}, ElementType, int, ArrayView{float}, ArrayView{ushort}, ArrayView{ushort}, ArrayView{float}, ArrayView{float}, AcceleratorStream?, BoftWorkspace?)"/>
+    /// (its bias gradient is float32).</summary>
+    /// <param name="input">Shape: [rowCount, featureCount].</param>
+    /// <param name="elementType"><see cref="ElementType.BFloat16"/> or <see cref="ElementType.Float16"/>: the type of every 16-bit view.</param>
+    /// <param name="featureCount">n, the row length.</param>
+    /// <param name="scale">Optional, float32. Shape: [featureCount].</param>
+    /// <param name="bias">Float32. Shape: [featureCount].</param>
+    /// <param name="output">Shape: [rowCount, featureCount].</param>
+    /// <param name="stream">The stream, or null for the default stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a 16-bit type.</exception>
+    /// <exception cref="ArgumentException">A length does not match, or the bias is <c>default</c>.</exception>
+    /// <exception cref="BackendMismatchException">A view or the stream belongs to another accelerator.</exception>
+    public void ScaleBiasWithFloat32Bias(ArrayView<ushort> input, ElementType elementType, int featureCount, ArrayView<float> scale, ArrayView<float> bias, ArrayView<ushort> output,
+        AcceleratorStream? stream = null)
+    {
+        AcceleratorStream s = StreamOf(stream);
+        var forward = ScaleBiasFloat32Bias(elementType);
+        RequirePositive(featureCount, nameof(featureCount));
+        int rows = RequireRows(input, nameof(input), featureCount, $"featureCount = {featureCount}");
+        bool hasScale = Optional(scale, nameof(scale));
+        if (hasScale)
+            RequireLength(scale, nameof(scale), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
+        RequireLength(bias, nameof(bias), featureCount, ShapeChecks.PerColumnShape(featureCount, "input", input.Length));
+        RequireSameRows(output, nameof(output), input, nameof(input), featureCount);
+        if (rows == 0)
+            return;
+        var p = new ScaleBiasParams { RowCount = rows, FeatureCount = featureCount, HasScale = hasScale ? 1 : 0, HasBias = 1 };
+        forward(s, RowConfig(rows, featureCount), input, hasScale ? scale : None, bias, output, p);
+    }
 
     private void ScaleBias<TStore>(ScaleBiasSet<TStore> kernels, ArrayView<TStore> input, int featureCount, ArrayView<float> scale, ArrayView<TStore> bias, ArrayView<TStore> output,
         AcceleratorStream? stream)

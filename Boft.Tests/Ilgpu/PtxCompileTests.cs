@@ -45,8 +45,12 @@ public sealed class PtxCompileTests
         Assert.That(all.Select(e => e.Name), Is.Unique);
         // Cayley: 2 sized kernels × 7 size structs + 2 global-workspace kernels (any b) + COFT projection. The kernels with a 16-bit
         // path once per storage codec (float32, bfloat16, float16): 4 rotation kernels × 7 size structs, the GEMM × 3 tiles, and the
-        // direct GEMM, 3 scale/bias kernels and the reduction. Fill for float and ushort. 14 plain kernels (5 of them Conv2d).
-        Assert.That(all, Has.Count.EqualTo((2 * 7 + 2 + 1) + 3 * (4 * 7 + 3 + 1 + 3 + 1) + 2 + 14));
+        // direct GEMM, 3 scale/bias kernels and the reduction. Fill for float and ushort. 12 plain kernels (ReLU twice: float32 and
+        // 16-bit bits; the conv adapters' row-scale backward). For the 16-bit codecs only (bf16, fp16): the scale/bias forward with a
+        // float32 bias, the GEMMs with a float32 C (3 tiles + direct). Conv2d: the forward for float32 images and, per 16-bit type,
+        // 2 weight × 2 bias types (float32 or the images' type); the input gradient 1 + 2 × 2 weight types; the weight and bias
+        // gradients once per codec.
+        Assert.That(all, Has.Count.EqualTo((2 * 7 + 2 + 1) + 3 * (4 * 7 + 3 + 1 + 3 + 1) + 2 + 12 + 2 * (1 + 3 + 1) + (1 + 2 * 4) + (1 + 2 * 2) + 3 + 3));
         var launched = typeof(BoftKernels).Assembly.GetTypes()
             .Where(t => t.Namespace == "Boft.Kernels.Ilgpu" && t.Name.EndsWith("Kernels", StringComparison.Ordinal) && t.IsAbstract && t.IsSealed)
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)

@@ -3,7 +3,10 @@
 //     bit, on every 16-bit pattern and on every rounding boundary of both types;
 //   * the non-default kernel paths in 16-bit: the tiled GEMM (the simulator's default is the direct one, CUDA's is cuBLAS),
 //     rotation tiles in the global workspace (SharedMemoryBytes = 0) and several gradBlocks reduction chunks;
-//   * the 16-bit overloads of the raw BoftKernels launchers, and the 16-bit Wrap of caller views (ushort bits, ILGPU.Half) and
+//   * the training extras and Conv2d on forced paths: LinearBackwardWeight on the tiled GEMM with a float32 C, an in-place
+//     16-bit Merge through the global-workspace rotation, Conv2d with a float32 weight beside a 16-bit bias and vice versa;
+//   * the 16-bit overloads of the raw BoftKernels launchers (ReLU bits, float32-bias scale/bias, LinearBackwardWeight and the
+//     Conv2d family included), and the 16-bit Wrap of caller views (ushort bits, ILGPU.Half) and
 //     the typed views of a tensor, with their errors.
 // Tolerances: those of SixteenBitBackendTests (1 ulp of the type + 1e-5·max for 16-bit outputs; BackendOracle's float32
 // rule for float32 gradients), for the same reason: both sides round once.
@@ -139,6 +142,128 @@ public sealed class SixteenBitKernelTests(BackendCase backendCase) : IlgpuKernel
         SixteenBitBackendTests.CheckFloat32(actual["gBlocks"], expected["gBlocks"], rows, "gradBlocks");
         SixteenBitBackendTests.CheckFloat32(actual["gs"], expected["gs"], rows, "gradScale");
         SixteenBitBackendTests.CheckFloat32(actual["gBias"], expected["gBias"], rows, "gradBias");
+    }
+
+    [TestCase(ElementType.BFloat16)]
+    [TestCase(ElementType.Float16)]
+    public void ForcedPaths_TrainingExtrasAndMixedConvOperands_MatchReference(ElementType type)
+    {
+        // The paths the shared suites do not reach on the simulator: LinearBackwardWeight on the tiled GEMM with a float32 C
+        // (accumulating into a non-zero gradient), Merge of a 16-bit weight in place through the global-workspace rotation, and
+        // Conv2d with the weight and the bias of different types (float32 weight + 16-bit bias, 16-bit weight + float32 bias).
+        var options = new BoftKernelOptions { Gemm = BoftGemm.Tiled, SharedMemoryBytes = 0 };
+        using var forced = new IlgpuBackend(Accelerator, "IlgpuForcedPaths", options);
+        using var reference = new ReferenceBackend();
+        var random = new Random(31);
+        int rows = 70, d = 24, n = 20; // 70 rows: two K slices of the tiled GEMM's TS = 4 tiles (depth 64) plus a ragged one
+        float[] gy = SixteenBitBackendTests.Floats(random, rows * n), x = SixteenBitBackendTests.Floats(random, rows * d), gw0 = SixteenBitBackendTests.Floats(random, n * d);
+        RotationShape shape = new BoftConfig(32, BlockSize: 4, FactorCount: 3).Resolve().Rotation;
+        double[] blocks = BackendOracle.OrthogonalBlocks(random, shape);
+        int outFeatures = 6;
+        float[] w0 = SixteenBitBackendTests.Floats(random, outFeatures * 32), scale = SixteenBitBackendTests.Floats(random, outFeatures);
+        var conv = new Conv2dShape(4, 6, 2, 3, 9, 8, strideHeight: 2, paddingWidth: 1, dilationWidth: 2, groups: 2);
+        int images = 3;
+        float[] cx = SixteenBitBackendTests.Floats(random, images * conv.InputImageLength), cgy = SixteenBitBackendTests.Floats(random, images * conv.OutputImageLength);
+        float[] cw = SixteenBitBackendTests.Floats(random, conv.WeightLength), cb = SixteenBitBackendTests.Floats(random, conv.OutChannels);
+        Dictionary<string, float[]> Run(BoftBackend backend)
+        {
+            using Tensor tgy = backend.Upload(gy, type, rows, n), tx = backend.Upload(x, type, rows, d), tgw = backend.Upload(gw0, n, d);
+            backend.LinearBackwardWeight(tgy, tx, tgw);
+            using Tensor tw = backend.Upload(w0, type, outFeatures, 32), ts = backend.Upload(scale, outFeatures);
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), shape.FactorCount, shape.BlockCount, 4, 4);
+            backend.Merge(shape, tw, tb, ts, tw);
+            using Tensor tcx = backend.Upload(cx, type, images, conv.InputImageLength), tcgy = backend.Upload(cgy, type, images, conv.OutputImageLength);
+            using Tensor w32 = backend.Upload(cw, conv.OutChannels, conv.FilterDimension), w16 = backend.Upload(cw, type, conv.OutChannels, conv.FilterDimension);
+            using Tensor b32 = backend.Upload(cb, conv.OutChannels), b16 = backend.Upload(cb, type, conv.OutChannels);
+            using Tensor y1 = backend.Allocate(type, images, conv.OutputImageLength), y2 = backend.Allocate(type, images, conv.OutputImageLength);
+            using Tensor y3 = backend.Allocate(type, images, conv.OutputImageLength), gx = backend.Allocate(type, images, conv.InputImageLength);
+            backend.Conv2d(conv, tcx, w32, b16, y1);
+            backend.Conv2d(conv, tcx, w16, b32, y2);
+            backend.Conv2d(conv, tcx, w16, null, y3);
+            backend.Conv2dBackwardInput(conv, tcgy, w16, gx);
+            return new()
+            {
+                ["gradWeight"] = tgw.ToArray(), ["merged"] = tw.ToArray(), ["y1"] = y1.ToArray(), ["y2"] = y2.ToArray(), ["y3"] = y3.ToArray(), ["gx"] = gx.ToArray(),
+            };
+        }
+        Dictionary<string, float[]> actual = Run(forced), expected = Run(reference);
+        SixteenBitBackendTests.CheckFloat32(actual["gradWeight"], expected["gradWeight"], rows, $"gradWeight ({type}, tiled GEMM, float32 C)");
+        foreach (string name in new[] { "merged", "y1", "y2", "y3", "gx" })
+            SixteenBitBackendTests.CheckSixteenBit(actual[name], expected[name], type, $"{name} ({type}, forced paths, {Case.Name})");
+    }
+
+    [Test]
+    public void RawKernels_TrainingExtrasAndConv_MatchTheBackendBitForBit()
+    {
+        // The new 16-bit overloads on raw views run the same kernels as the backend's tensors: the bits agree exactly.
+        const ElementType type = ElementType.BFloat16;
+        var random = new Random(29);
+        int rows = 5, d = 8, n = 6;
+        float[] xf = SixteenBitBackendTests.Floats(random, rows * d);
+        xf[0] = -0f;
+        xf[1] = float.NaN;
+        ushort[] x = Array.ConvertAll(xf, v => ElementConversions.SingleToBFloat16(v));
+        ushort[] gy = Array.ConvertAll(SixteenBitBackendTests.Floats(random, rows * d), v => ElementConversions.SingleToBFloat16(v));
+        ushort[] go = Array.ConvertAll(SixteenBitBackendTests.Floats(random, rows * n), v => ElementConversions.SingleToBFloat16(v));
+        float[] bias = SixteenBitBackendTests.Floats(random, d), scale = SixteenBitBackendTests.Floats(random, d);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> xs = Accelerator.Allocate1D(x), gys = Accelerator.Allocate1D(gy), gos = Accelerator.Allocate1D(go);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> relu = Accelerator.Allocate1D<ushort>(rows * d), reluGrad = Accelerator.Allocate1D<ushort>(rows * d);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> scaled = Accelerator.Allocate1D<ushort>(rows * d);
+        ArrayView<float> biasView = Upload(bias), scaleView = Upload(scale), gradWeight = Zeros(n * d);
+        Kernels.Relu(xs.View, type, relu.View);
+        Kernels.ReluBackward(xs.View, type, gys.View, reluGrad.View);
+        Kernels.ScaleBiasWithFloat32Bias(xs.View, type, d, scaleView, biasView, scaled.View);
+        Kernels.LinearBackwardWeight(gos.View, type, xs.View, d, n, gradWeight);
+
+        var conv = new Conv2dShape(2, 2, 3, 3, 4, 4, paddingHeight: 1, paddingWidth: 1);
+        ushort[] cx = Array.ConvertAll(SixteenBitBackendTests.Floats(random, 2 * conv.InputImageLength), v => ElementConversions.SingleToBFloat16(v));
+        float[] cw = SixteenBitBackendTests.Floats(random, conv.WeightLength), cb = SixteenBitBackendTests.Floats(random, conv.OutChannels);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> cxs = Accelerator.Allocate1D(cx), cys = Accelerator.Allocate1D<ushort>(2 * conv.OutputImageLength);
+        using MemoryBuffer1D<ushort, Stride1D.Dense> cgx = Accelerator.Allocate1D<ushort>(2 * conv.InputImageLength);
+        ArrayView<float> cwView = Upload(cw), cbView = Upload(cb), cgw = Zeros(conv.WeightLength), cgb = Zeros(conv.OutChannels);
+        Kernels.Conv2d(conv, cxs.View, type, cwView, cbView, cys.View);
+        Kernels.Conv2dBackwardInput(conv, cys.View, type, cwView, cgx.View);
+        Kernels.Conv2dBackwardWeight(conv, cys.View, type, cxs.View, cgw, cgb);
+
+        using Tensor tx = Backend.UploadBits(x, type, rows, d), tgy = Backend.UploadBits(gy, type, rows, d), tgo = Backend.UploadBits(go, type, rows, n);
+        using Tensor tb = Backend.Upload(bias, d), ts = Backend.Upload(scale, d), tgw = Backend.Allocate(n, d);
+        using Tensor trelu = Backend.Allocate(type, rows, d), treluGrad = Backend.Allocate(type, rows, d), tscaled = Backend.Allocate(type, rows, d);
+        Backend.Relu(tx, trelu);
+        Backend.ReluBackward(tx, tgy, treluGrad);
+        Backend.ScaleBias(tx, ts, tb, tscaled);
+        Backend.LinearBackwardWeight(tgo, tx, tgw);
+        using Tensor tcx = Backend.UploadBits(cx, type, 2, conv.InputImageLength), tcw = Backend.Upload(cw, conv.OutChannels, conv.FilterDimension), tcb = Backend.Upload(cb, conv.OutChannels);
+        using Tensor tcy = Backend.Allocate(type, 2, conv.OutputImageLength), tcgx = Backend.Allocate(type, 2, conv.InputImageLength);
+        using Tensor tcgw = Backend.Allocate(conv.OutChannels, conv.FilterDimension), tcgb = Backend.Allocate(conv.OutChannels);
+        Backend.Conv2d(conv, tcx, tcw, tcb, tcy);
+        Backend.Conv2dBackwardInput(conv, tcy, tcw, tcgx);
+        Backend.Conv2dBackwardWeight(conv, tcy, tcx, tcgw, tcgb);
+
+        static ushort[] BitsOf(Tensor tensor)
+        {
+            var bits = new ushort[tensor.Length];
+            tensor.CopyBitsTo(bits);
+            return bits;
+        }
+        Assert.That(relu.GetAsArray1D(), Is.EqualTo(BitsOf(trelu)), "relu");
+        Assert.That(relu.GetAsArray1D()[0], Is.Zero, "relu(−0) = +0");
+        Assert.That(relu.GetAsArray1D()[1], Is.EqualTo(x[1]), "relu(NaN) keeps the NaN");
+        Assert.That(reluGrad.GetAsArray1D(), Is.EqualTo(BitsOf(treluGrad)), "relu backward");
+        Assert.That(scaled.GetAsArray1D(), Is.EqualTo(BitsOf(tscaled)), "scale/bias with a float32 bias");
+        Assert.That(DownloadRaw(gradWeight), Is.EqualTo(tgw.ToArray()), "LinearBackwardWeight");
+        Assert.That(cys.GetAsArray1D(), Is.EqualTo(BitsOf(tcy)), "conv forward");
+        Assert.That(cgx.GetAsArray1D(), Is.EqualTo(BitsOf(tcgx)), "conv input gradient");
+        Assert.That(DownloadRaw(cgw), Is.EqualTo(tcgw.ToArray()), "conv weight gradient");
+        Assert.That(DownloadRaw(cgb), Is.EqualTo(tcgb.ToArray()), "conv bias gradient");
+
+        var wrongType = Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.Relu(xs.View, ElementType.Float32, relu.View))!;
+        Assert.That(wrongType.ParamName, Is.EqualTo("elementType"));
+        Assert.That(() => Kernels.Conv2dBackwardWeight(conv, cys.View, ElementType.Float32, cxs.View, cgw, cgb),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("elementType"));
+        var length = Assert.Throws<ArgumentException>(() => Kernels.LinearBackwardWeight(gos.View, type, xs.View, d, n + 1, gradWeight))!;
+        Assert.That(length.ParamName, Is.EqualTo("gradWeight"));
+        var bias0 = Assert.Throws<ArgumentException>(() => Kernels.ScaleBiasWithFloat32Bias(xs.View, type, d, scaleView, default, scaled.View))!;
+        Assert.That(bias0.ParamName, Is.EqualTo("bias"));
     }
 
     [Test]
