@@ -10,6 +10,7 @@ using System.Text.Json;
 using Boft.Backends;
 using Boft.Experiments;
 using Boft.Experiments.Analysis;
+using Boft.Kernels.Simd;
 
 namespace Boft.Benchmarks;
 
@@ -59,6 +60,9 @@ internal sealed class CompareJobOptions
     /// <summary>The activation types timed (docs/09_Mixed-precision.md); 16-bit types time only the ops with a 16-bit path
     /// (forward and forward+backward: the rotation in the type; the Cayley map is float32 by contract).</summary>
     public ElementType[] Dtypes { get; set; } = [ElementType.Float32];
+
+    /// <summary>The SIMD backend's forward rotation kernel (a side-by-side comparison of the row-layout and tiled kernels).</summary>
+    public SimdRotationKernel SimdRotation { get; set; }
 }
 
 internal static class CompareJob
@@ -74,7 +78,11 @@ internal static class CompareJob
         }
         var clock = Stopwatch.StartNew();
         using BoftBackend backend = BenchmarkBackends.Create(options.Backend, options.Threads);
-        string backendText = BenchmarkBackends.Describe(backend);
+        if (backend is SimdBackend simd)
+            simd.ForwardRotationKernel = options.SimdRotation;
+        else if (options.SimdRotation != SimdRotationKernel.Auto)
+            throw new ArgumentException($"--simd-rotation {options.SimdRotation}: the {backend.Name} backend is not the SIMD backend.");
+        string backendText = BenchmarkBackends.Describe(backend) + (options.SimdRotation == SimdRotationKernel.Tiled ? ", tiled rotation" : "");
         foreach (ElementType type in options.Dtypes)
             if (!backend.Supports(type))
                 throw new ArgumentException($"--dtype {Cli.DtypeOption.Name(type)}: the {backend.Name} backend has no {type} path yet (docs/09_Mixed-precision.md); use --backend simd or reference.");

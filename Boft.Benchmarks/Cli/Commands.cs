@@ -6,6 +6,7 @@ using BenchmarkDotNet.Running;
 using Boft.Backends;
 using Boft.Benchmarks.Finetune;
 using Boft.Experiments.Analysis;
+using Boft.Kernels.Simd;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -56,8 +57,23 @@ internal sealed class CompareSettings : BackendSettings
     [Description("activation types, comma-separated: fp32, bf16, fp16 (default fp32); 16-bit rows time forward and forward+backward (Cayley is float32 only)")]
     public string? DtypeText { get; init; }
 
+    [CommandOption("--simd-rotation <KERNEL>")]
+    [Description("SIMD backend's forward rotation kernel: auto (the row-layout kernels where they apply) or tiled (docs/02_Ops/simd-backend.md §Row kernels)")]
+    public string? SimdRotationText { get; init; }
+
+    public SimdRotationKernel SimdRotation => SimdRotationText?.ToLowerInvariant() switch
+    {
+        null or "auto" => SimdRotationKernel.Auto,
+        "tiled" => SimdRotationKernel.Tiled,
+        _ => throw new ArgumentException($"--simd-rotation '{SimdRotationText}' is not a kernel; accepted values: auto, tiled."),
+    };
+
     public override ValidationResult Validate() => Options.Guard(() => Options.All(base.Validate(), Options.CheckIntList(FeatureCounts, "--features"),
-        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms"), DtypeOption.Check(DtypeText)));
+        Options.CheckIntList(Tokens, "--tokens"), Options.CheckPositive(BudgetMs, "budget-ms"), DtypeOption.Check(DtypeText),
+        SimdRotation == SimdRotationKernel.Auto || IsSimdBackend(Backend) ? ValidationResult.Success()
+            : ValidationResult.Error($"--simd-rotation {SimdRotationText} needs a SIMD backend (--backend simd, simd512, simd256 or simd128), not '{Backend}'.")));
+
+    private static bool IsSimdBackend(string backend) => backend.StartsWith("simd", StringComparison.OrdinalIgnoreCase) || backend == BenchmarkBackends.Default;
 }
 
 internal sealed class CompareCommand : Command<CompareSettings>
@@ -75,6 +91,7 @@ internal sealed class CompareCommand : Command<CompareSettings>
             JsonPath = settings.JsonPath,
             OutputDirectory = settings.OutputDirectory,
             Dtypes = DtypeOption.Parse(settings.DtypeText),
+            SimdRotation = settings.SimdRotation,
         };
         if (settings.Quick)
             options.BoftConfigs = [MethodConfig.Boft(2, 8), MethodConfig.Boft(4, 4)];

@@ -31,6 +31,10 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
+    /// <summary>Outputs of at least this many bytes are written with non-temporal stores: they cannot stay in a 32 MiB L3
+    /// anyway, and a normal store first reads each output line (12 bytes moved per float32 element instead of 8).</summary>
+    private const long StreamingOutputBytes = 32L << 20;
+
     /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
     public static bool Applies(RotationShape shape) =>
         Avx2.IsSupported && Fma.IsSupported && shape.FactorCount == 1 && shape.BlockSize is 2 or 4 && shape.FeatureCount % 16 == 0;
@@ -55,13 +59,15 @@ internal static class LaneRotation
                         lanes[(v * b + t) * 8 + lane] = transpose ? c[j * b * b + column * b + t] : c[j * b * b + t * b + column];
                     }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
+            bool streaming = output.ElementType == ElementType.Float32 && (long)rowCount * d * sizeof(float) >= StreamingOutputBytes
+                && !Unsafe.AreSame(ref input.Data, ref output.Data);
             SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / featureTiles, featureTile = task % featureTiles;
                 int firstFeature = featureTile * TileWidth, width = Math.Min(TileWidth, d - firstFeature);
                 int firstRow = rowBlock * BlockRows, endRow = Math.Min(rowCount, firstRow + BlockRows);
                 ref float k = ref lanes[firstFeature * b];
-                Tile(input, ref k, b, rowScale, output, d, firstRow, endRow, firstFeature, width);
+                Tile(input, ref k, b, rowScale, output, d, firstRow, endRow, firstFeature, width, streaming);
             });
         }
         finally
@@ -71,18 +77,27 @@ internal static class LaneRotation
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width)
+    private static unsafe void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width,
+        bool streaming)
     {
         ElementType inType = input.ElementType, outType = output.ElementType;
         bool halfIn = inType == ElementType.Float16, halfOut = outType == ElementType.Float16;
         Span<float> stage = halfIn || halfOut ? Scratch.Get(width) : default;
+        // Every tensor reference taken once (the accessors check for disposal and are not inlined).
+        ref float inputData = ref inType == ElementType.Float32 ? ref input.Data : ref Unsafe.NullRef<float>();
+        ref float outputData = ref outType == ElementType.Float32 ? ref output.Data : ref Unsafe.NullRef<float>();
+        ref ushort inputBits = ref inType == ElementType.Float32 ? ref Unsafe.NullRef<ushort>()
+            : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(input.BitsArray), input.BitsOffset);
+        ref ushort outputBits = ref outType == ElementType.Float32 ? ref Unsafe.NullRef<ushort>()
+            : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset);
+        ReadOnlySpan<float> scales = rowScale is null ? default : rowScale.Span;
         for (int row = firstRow; row < endRow; row++)
         {
-            float scale = rowScale is null ? 1f : rowScale.Span[row];
             bool scaled = rowScale is not null;
+            float scale = scaled ? scales[row] : 1f;
             nint offset = (nint)row * d + firstFeature;
             if (halfIn)
-                ElementConversions.Widen(input.Bits.Slice((int)offset, width), inType, stage);
+                ElementConversions.Widen(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref inputBits, offset), width), inType, stage);
             for (int f = 0; f < width; f += 16)
             {
                 Vector256<float> x0, x1;
@@ -93,13 +108,13 @@ internal static class LaneRotation
                 }
                 else if (inType == ElementType.BFloat16)
                 {
-                    ref ushort bits = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(input.BitsArray), input.BitsOffset + offset + f);
+                    ref ushort bits = ref Unsafe.Add(ref inputBits, offset + f);
                     x0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref bits)), 16).AsSingle();
                     x1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref bits, 8))), 16).AsSingle();
                 }
                 else
                 {
-                    ref float source = ref Unsafe.Add(ref input.Data, offset + f);
+                    ref float source = ref Unsafe.Add(ref inputData, offset + f);
                     x0 = Vector256.LoadUnsafe(ref source);
                     x1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 8));
                 }
@@ -118,18 +133,25 @@ internal static class LaneRotation
                 }
                 else if (outType == ElementType.BFloat16)
                 {
-                    ref ushort bits = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset + offset + f);
+                    ref ushort bits = ref Unsafe.Add(ref outputBits, offset + f);
                     Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)).StoreUnsafe(ref bits);
+                }
+                else if (streaming)
+                {
+                    // 64-byte aligned: the tensor's first element is, d and f are multiples of 16, and the array is pinned.
+                    float* destination = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref outputData, offset + f));
+                    Avx.StoreAlignedNonTemporal(destination, y0);
+                    Avx.StoreAlignedNonTemporal(destination + 8, y1);
                 }
                 else
                 {
-                    ref float destination = ref Unsafe.Add(ref output.Data, offset + f);
+                    ref float destination = ref Unsafe.Add(ref outputData, offset + f);
                     y0.StoreUnsafe(ref destination);
                     y1.StoreUnsafe(ref Unsafe.Add(ref destination, 8));
                 }
             }
             if (halfOut)
-                ElementConversions.Narrow(stage, outType, output.Bits.Slice((int)offset, width));
+                ElementConversions.Narrow(stage, outType, MemoryMarshal.CreateSpan(ref Unsafe.Add(ref outputBits, offset), width));
         }
     }
 
