@@ -31,9 +31,14 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
-    /// <summary>Outputs of at least this many bytes are written with non-temporal stores: they cannot stay in a 32 MiB L3
-    /// anyway, and a normal store first reads each output line (12 bytes moved per float32 element instead of 8).</summary>
-    private const long StreamingOutputBytes = 32L << 20;
+    /// <summary>When input and output together take at least this many bytes, float32 and bfloat16 outputs are written with
+    /// non-temporal stores: they cannot stay in a 32 MiB L3 anyway, and a normal store first reads each output line (12 bytes
+    /// moved per float32 element instead of 8).</summary>
+    private const long StreamingBytes = 32L << 20;
+
+    private static bool SameRows(SimdTensor input, SimdTensor output) => input.ElementType == ElementType.Float32
+        ? Unsafe.AreSame(ref input.Data, ref output.Data)
+        : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset;
 
     /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
     public static bool Applies(RotationShape shape) =>
@@ -59,8 +64,8 @@ internal static class LaneRotation
                         lanes[(v * b + t) * 8 + lane] = transpose ? c[j * b * b + column * b + t] : c[j * b * b + t * b + column];
                     }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
-            bool streaming = output.ElementType == ElementType.Float32 && (long)rowCount * d * sizeof(float) >= StreamingOutputBytes
-                && !Unsafe.AreSame(ref input.Data, ref output.Data);
+            long rowBytes = (long)rowCount * d * output.ElementType.SizeInBytes();
+            bool streaming = output.ElementType != ElementType.Float16 && 2 * rowBytes >= StreamingBytes && !SameRows(input, output);
             SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / featureTiles, featureTile = task % featureTiles;
@@ -134,11 +139,15 @@ internal static class LaneRotation
                 else if (outType == ElementType.BFloat16)
                 {
                     ref ushort bits = ref Unsafe.Add(ref outputBits, offset + f);
-                    Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)).StoreUnsafe(ref bits);
+                    Vector256<ushort> packed = Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1));
+                    if (streaming)
+                        Avx.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref bits), packed); // 32-byte aligned, as below
+                    else
+                        packed.StoreUnsafe(ref bits);
                 }
                 else if (streaming)
                 {
-                    // 64-byte aligned: the tensor's first element is, d and f are multiples of 16, and the array is pinned.
+                    // Aligned: the tensor's first element is 64-byte aligned, d and f are multiples of 16, and the array is pinned.
                     float* destination = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref outputData, offset + f));
                     Avx.StoreAlignedNonTemporal(destination, y0);
                     Avx.StoreAlignedNonTemporal(destination + 8, y1);
