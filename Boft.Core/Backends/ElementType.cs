@@ -115,20 +115,14 @@ public static class ElementConversions
     {
         if (destination.Length < source.Length)
             throw new ArgumentException($"destination has {destination.Length} elements but source has {source.Length}.", nameof(destination));
-        int i = 0;
         if (type == ElementType.Float16)
         {
-            if (Vector256.IsHardwareAccelerated)
-            {
-                ref float s = ref MemoryMarshal.GetReference(source);
-                ref ushort d = ref MemoryMarshal.GetReference(destination);
-                for (; i + 16 <= source.Length; i += 16)
-                    Vector256.Narrow(NarrowFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i))), NarrowFloat16(Vector256.LoadUnsafe(ref Unsafe.Add(ref s, i + 8))))
-                        .StoreUnsafe(ref Unsafe.Add(ref d, i));
-            }
-            TensorPrimitives.ConvertToHalf(source[i..], MemoryMarshal.Cast<ushort, Half>(destination[i..]));
+            // TensorPrimitives measured faster here than a branch-free vector RNE (0.27 vs 0.31 ns per element, 1024-element
+            // spans, side by side in one process).
+            TensorPrimitives.ConvertToHalf(source, MemoryMarshal.Cast<ushort, Half>(destination));
             return;
         }
+        int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             ref float s = ref MemoryMarshal.GetReference(source);
@@ -162,7 +156,8 @@ public static class ElementConversions
             {
                 // Exact, by bits: |h| shifted into float32's exponent and mantissa fields is |h|·2^-112 for every finite h
                 // (normal and subnormal alike), so one multiplication by 2^112 finishes it; ±Inf and NaN (exponent 31) keep
-                // their payload under an all-ones exponent. 0.03 ns per element instead of TensorPrimitives' 0.46 here.
+                // their payload under an all-ones exponent. Measured 0.19 ns per element against TensorPrimitives' 0.22–0.24 here
+                // (1024-element spans, side by side in one process).
                 ref ushort s = ref MemoryMarshal.GetReference(source);
                 ref float d = ref MemoryMarshal.GetReference(destination);
                 for (; i + 16 <= source.Length; i += 16)
@@ -172,7 +167,8 @@ public static class ElementConversions
                     WidenFloat16(upper).StoreUnsafe(ref Unsafe.Add(ref d, i + 8));
                 }
             }
-            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source[i..]), destination[i..]);
+            for (; i < source.Length; i++)
+                destination[i] = Float16ToSingle(source[i]);
             return;
         }
         if (Vector256.IsHardwareAccelerated)
@@ -188,27 +184,6 @@ public static class ElementConversions
         }
         for (; i < source.Length; i++)
             destination[i] = BFloat16ToSingle(source[i]);
-    }
-
-    /// <summary>
-    /// float32 to float16 bits (RNE) in the low 16 bits of each lane, branch-free (F. Giesen's float_to_half_fast3_rtne): a
-    /// magnitude below 2^-14 is rounded by the FPU itself, adding it to 0.5 (the subnormal step 2^-24 becomes float32's ulp
-    /// there); a normal one is rebiased and rounded by integer adds (round half to even); ≥ 65520 gives ±Inf, NaN a quiet NaN.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> NarrowFloat16(Vector256<float> value)
-    {
-        Vector256<uint> bits = value.AsUInt32();
-        Vector256<uint> sign = Vector256.ShiftRightLogical(bits & Vector256.Create(0x8000_0000u), 16);
-        Vector256<uint> magnitude = bits & Vector256.Create(0x7FFF_FFFFu);
-        Vector256<uint> denormalMagic = Vector256.Create(((127u - 15) + (23 - 10) + 1) << 23);
-        Vector256<uint> subnormal = (magnitude.AsSingle() + denormalMagic.AsSingle()).AsUInt32() - denormalMagic;
-        Vector256<uint> normal = Vector256.ShiftRightLogical(magnitude + Vector256.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu)
-            + (Vector256.ShiftRightLogical(magnitude, 13) & Vector256.Create(1u)), 13);
-        Vector256<uint> special = Vector256.ConditionalSelect(Vector256.GreaterThan(magnitude, Vector256.Create(0x7F80_0000u)), Vector256.Create(0x7E00u), Vector256.Create(0x7C00u));
-        Vector256<uint> result = Vector256.ConditionalSelect(Vector256.LessThan(magnitude, Vector256.Create(113u << 23)), subnormal, normal);
-        result = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(magnitude, Vector256.Create((127u + 16) << 23)), special, result);
-        return result | sign;
     }
 
     /// <summary>float16 bits (zero-extended lanes) to float32, exactly (see <see cref="Widen"/>).</summary>
