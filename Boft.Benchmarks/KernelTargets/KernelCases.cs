@@ -88,6 +88,7 @@ internal static class KernelCases
     public const string RotationForwardBackward = "rotation_forward_backward";
     public const string MemoryBound = "memory_bound";
     public const string RotationTiled = "rotation_tiled";
+    public const string Dtype = "dtype";
     public const string Gemm = "frozen_gemm";
     public const string Cayley = "cayley";
     public const string CayleyForward = "cayley_forward";
@@ -137,6 +138,26 @@ internal static class KernelCases
             };
         c.Flops = 2.0 * m * tokens * d * b;
         c.Bytes = 4.0 * (2.0 * tokens * d + shape.Cayley.BlocksLength);
+        c.WorkingSetBytes = c.Bytes;
+        return c;
+    }
+
+    /// <summary><c>y = x·R</c> with x and y in <paramref name="type"/> (docs/09_Mixed-precision.md): the same FLOPs in every type,
+    /// 2 bytes per element read and written in bf16/fp16 instead of 4. Names end with the type (fp32, bf16, fp16).</summary>
+    public static KernelCase RotationInType(BoftBackend backend, int threads, int m, int b, int d, int tokens, ElementType type)
+    {
+        var random = new Random(6);
+        BoftShape shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve();
+        string method = m == 1 ? $"OFT({b})" : $"BOFT({m},{b})";
+        string dtype = type switch { ElementType.BFloat16 => "bf16", ElementType.Float16 => "fp16", _ => "fp32" };
+        var c = new KernelCase(Dtype, $"{method} d={d} T={tokens} {dtype}", threads);
+        Tensor blocks = Blocks(backend, c, shape.Cayley, random);
+        Tensor x = c.Add(backend.Upload(Random(random, (long)tokens * d, 1f), type, tokens, d));
+        Tensor y = c.Add(backend.Allocate(type, tokens, d), output: true);
+        RotationShape rotation = shape.Rotation;
+        c.Run = () => backend.Rotate(rotation, x, blocks, false, y);
+        c.Flops = 2.0 * m * tokens * d * b;
+        c.Bytes = 2.0 * type.SizeInBytes() * tokens * d + 4.0 * shape.Cayley.BlocksLength;
         c.WorkingSetBytes = c.Bytes;
         return c;
     }

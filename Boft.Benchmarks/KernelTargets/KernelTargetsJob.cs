@@ -96,7 +96,7 @@ internal sealed class KernelTargetsOptions
 internal static class KernelTargetsJob
 {
     private const double RotationTarget = 0.60, ForwardBackwardTarget = 0.50, BandwidthTarget = 0.80, GemmTarget = 0.75;
-    private const double CayleyShareTarget = 0.05, InferenceOverheadTarget = 0.10, ScalingTarget = 1.8;
+    private const double CayleyShareTarget = 0.05, InferenceOverheadTarget = 0.10, ScalingTarget = 1.8, DtypeTarget = 1.6;
 
     /// <summary>Runs the job; returns the process exit code (0 also when targets are missed: misses are reported, not errors).</summary>
     public static int Run(KernelTargetsOptions options)
@@ -226,6 +226,11 @@ internal static class KernelTargetsJob
         // The same forward rows on the tiled kernel, side by side with the row-layout kernel the backend picks (b a multiple of 4).
         foreach ((int m, int b, int d, int t) in compute.Select(r => (r.M, r.B, r.D, 512)).Concat(memory).Where(r => r.Item2 % 4 == 0))
             yield return KernelCases.Rotation(backend, KernelCases.RotationTiled, threads, m, b, d, t);
+        // bf16 and fp16 against float32 (issue 11's target shapes and the memory-bound OFT(2), OFT(4)), side by side in each round.
+        if (!quick && backend.Supports(ElementType.BFloat16))
+            foreach ((int m, int b) in new[] { (2, 8), (1, 16), (1, 4), (1, 2) })
+                foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
+                    yield return KernelCases.RotationInType(backend, threads, m, b, 4096, 2048, type);
         foreach (int d in quick ? new[] { 1024 } : [1024, 4096])
             foreach (string op in new[] { "forward", "backward_input", "backward_weight" })
                 yield return KernelCases.Linear(backend, threads, op, d, d, 512);
@@ -289,6 +294,16 @@ internal static class KernelTargetsJob
                         {
                             double gain = c.MedianMs / picked.MedianMs;
                             rows.Add(new("row-layout forward faster than tiled", c.Threads, c.Name, $"{gain:F2}× ({Cell(c)} tiled → {Cell(picked)})", gain, 1.0, false, ""));
+                        }
+                        break;
+                    case KernelCases.Dtype when !c.Name.EndsWith(" fp32", StringComparison.Ordinal):
+                        KernelCase? float32 = Find(KernelCases.Dtype, c.Threads, c.Name[..^5] + " fp32");
+                        if (float32 is not null)
+                        {
+                            bool bf16 = c.Name.EndsWith(" bf16", StringComparison.Ordinal);
+                            double speedup = float32.MedianMs / c.MedianMs;
+                            rows.Add(new(bf16 ? "bf16 ≥ 1.6× float32 (issue 11)" : "fp16 faster than float32", c.Threads, c.Name, $"{speedup:F2}× ({Cell(float32)} → {Cell(c)})",
+                                speedup, bf16 ? DtypeTarget : 1.0, false, $"{Gbps(c):F1} GB/s"));
                         }
                         break;
                     case KernelCases.Gemm:
