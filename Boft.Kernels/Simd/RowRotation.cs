@@ -20,6 +20,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Boft.Backends;
 
 namespace Boft.Kernels.Simd;
@@ -200,7 +202,9 @@ internal static class RowRotation
         bool gather = transpose && !plan.TransposedOutputIsIdentity;
         // m = 1 on one float32 tensor: block j's later output vectors would read inputs its first one overwrote.
         bool aliased = !sixteenIn && !sixteenOut && m == 1 && Unsafe.AreSame(ref input.Data, ref output.Data);
-        bool stagedIn = sixteenIn || aliased, stagedOut = sixteenOut || gather;
+        // bfloat16 results of a whole group at 8 lanes are rounded in registers and stored straight into the output rows.
+        bool roundInRegisters = output.ElementType == ElementType.BFloat16 && !gather && rows == GroupRows && TS.Count == 8 && Avx2.IsSupported;
+        bool stagedIn = sixteenIn || aliased, stagedOut = (sixteenOut && !roundInRegisters) || gather;
         int stageLength = GroupRows * stageStride;
         Span<float> scratch = Scratch.Get(3 * stageLength);
         Span<float> scale = stackalloc float[GroupRows];
@@ -237,15 +241,19 @@ internal static class RowRotation
             bool last = step == m - 1;
             ref float destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(scratch), stage * stageLength);
             nint destinationStride = stageStride;
-            if (last && !stagedOut)
+            if (last && !stagedOut && !roundInRegisters)
             {
                 destination = ref Unsafe.Add(ref output.Data, (nint)firstRow * d + firstFeature);
                 destinationStride = d;
             }
             ref float rowScales = ref MemoryMarshal.GetReference(scale);
             bool scaled = last && rowScale is not null;
-            if (rows == GroupRows)
-                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales);
+            if (last && roundInRegisters)
+                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref Unsafe.NullRef<float>(), 0, scaled, ref rowScales,
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset + (nint)firstRow * d + firstFeature), d);
+            else if (rows == GroupRows)
+                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales,
+                    ref Unsafe.NullRef<ushort>(), 0);
             else
                 for (int r = 0; r < rows; r++)
                     Factor1<TS, TV>(ref Unsafe.Add(ref current, r * currentStride), runs, width / b, b, ref factorBlocks, ref Unsafe.Add(ref destination, r * destinationStride),
@@ -290,7 +298,7 @@ internal static class RowRotation
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Factor8<TS, TV>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination, nint destinationStride,
-        bool scaled, ref float rowScales)
+        bool scaled, ref float rowScales, ref ushort bfloat16Destination, nint bfloat16Stride)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -361,6 +369,15 @@ internal static class RowRotation
                     a4 = TS.Multiply(a4, TS.Create(Unsafe.Add(ref rowScales, 4))); a5 = TS.Multiply(a5, TS.Create(Unsafe.Add(ref rowScales, 5)));
                     a6 = TS.Multiply(a6, TS.Create(Unsafe.Add(ref rowScales, 6))); a7 = TS.Multiply(a7, TS.Create(Unsafe.Add(ref rowScales, 7)));
                 }
+                if (!Unsafe.IsNullRef(ref bfloat16Destination))
+                {
+                    ref ushort bits = ref Unsafe.Add(ref bfloat16Destination, (nint)j * b + c);
+                    StoreBFloat16(a0, ref bits); StoreBFloat16(a1, ref Unsafe.Add(ref bits, bfloat16Stride));
+                    StoreBFloat16(a2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(a3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
+                    StoreBFloat16(a4, ref Unsafe.Add(ref bits, 4 * bfloat16Stride)); StoreBFloat16(a5, ref Unsafe.Add(ref bits, 5 * bfloat16Stride));
+                    StoreBFloat16(a6, ref Unsafe.Add(ref bits, 6 * bfloat16Stride)); StoreBFloat16(a7, ref Unsafe.Add(ref bits, 7 * bfloat16Stride));
+                    continue;
+                }
                 ref float o = ref Unsafe.Add(ref output, c);
                 TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, destinationStride));
                 TS.Store(a2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * destinationStride));
@@ -368,6 +385,15 @@ internal static class RowRotation
                 TS.Store(a6, ref Unsafe.Add(ref o, 6 * destinationStride)); TS.Store(a7, ref Unsafe.Add(ref o, 7 * destinationStride));
             }
         }
+    }
+
+    /// <summary>8 float32 lanes rounded (RNE) to bfloat16 and stored as 8 bits values; only called with 256-bit vectors (AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreBFloat16<TV>(TV value, ref ushort destination)
+        where TV : struct
+    {
+        Vector256<int> rounded = ElementConversions.RoundBFloat16(Unsafe.As<TV, Vector256<float>>(ref value)).AsInt32();
+        Sse41.PackUnsignedSaturate(rounded.GetLower(), rounded.GetUpper()).StoreUnsafe(ref destination);
     }
 
     /// <summary><c>a_r += x_r[index] · k</c> for the 8 rows (one term of Factor8's sums).</summary>
