@@ -12,8 +12,9 @@
 // two offsets per block (RowRotationPlan). Intermediate factors keep their output in block order in an L1 stage of
 // 8 rows × W features, exactly as the tiled kernel composes its gathers; x·Rᵀ gathers its final result by p_{m−1} in runs.
 //
-// 16-bit rows are widened 8 rows × W at a time into the L1 stage and the last factor's result is rounded once (RNE) from
-// it; float32 rows are read and written in place (or staged when input and output are one tensor and m = 1).
+// 16-bit rows are widened 8 rows × W at a time into the L1 stage; the last factor rounds bfloat16 results (RNE) in
+// registers as it stores them (8 lanes, whole groups), other 16-bit results are rounded once out of a stage. float32 rows
+// are read and written in place (or staged when input and output are one tensor and m = 1).
 // Work items are (64-row block, feature tile); each element's sum runs in t order, so results are bitwise repeatable
 // whatever the thread count.
 
