@@ -322,46 +322,15 @@ internal static class RowRotation
             {
                 TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
                 ref float coefficient = ref Unsafe.Add(ref block, c);
-                if (b == 8)
-                {
-                    // BOFT's default block, unrolled: two runs of 4, no loop overhead between the 64 FMAs (same sums, same order).
-                    Tap<TS, TV>(TS.Load(ref coefficient), first, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 8)), first + 1, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 16)), first + 2, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 24)), first + 3, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 32)), second, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 40)), second + 1, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 48)), second + 2, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                    Tap<TS, TV>(TS.Load(ref Unsafe.Add(ref coefficient, 56)), second + 3, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                }
-                else
-                {
                 for (nint t = first, end = first + h; t < end; t++)
                 {
-                    TV k = TS.Load(ref coefficient);
-                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref x0, t)), k, a0);
-                    a1 = TS.Fma(TS.Create(Unsafe.Add(ref x1, t)), k, a1);
-                    a2 = TS.Fma(TS.Create(Unsafe.Add(ref x2, t)), k, a2);
-                    a3 = TS.Fma(TS.Create(Unsafe.Add(ref x3, t)), k, a3);
-                    a4 = TS.Fma(TS.Create(Unsafe.Add(ref x4, t)), k, a4);
-                    a5 = TS.Fma(TS.Create(Unsafe.Add(ref x5, t)), k, a5);
-                    a6 = TS.Fma(TS.Create(Unsafe.Add(ref x6, t)), k, a6);
-                    a7 = TS.Fma(TS.Create(Unsafe.Add(ref x7, t)), k, a7);
+                    Tap<TS, TV>(TS.Load(ref coefficient), t, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
                     coefficient = ref Unsafe.Add(ref coefficient, b);
                 }
                 for (nint t = second, end = second + (b - h); t < end; t++)
                 {
-                    TV k = TS.Load(ref coefficient);
-                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref x0, t)), k, a0);
-                    a1 = TS.Fma(TS.Create(Unsafe.Add(ref x1, t)), k, a1);
-                    a2 = TS.Fma(TS.Create(Unsafe.Add(ref x2, t)), k, a2);
-                    a3 = TS.Fma(TS.Create(Unsafe.Add(ref x3, t)), k, a3);
-                    a4 = TS.Fma(TS.Create(Unsafe.Add(ref x4, t)), k, a4);
-                    a5 = TS.Fma(TS.Create(Unsafe.Add(ref x5, t)), k, a5);
-                    a6 = TS.Fma(TS.Create(Unsafe.Add(ref x6, t)), k, a6);
-                    a7 = TS.Fma(TS.Create(Unsafe.Add(ref x7, t)), k, a7);
+                    Tap<TS, TV>(TS.Load(ref coefficient), t, ref x0, ref x1, ref x2, ref x3, ref x4, ref x5, ref x6, ref x7, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
                     coefficient = ref Unsafe.Add(ref coefficient, b);
-                }
                 }
                 if (scaled)
                 {
