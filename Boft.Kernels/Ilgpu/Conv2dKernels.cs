@@ -359,14 +359,7 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
-        RequireLength(input, nameof(input), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
-        bool weightWanted = Optional(gradWeight, nameof(gradWeight));
-        if (weightWanted)
-            ConvWeightView(shape, gradWeight, nameof(gradWeight));
-        bool biasWanted = Optional(gradBias, nameof(gradBias));
-        if (biasWanted)
-            RequireLength(gradBias, nameof(gradBias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        (int batch, bool weightWanted, bool biasWanted) = CheckConvBackwardWeight(shape, gradOutput, input, gradWeight, gradBias);
         if (batch == 0 || (!weightWanted && !biasWanted))
             return;
         EnsureConvKernels();
@@ -540,14 +533,7 @@ public sealed partial class BoftKernels
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
         RequireSixteenBit(elementType);
-        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
-        RequireLength(input, nameof(input), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
-        bool weightWanted = Optional(gradWeight, nameof(gradWeight));
-        if (weightWanted)
-            ConvWeightView(shape, gradWeight, nameof(gradWeight));
-        bool biasWanted = Optional(gradBias, nameof(gradBias));
-        if (biasWanted)
-            RequireLength(gradBias, nameof(gradBias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        (int batch, bool weightWanted, bool biasWanted) = CheckConvBackwardWeight(shape, gradOutput, input, gradWeight, gradBias);
         if (batch == 0 || (!weightWanted && !biasWanted))
             return;
         ConvParams p = ConvParams.Of(shape, batch, biasWanted);
@@ -560,6 +546,22 @@ public sealed partial class BoftKernels
             ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<float>, ConvParams>, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ConvParams>>(
                 nameof(Conv2dKernels.BiasGradKernel), elementType, null, null, a => Accelerator.LoadKernel(a))(
                 s, ElementwiseConfig(shape.OutChannels), gradOutput, gradBias, p);
+    }
+
+    /// <summary>The argument checks of both Conv2dBackwardWeight overloads: the batch, and which gradients are wanted.</summary>
+    private (int Batch, bool WeightWanted, bool BiasWanted) CheckConvBackwardWeight<T>(Conv2dShape shape, ArrayView<T> gradOutput, ArrayView<T> input,
+        ArrayView<float> gradWeight, ArrayView<float> gradBias)
+        where T : unmanaged
+    {
+        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
+        RequireLength(input, nameof(input), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        bool weightWanted = Optional(gradWeight, nameof(gradWeight));
+        if (weightWanted)
+            ConvWeightView(shape, gradWeight, nameof(gradWeight));
+        bool biasWanted = Optional(gradBias, nameof(gradBias));
+        if (biasWanted)
+            RequireLength(gradBias, nameof(gradBias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        return (batch, weightWanted, biasWanted);
     }
 
     private int ConvBatch<T>(Conv2dShape shape, ArrayView<T> view, string name, int imageLength, string layout)

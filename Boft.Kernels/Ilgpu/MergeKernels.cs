@@ -34,14 +34,7 @@ public sealed partial class BoftKernels
         AcceleratorStream? stream = null, BoftWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        AcceleratorStream s = StreamOf(stream);
-        int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
-        RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
-        bool hasScale = Optional(scale, nameof(scale));
-        if (hasScale)
-            RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, shape.FeatureCount));
-        RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
-        LaunchRotation(rotationFloat32, shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
+        MergeCore(rotationFloat32, shape, weight, blocks, scale, output, StreamOf(stream), workspace);
     }
 
     /// <summary>
@@ -66,13 +59,20 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        RotationSet<ushort> kernels = RotationSixteenBit(elementType);
+        MergeCore(RotationSixteenBit(elementType), shape, weight, blocks, scale, output, s, workspace);
+    }
+
+    /// <summary>The checks and the launch of both Merge overloads (the weight's storage type is <typeparamref name="TStore"/>).</summary>
+    private void MergeCore<TStore>(RotationSet<TStore> kernels, RotationShape shape, ArrayView<TStore> weight, ArrayView<float> blocks, ArrayView<float> scale,
+        ArrayView<TStore> output, AcceleratorStream stream, BoftWorkspace? workspace)
+        where TStore : unmanaged
+    {
         int outFeatures = RequireRows(weight, nameof(weight), shape.FeatureCount, ShapeChecks.RotationRowsReason(shape));
         RequireLength(blocks, nameof(blocks), shape.BlocksLength, ShapeChecks.RotationBlocksShape(shape));
         bool hasScale = Optional(scale, nameof(scale));
         if (hasScale)
             RequireLength(scale, nameof(scale), outFeatures, ShapeChecks.PerRowShape(outFeatures, shape.FeatureCount));
         RequireSameRows(output, nameof(output), weight, nameof(weight), shape.FeatureCount);
-        LaunchRotation(kernels, shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, s, workspace);
+        LaunchRotation(kernels, shape, weight, blocks, transpose: true, hasScale ? scale : None, hasScale, output, outFeatures, stream, workspace);
     }
 }
