@@ -137,6 +137,27 @@ public sealed class LossScaler
         }
     }
 
+    /// <summary>The resumable state (torch's <c>GradScaler.state_dict()</c>): scale, factors, interval and good steps in a row.</summary>
+    public LossScalerState State => new(Scale, Options.GrowthFactor, Options.BackoffFactor, Options.GrowthInterval, GoodStepsInARow);
+
+    /// <summary>
+    /// A scaler that continues from <paramref name="state"/> (torch's <c>load_state_dict</c>): its scale, factors, interval and
+    /// good steps in a row. <see cref="Options"/>' <see cref="LossScalingOptions.InitialScale"/> is the restored scale; the
+    /// skipped and taken step counts, which torch does not keep either, start at zero.
+    /// </summary>
+    /// <param name="state">The state, e.g. from <see cref="LossScalerState.Load"/>.</param>
+    /// <returns>The scaler.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value of the state is out of range.</exception>
+    public static LossScaler FromState(LossScalerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.Validate();
+        return new LossScaler(new LossScalingOptions(state.Scale, state.GrowthFactor, state.BackoffFactor, state.GrowthInterval))
+        {
+            GoodStepsInARow = state.GrowthTracker,
+        };
+    }
+
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"loss scale {Scale:G9} ({GoodStepsInARow}/{Options.GrowthInterval} good steps, {SkippedStepCount} skipped)");
