@@ -186,9 +186,10 @@ public static class ElementConversions
             destination[i] = BFloat16ToSingle(source[i]);
     }
 
-    /// <summary>float16 bits (zero-extended lanes) to float32, exactly (see <see cref="Widen"/>).</summary>
+    /// <summary>float16 bits (zero-extended lanes) to float32, exactly (see <see cref="Widen"/>). Shared with the kernels that
+    /// widen in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> WidenFloat16(Vector256<uint> bits)
+    internal static Vector256<float> WidenFloat16(Vector256<uint> bits)
     {
         Vector256<uint> magnitude = Vector256.ShiftLeft(bits & Vector256.Create(0x7FFFu), 13);
         Vector256<uint> sign = Vector256.ShiftLeft(bits & Vector256.Create(0x8000u), 16);
