@@ -163,8 +163,7 @@ internal static class CompareJob
         Directory.CreateDirectory(directory);
         string markdownPath = Path.Combine(directory, "compare.md");
         string svgPath = Path.Combine(directory, "compare.svg");
-        string[] commandArgs = Environment.GetCommandLineArgs().Skip(1).ToArray();
-        string command = "dotnet run -c Release --project Boft.Benchmarks" + (commandArgs.Length > 0 ? " -- " + string.Join(' ', commandArgs) : "");
+        string command = ResultFiles.CommandLine();
         ResultFiles.WriteText(markdownPath, FormatMarkdown(rows, results.Values, header, command, svgPath));
         ResultFiles.WriteText(svgPath, Chart(rows, options, backendText));
         string jsonPath = options.JsonPath ?? Path.Combine(directory, "compare.json");

@@ -96,7 +96,7 @@ internal static class PeerJob
         sb.AppendLine("# Boft (SIMD backend) vs the PyTorch peer, adapter only");
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"{MachineInfo.Cpu()}; backend {BenchmarkBackends.Describe(backend)}; torch: 2 threads (OMP/OpenBLAS), fp32; load {loadBefore} → {loadAfter}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project Boft.Benchmarks -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}` (runs `{python} {arguments.Replace(Main.PeerRunner.ScriptPath, "Boft.Benchmarks/Peer/torch_peer.py", StringComparison.Ordinal)}` in the middle).");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{ResultFiles.CommandLine()}` (runs `{python} {arguments.Replace(Main.PeerRunner.ScriptPath, "Boft.Benchmarks/Peer/torch_peer.py", StringComparison.Ordinal)}` in the middle).");
         sb.AppendLine();
         // The denominator of "% of peak" is the larger of the measured all-thread peak and threads × the 1-thread peak: on a
         // shared machine the all-thread loop may not get every core, and a smaller denominator would flatter the kernel.

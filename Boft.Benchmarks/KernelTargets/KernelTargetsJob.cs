@@ -51,7 +51,7 @@ internal sealed class KernelTargetsOptions
     /// <exception cref="ArgumentException">An unknown option or a missing value.</exception>
     public static KernelTargetsOptions Parse(string[] args)
     {
-        var options = new KernelTargetsOptions { Command = "dotnet run -c Release --project Boft.Benchmarks -- kernels" + (args.Length > 0 ? " " + string.Join(' ', args) : "") };
+        var options = new KernelTargetsOptions { Command = ResultFiles.CommandLine(["kernels", .. args]) };
         for (int i = 0; i < args.Length; i++)
         {
             string name = args[i];

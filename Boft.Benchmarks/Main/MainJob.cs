@@ -172,7 +172,7 @@ internal static class MainJob
         Console.Write(MainReport.Summary(results));
         string directory = options.OutputDirectory ?? Path.Combine(MachineInfo.RepositoryRoot(), "results", "main");
         string json = options.JsonPath ?? Path.Combine(directory, "main.json");
-        ResultFiles.WriteText(Path.Combine(directory, "main.md"), MainReport.Markdown(results, CommandLine()));
+        ResultFiles.WriteText(Path.Combine(directory, "main.md"), MainReport.Markdown(results, ResultFiles.CommandLine()));
         ResultFiles.WriteText(json, MainReport.Json(results));
         foreach ((string name, string svg) in MainReport.Plots(results))
             ResultFiles.WriteText(Path.Combine(directory, name), svg);
@@ -183,9 +183,4 @@ internal static class MainJob
     /// <summary>The token count of the summary: 512 when measured, else the largest measured.</summary>
     public static int SummaryTokens(int[] tokens) => tokens.Contains(512) ? 512 : tokens.Max();
 
-    public static string CommandLine()
-    {
-        string[] args = Environment.GetCommandLineArgs().Skip(1).ToArray();
-        return "dotnet run -c Release --project Boft.Benchmarks" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
-    }
 }

@@ -43,12 +43,32 @@ public sealed class CliTests
     [TestCase(new[] { "peer", "--pairs", "2,8,4" }, "--pairs '2,8,4' is not valid; accepted values: m,b pairs")]
     [TestCase(new[] { "finetune", "--model", "resnet" }, "--model 'resnet' is not a model; accepted values: mlp")]
     [TestCase(new[] { "compare", "--budget-ms", "-1" }, "--budget-ms -1 is not valid; accepted values: a number > 0")]
+    [TestCase(new[] { "compare", "--simd-rotation", "fast" }, "--simd-rotation 'fast' is not a kernel; accepted values: auto, tiled")]
     public void BadInput_ExitsNonZero_NamingTheFlag(string[] args, string expected)
     {
         (int exitCode, string output) = Run(args);
         Assert.That(exitCode, Is.Not.Zero);
         Assert.That(output, Does.Contain(expected));
         Assert.That(output, Does.Not.Contain("wrote "), "nothing ran");
+    }
+
+    [Test]
+    public void ResultFiles_RecordTheCommand_WithoutTheFoldersOfTheMachineThatRanIt()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"boft-cli-{Guid.NewGuid():N}");
+        try
+        {
+            (int exitCode, string output) = Run("compare", "-d", "64", "--tokens", "1", "--budget-ms", "1", "--out", folder, "--json", Path.Combine(folder, "rows.json"));
+            Assert.That(exitCode, Is.Zero, output);
+            string markdown = File.ReadAllText(Path.Combine(folder, "compare.md"));
+            Assert.That(markdown, Does.Contain("`dotnet run -c Release --project Boft.Benchmarks -- compare -d 64 --tokens 1 --budget-ms 1`"));
+            Assert.That(markdown, Does.Not.Contain(folder));
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestCase("main")]
