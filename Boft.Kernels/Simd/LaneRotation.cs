@@ -55,15 +55,16 @@ internal static class LaneRotation
         float[] lanes = ArrayPool<float>.Shared.Rent(d * b);
         try
         {
-            // K_t of the 8 lanes of vector v at lanes[(v·b + t)·8 + lane]: feature f = 8v + lane is column c = f mod b of block f / b.
+            // K_t of the 8 lanes of vector v at lanes[(v·b + t)·8 + lane]: feature f = 8v + lane is column f mod b of block f / b.
+            // Shifts, not divisions (b is 2 or 4): this layout is made on every call, and at one token it is most of the work.
             ReadOnlySpan<float> c = blocks.Span;
-            for (int v = 0; v < d / 8; v++)
+            int shift = b == 2 ? 1 : 2;
+            for (int f = 0; f < d; f++)
+            {
+                int column = f & (b - 1), blockStart = (f >> shift) << (2 * shift), target = ((f >> 3) << (shift + 3)) + (f & 7);
                 for (int t = 0; t < b; t++)
-                    for (int lane = 0; lane < 8; lane++)
-                    {
-                        int f = 8 * v + lane, j = f / b, column = f % b;
-                        lanes[(v * b + t) * 8 + lane] = transpose ? c[j * b * b + column * b + t] : c[j * b * b + t * b + column];
-                    }
+                    lanes[target + (t << 3)] = transpose ? c[blockStart + (column << shift) + t] : c[blockStart + (t << shift) + column];
+            }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long rowBytes = (long)rowCount * d * output.ElementType.SizeInBytes();
             bool streaming = output.ElementType != ElementType.Float16 && 2 * rowBytes >= StreamingBytes && !SameRows(input, output);

@@ -162,14 +162,12 @@ internal static class RowRotation
         try
         {
             // x·Dᵀ reads coef(t, c) = C[c, t]: a transposed copy makes its rows contiguous (m·d·b floats, once per call).
-            ReadOnlySpan<float> coefficients = blocks.Span;
             if (transpose)
             {
+                ReadOnlySpan<float> coefficients = blocks.Span;
                 transposedBlocks = ArrayPool<float>.Shared.Rent(coefficients.Length);
-                int blockCount = coefficients.Length / (b * b);
-                for (int j = 0; j < blockCount; j++)
+                for (int j = 0; j < coefficients.Length / (b * b); j++)
                     ScalarTranspose.Rectangle(ref Unsafe.AsRef(in coefficients[j * b * b]), b, ref transposedBlocks[j * b * b], b, b, b);
-                coefficients = transposedBlocks.AsSpan(0, coefficients.Length);
             }
             float[]? transposedCopy = transposedBlocks;
             int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
@@ -205,7 +203,7 @@ internal static class RowRotation
         bool aliased = !sixteenIn && !sixteenOut && m == 1 && Unsafe.AreSame(ref input.Data, ref output.Data);
         // bfloat16 results of a whole group at 8 lanes are rounded in registers and stored straight into the output rows.
         bool roundInRegisters = output.ElementType == ElementType.BFloat16 && !gather && rows == GroupRows && TS.Count == 8 && Avx2.IsSupported;
-        bool stagedIn = sixteenIn || aliased, stagedOut = (sixteenOut && !roundInRegisters) || gather;
+        bool stagedOut = (sixteenOut && !roundInRegisters) || gather;
         int stageLength = GroupRows * stageStride;
         Span<float> scratch = Scratch.Get(3 * stageLength);
         Span<float> scale = stackalloc float[GroupRows];
