@@ -58,8 +58,9 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <summary>
     /// The kernel of the forward rotation (<see cref="BoftBackend.Rotate"/>, <see cref="BoftBackend.Merge"/>): by default the
-    /// row-layout kernels wherever they apply (OFT b = 2 or 4 with AVX2; any m with b a multiple of the vector's lanes, 8 with AVX2, 16 with AVX-512), else the tiled one. <see cref="SimdRotationKernel.Tiled"/>
-    /// forces the tiled kernel, for benchmarks that compare the two side by side; results agree within float32 rounding.
+    /// row-layout kernels wherever they apply (OFT b = 2 or 4 with AVX2; any m with b a multiple of the vector's lanes, 8 with
+    /// AVX2, 16 with AVX-512), else the tiled one. <see cref="SimdRotationKernel.Tiled"/> forces the tiled kernel, for
+    /// benchmarks that compare the two side by side; results agree within float32 rounding.
     /// </summary>
     public SimdRotationKernel ForwardRotationKernel { get; set; }
 
@@ -85,19 +86,26 @@ public sealed partial class SimdBackend : BoftBackend
 
     internal RowRotationPlan RowPlan(RotationShape shape) => rowPlans.GetOrAdd(shape, key => new RowRotationPlan(key));
 
-    /// <summary>Whether the forward rotation runs on the small-block row kernel (LaneRotation.cs: m = 1, b = 2 or 4, 256-bit vectors).</summary>
-    private bool UseLaneKernel(RotationShape shape) =>
-        ForwardRotationKernel != SimdRotationKernel.Tiled && Width != SimdWidth.Vector128 && LaneRotation.Applies(shape);
-
     /// <summary>
-    /// The dispatch of the row-layout forward (RowRotation.cs) when it runs this shape, at the backend's width (b a multiple
-    /// of its lanes); null means the tiled kernel. Narrower vectors are not used for it: at 4 lanes on an 8-lane machine the
-    /// row kernel measured 0.7-0.8× the tiled one (docs/04_Benchmarking.md §CPU kernels).
+    /// Runs the forward rotation (x·R, x·Rᵀ, Merge's diag(s)·W·Rᵀ) on a row-layout kernel when one applies: LaneRotation.cs for
+    /// m = 1 and b = 2 or 4 on 256-bit vectors, else RowRotation.cs at the backend's width when b is a multiple of its lanes
+    /// (not at narrower vectors: at 4 lanes on an 8-lane machine it measured 0.7-0.8× the tiled kernel; docs/02_Ops/simd-backend.md
+    /// §Row kernels). False: the caller runs the tiled kernel.
     /// </summary>
-
-    private SimdDispatch? RowRotationDispatch(RotationShape shape) =>
-        ForwardRotationKernel != SimdRotationKernel.Tiled && RowRotation.Applies(RowPlan(shape), (int)Width / 32) ? simd : null;
-
+    private bool TryRowKernels(RotationShape shape, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output, int rowCount)
+    {
+        if (ForwardRotationKernel == SimdRotationKernel.Tiled)
+            return false;
+        if (Width != SimdWidth.Vector128 && LaneRotation.Applies(shape))
+        {
+            LaneRotation.Forward(shape, input, blocks, transpose, rowScale, output, rowCount, Threads);
+            return true;
+        }
+        if (!RowRotation.Applies(RowPlan(shape), (int)Width / 32))
+            return false;
+        simd.Run(new RowRotateCall(this, shape, input, blocks, transpose, rowScale, output, rowCount));
+        return true;
+    }
 
     /// <summary>
     /// Rows in lanes wastes lanes when there are fewer rows than lanes (token-by-token inference): up to 4 rows use 4-lane
@@ -147,12 +155,8 @@ public sealed partial class SimdBackend : BoftBackend
     /// <inheritdoc />
     protected override void RotateCore(RotationShape shape, Tensor input, Tensor blocks, bool transpose, Tensor output, int rowCount)
     {
-        // 16-bit tensors too: both kernels widen and round as they load and store (RowRotation.Group, Rotation.LoadTile / StoreTile).
-        if (UseLaneKernel(shape))
-            LaneRotation.Forward(shape, T(input), T(blocks), transpose, null, T(output), rowCount, Threads);
-        else if (RowRotationDispatch(shape) is { } rowDispatch)
-            rowDispatch.Run(new RowRotateCall(this, shape, T(input), T(blocks), transpose, null, T(output), rowCount));
-        else
+        // 16-bit tensors too: every kernel widens and rounds as it loads and stores (RowRotation.Group, Rotation.LoadTile / StoreTile).
+        if (!TryRowKernels(shape, T(input), T(blocks), transpose, null, T(output), rowCount))
             RotationDispatch(rowCount).Run(new RotateCall(this, shape, T(input), T(blocks), transpose, T(output), rowCount));
     }
 
@@ -184,11 +188,7 @@ public sealed partial class SimdBackend : BoftBackend
     protected override void MergeCore(RotationShape shape, Tensor weight, Tensor blocks, Tensor? scale, Tensor output, int outFeatureCount)
     {
         // A 16-bit weight too: the rotation widens W0, scales in float32 and rounds W' once as it stores.
-        if (UseLaneKernel(shape))
-            LaneRotation.Forward(shape, T(weight), T(blocks), true, TOrNull(scale), T(output), outFeatureCount, Threads);
-        else if (RowRotationDispatch(shape) is { } rowDispatch)
-            rowDispatch.Run(new RowRotateCall(this, shape, T(weight), T(blocks), true, TOrNull(scale), T(output), outFeatureCount));
-        else
+        if (!TryRowKernels(shape, T(weight), T(blocks), true, TOrNull(scale), T(output), outFeatureCount))
             RotationDispatch(outFeatureCount).Run(new MergeCall(this, shape, T(weight), T(blocks), TOrNull(scale), T(output), outFeatureCount));
     }
 
