@@ -223,8 +223,8 @@ internal static class KernelTargetsJob
         (int M, int B, int D, int T)[] memory = quick ? [(1, 2, 1024, 512)] : [(1, 2, 1024, 512), (1, 4, 1024, 512), (1, 2, 4096, 4096), (2, 8, 4096, 4096)];
         foreach ((int m, int b, int d, int t) in memory)
             yield return KernelCases.Rotation(backend, KernelCases.MemoryBound, threads, m, b, d, t);
-        // The same forward rows on the tiled kernel, side by side with the row-layout kernel the backend picks (b a multiple of 4).
-        foreach ((int m, int b, int d, int t) in compute.Select(r => (r.M, r.B, r.D, 512)).Concat(memory).Where(r => r.Item2 % 4 == 0))
+        // The same forward rows on the tiled kernel, side by side with the row-layout kernels the backend picks (every row here has one).
+        foreach ((int m, int b, int d, int t) in compute.Select(r => (r.M, r.B, r.D, 512)).Concat(memory))
             yield return KernelCases.Rotation(backend, KernelCases.RotationTiled, threads, m, b, d, t);
         // bf16 and fp16 against float32 (issue 11's target shapes and the memory-bound OFT(2), OFT(4)), side by side in each round.
         if (!quick && backend.Supports(ElementType.BFloat16))
