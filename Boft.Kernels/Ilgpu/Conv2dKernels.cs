@@ -312,12 +312,7 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        int batch = ConvBatch(shape, input, nameof(input), shape.InputImageLength, "[N, C_in, H, W]");
-        ConvWeightView(shape, weight, nameof(weight));
-        bool hasBias = Optional(bias, nameof(bias));
-        if (hasBias)
-            RequireLength(bias, nameof(bias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
-        RequireLength(output, nameof(output), (long)batch * shape.OutputImageLength, ImagesShape(batch, shape.OutChannels, shape.OutputHeight, shape.OutputWidth));
+        (int batch, bool hasBias) = CheckConvForward(shape, input, weight, bias, output);
         if (batch == 0)
             return;
         EnsureConvKernels();
@@ -336,9 +331,7 @@ public sealed partial class BoftKernels
     {
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
-        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
-        ConvWeightView(shape, weight, nameof(weight));
-        RequireLength(gradInput, nameof(gradInput), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        int batch = CheckConvBackwardInput(shape, gradOutput, weight, gradInput);
         if (batch == 0)
             return;
         EnsureConvKernels();
@@ -447,12 +440,7 @@ public sealed partial class BoftKernels
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
         RequireSixteenBit(elementType);
-        int batch = ConvBatch(shape, input, nameof(input), shape.InputImageLength, "[N, C_in, H, W]");
-        ConvWeightView(shape, weight, nameof(weight));
-        bool hasBias = Optional(bias, nameof(bias));
-        if (hasBias)
-            RequireLength(bias, nameof(bias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
-        RequireLength(output, nameof(output), (long)batch * shape.OutputImageLength, ImagesShape(batch, shape.OutChannels, shape.OutputHeight, shape.OutputWidth));
+        (int batch, bool hasBias) = CheckConvForward(shape, input, weight, bias, output);
         if (batch == 0)
             return;
         KernelConfig config = ElementwiseConfig((long)batch * shape.OutputImageLength);
@@ -504,9 +492,7 @@ public sealed partial class BoftKernels
         ArgumentNullException.ThrowIfNull(shape);
         AcceleratorStream s = StreamOf(stream);
         RequireSixteenBit(elementType);
-        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
-        ConvWeightView(shape, weight, nameof(weight));
-        RequireLength(gradInput, nameof(gradInput), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        int batch = CheckConvBackwardInput(shape, gradOutput, weight, gradInput);
         if (batch == 0)
             return;
         ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<TWeight>, ArrayView<ushort>, ConvParams>,
@@ -546,6 +532,34 @@ public sealed partial class BoftKernels
             ConvSixteenBitKernel<Action<ArrayView<ushort>, ArrayView<float>, ConvParams>, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, ConvParams>>(
                 nameof(Conv2dKernels.BiasGradKernel), elementType, null, null, a => Accelerator.LoadKernel(a))(
                 s, ElementwiseConfig(shape.OutChannels), gradOutput, gradBias, p);
+    }
+
+    /// <summary>The argument checks of the Conv2d overloads (float32 and 16-bit images, weights and biases): the batch, and whether
+    /// there is a bias.</summary>
+    private (int Batch, bool HasBias) CheckConvForward<TImage, TWeight, TBias>(Conv2dShape shape, ArrayView<TImage> input, ArrayView<TWeight> weight,
+        ArrayView<TBias> bias, ArrayView<TImage> output)
+        where TImage : unmanaged
+        where TWeight : unmanaged
+        where TBias : unmanaged
+    {
+        int batch = ConvBatch(shape, input, nameof(input), shape.InputImageLength, "[N, C_in, H, W]");
+        ConvWeightView(shape, weight, nameof(weight));
+        bool hasBias = Optional(bias, nameof(bias));
+        if (hasBias)
+            RequireLength(bias, nameof(bias), shape.OutChannels, $"[{shape.OutChannels}] (C_out of {shape})");
+        RequireLength(output, nameof(output), (long)batch * shape.OutputImageLength, ImagesShape(batch, shape.OutChannels, shape.OutputHeight, shape.OutputWidth));
+        return (batch, hasBias);
+    }
+
+    /// <summary>The argument checks of the Conv2dBackwardInput overloads: the batch.</summary>
+    private int CheckConvBackwardInput<TImage, TWeight>(Conv2dShape shape, ArrayView<TImage> gradOutput, ArrayView<TWeight> weight, ArrayView<TImage> gradInput)
+        where TImage : unmanaged
+        where TWeight : unmanaged
+    {
+        int batch = ConvBatch(shape, gradOutput, nameof(gradOutput), shape.OutputImageLength, "[N, C_out, H_out, W_out]");
+        ConvWeightView(shape, weight, nameof(weight));
+        RequireLength(gradInput, nameof(gradInput), (long)batch * shape.InputImageLength, ImagesShape(batch, shape.InChannels, shape.InputHeight, shape.InputWidth));
+        return batch;
     }
 
     /// <summary>The argument checks of both Conv2dBackwardWeight overloads: the batch, and which gradients are wanted.</summary>
