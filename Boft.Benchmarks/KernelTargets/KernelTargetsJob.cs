@@ -114,14 +114,17 @@ internal static class KernelTargetsJob
             foreach ((int m, int b) in ProfiledRows)
             {
                 Console.WriteLine("output written with feature groups outer (before):");
-                Console.WriteLine(ProfileMarkdown(m, b, RotationProfile.Forward(m, b, 1024, 512, rowsOuter: false)));
+                Console.WriteLine(ProfileMarkdown(ForwardProfile, m, b, RotationProfile.Forward(m, b, 1024, 512, rowsOuter: false)));
                 Console.WriteLine("output written with row groups outer (the kernel):");
-                Console.WriteLine(ProfileMarkdown(m, b, RotationProfile.Forward(m, b, 1024, 512)));
+                Console.WriteLine(ProfileMarkdown(ForwardProfile, m, b, RotationProfile.Forward(m, b, 1024, 512)));
+                Console.WriteLine(ProfileMarkdown(BackwardProfile, m, b, RotationProfile.Backward(m, b, 1024, 512)));
             }
             return 0;
         }
         Console.Error.WriteLine("profiling the rotation passes ...");
-        var profiles = ProfiledRows.Select(p => (p.M, p.B, Passes: RotationProfile.Forward(p.M, p.B, 1024, 512, quick ? 3 : 20))).ToList();
+        int repetitions = quick ? 3 : 20;
+        var profiles = ProfiledRows.Select(p => (Kernel: ForwardProfile, p.M, p.B, Passes: RotationProfile.Forward(p.M, p.B, 1024, 512, repetitions)))
+            .Concat(ProfiledRows.Select(p => (Kernel: BackwardProfile, p.M, p.B, Passes: RotationProfile.Backward(p.M, p.B, 1024, 512, repetitions)))).ToList();
 
         Console.Error.WriteLine("measuring the FMA peak ...");
         Dictionary<int, double> peak = threadCounts.ToDictionary(t => t, t => FmaPeak.Measure(t).Gflops512);
@@ -185,10 +188,13 @@ internal static class KernelTargetsJob
     /// <summary>The rows whose rotation forward is profiled pass by pass (d = 1024, 512 tokens, one thread).</summary>
     private static readonly (int M, int B)[] ProfiledRows = [(2, 8), (1, 32)];
 
-    private static string ProfileMarkdown(int m, int b, List<PassTime> passes)
+    /// <summary>The profiled kernels: the tiled forward (the forward's kernel where no row kernel applies) and the backward.</summary>
+    private const string ForwardProfile = "forward (tiled)", BackwardProfile = "backward (tiled: input gradient and block gradients)";
+
+    private static string ProfileMarkdown(string kernel, int m, int b, List<PassTime> passes)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Rotation forward BOFT({m},{b}), d = 1024, 512 tokens, 1 thread, per pass (median over 20 forwards of the sum over all tiles; µs per forward):");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Rotation {kernel} BOFT({m},{b}), d = 1024, 512 tokens, 1 thread, per pass (median over the repetitions of the sum over all tiles; µs per call):");
         sb.AppendLine();
         sb.AppendLine("| pass | µs | share | work | instruction mix (from the kernel source) |");
         sb.AppendLine("|---|---:|---:|---|---|");
@@ -248,7 +254,7 @@ internal static class KernelTargetsJob
     /// <summary>The computed report (markdown and JSON from the same rows).</summary>
     private sealed class Report(KernelTargetsOptions options, int[] threadCounts, Dictionary<int, double> peak, Dictionary<(int Threads, long Bytes), double> bandwidth,
         List<KernelCase> cases, Dictionary<KernelCase, (ulong First, ulong Second)> fingerprints,
-        List<(int M, int B, List<PassTime> Passes)> profiles, string loadBefore, string loadAfter, DateTime started, DateTime finished, string backendName)
+        List<(string Kernel, int M, int B, List<PassTime> Passes)> profiles, string loadBefore, string loadAfter, DateTime started, DateTime finished, string backendName)
     {
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
@@ -384,8 +390,8 @@ internal static class KernelTargetsJob
             sb.AppendLine();
             sb.AppendLine(C, $"Bitwise determinism: {runToRun}/{total} cases identical run to run, {across}/{total} identical between {threadCounts[0]} and more threads{(failures.Count == 0 ? "." : ": " + string.Join("; ", failures))}");
             sb.AppendLine();
-            foreach ((int m, int b, List<PassTime> passes) in profiles)
-                sb.AppendLine(ProfileMarkdown(m, b, passes));
+            foreach ((string kernel, int m, int b, List<PassTime> passes) in profiles)
+                sb.AppendLine(ProfileMarkdown(kernel, m, b, passes));
             sb.AppendLine("All cases (median of round medians; round medians in kernels.json):");
             sb.AppendLine();
             sb.AppendLine("| group | case | threads | ms | GFLOP/s | % FMA peak | GB/s |");
@@ -418,7 +424,7 @@ internal static class KernelTargetsJob
                 }).ToList(),
                 ["rotation_profile"] = profiles.Select(p => new Dictionary<string, object>
                 {
-                    ["case"] = $"BOFT({p.M},{p.B}) d=1024 T=512", ["threads"] = 1,
+                    ["kernel"] = p.Kernel, ["case"] = $"BOFT({p.M},{p.B}) d=1024 T=512", ["threads"] = 1,
                     ["passes"] = p.Passes.Select(x => new Dictionary<string, object> { ["pass"] = x.Pass, ["us"] = Math.Round(x.Microseconds, 2), ["share"] = Math.Round(x.Share, 4), ["work"] = x.Work, ["instruction_mix"] = x.InstructionMix }).ToList(),
                 }).ToList(),
                 ["determinism"] = new Dictionary<string, object> { ["run_to_run"] = runToRun, ["across_threads"] = across, ["cases"] = total, ["failures"] = failures },

@@ -386,7 +386,7 @@ internal static class Rotation
 
     /// <summary><c>destination[f] = source[table[f]]</c> for whole row vectors of the tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gather(ref float source, ref float destination, int[] table, int width, int tileRows)
+    internal static void Gather(ref float source, ref float destination, int[] table, int width, int tileRows)
     {
         for (int f = 0; f < width; f++)
             MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref source, (nint)table[f] * tileRows), tileRows)
@@ -560,6 +560,13 @@ internal static class Rotation
                 ref float w2 = ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + t + 2) * tileRows);
                 ref float w3 = ref Unsafe.Add(ref w, (nint)Unsafe.Add(ref wt, j * b + t + 3) * tileRows);
                 int c = 0;
+                // The 4 × 4 tile needs 16 accumulators and 8 operands: 32 vector registers (AVX-512's EVEX encoding). With 16
+                // (AVX2, SSE) it spilled 8 accumulators to the stack in the inner loop, so there the tile is 4 × 2: 8
+                // accumulators + 6 operands.
+                if (!ThirtyTwoRegisters)
+                    for (; c + 2 <= b; c += 2)
+                        Tile4x2<TS, TV>(ref w0, ref w1, ref w2, ref w3, ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + c) * tileRows),
+                            ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + c + 1) * tileRows), tileRows, ref Unsafe.Add(ref blockPartial, t * b + c), b);
                 for (; c + 4 <= b; c += 4)
                 {
                     ref float g0 = ref Unsafe.Add(ref g, (nint)Unsafe.Add(ref gt, j * b + c) * tileRows);
@@ -646,6 +653,40 @@ internal static class Rotation
                 }
             }
         }
+    }
+
+    /// <summary>Whether the block gradient uses the 4 × 4 tile: true where the JIT has 32 vector registers (AVX-512's EVEX
+    /// encoding, for every vector width), false where it has 16. Tests switch it to run the other tile on this machine.</summary>
+    internal static bool ThirtyTwoRegisters { get; set; } = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+
+    /// <summary>The block gradient's 4 × 2 register tile: <c>partial[t + i, c + l] += Σ_r w_i[r]·g_l[r]</c> for i &lt; 4, l &lt; 2
+    /// (<paramref name="partial"/> at (t, c), rows <paramref name="b"/> apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x2<TS, TV>(ref float w0, ref float w1, ref float w2, ref float w3, ref float g0, ref float g1, int tileRows, ref float partial, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        TV s00 = TS.Zero, s01 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s20 = TS.Zero, s21 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero;
+        for (int r = 0; r < tileRows; r += v)
+        {
+            TV y0 = TS.Load(ref Unsafe.Add(ref g0, r)), y1 = TS.Load(ref Unsafe.Add(ref g1, r));
+            TV x0 = TS.Load(ref Unsafe.Add(ref w0, r)), x1 = TS.Load(ref Unsafe.Add(ref w1, r));
+            s00 = TS.Fma(x0, y0, s00); s01 = TS.Fma(x0, y1, s01);
+            s10 = TS.Fma(x1, y0, s10); s11 = TS.Fma(x1, y1, s11);
+            TV x2 = TS.Load(ref Unsafe.Add(ref w2, r)), x3 = TS.Load(ref Unsafe.Add(ref w3, r));
+            s20 = TS.Fma(x2, y0, s20); s21 = TS.Fma(x2, y1, s21);
+            s30 = TS.Fma(x3, y0, s30); s31 = TS.Fma(x3, y1, s31);
+        }
+        Vector128<float> upper = TS.Sum4(s00, s01, s10, s11), lower = TS.Sum4(s20, s21, s30, s31);
+        partial += upper.GetElement(0);
+        Unsafe.Add(ref partial, 1) += upper.GetElement(1);
+        Unsafe.Add(ref partial, b) += upper.GetElement(2);
+        Unsafe.Add(ref partial, b + 1) += upper.GetElement(3);
+        Unsafe.Add(ref partial, 2 * b) += lower.GetElement(0);
+        Unsafe.Add(ref partial, 2 * b + 1) += lower.GetElement(1);
+        Unsafe.Add(ref partial, 3 * b) += lower.GetElement(2);
+        Unsafe.Add(ref partial, 3 * b + 1) += lower.GetElement(3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
