@@ -4,10 +4,12 @@
 // Why: at b = 2 or 4 a rotation does 4 or 8 FLOPs per element, far below the machine's balance (≈ 20 FLOPs per float32
 // element on the 2-core VM), so only the bytes count; the tiled kernel's transposes and the row kernel (RowRotation.cs,
 // b a multiple of 8 lanes) do not fit. Here a 256-bit vector holds 8/b whole blocks of a row, and
-//     out = Σ_t broadcast_t(x) · K_t,     t < b,
-// where broadcast_t repeats element t of each block across its block's lanes (movsldup / movshdup for b = 2, an in-lane
-// vpermilps for b = 4: blocks never straddle a 128-bit lane) and K_t holds row t of each block's matrix lane by lane
-// (C[t, c], or C[c, t] for Rᵀ), laid out once per call. One load, b shuffles, b FMAs and one store per 8 elements: the
+//     out = Σ_s rotate_s(x) · K_s,     s < b,
+// where rotate_s moves element (c + s) mod b of each block to its lane c (an in-lane vpermilps: blocks never straddle a
+// 128-bit lane; s = 0 is x itself) and K_s holds, lane by lane, the coefficient that element meets: C[(c + s) mod b, c],
+// or C[c, (c + s) mod b] for Rᵀ, laid out once per call. One load, b − 1 shuffles, b multiplies/FMAs and one store per 8
+// elements (broadcasting each element t across its block instead took b shuffles: 1.05–1.35× slower in 15 of 16 pairs
+// measured side by side, docs/02_Ops/simd-backend.md §Row kernels); the
 // row is streamed once, in and out. bfloat16 rows are widened and rounded (RNE) in registers, 16 elements at a time;
 // float16 rows are widened in registers too (exactly, by bits: ElementConversions.WidenFloat16) and rounded out of an L1
 // stage of one row slice (.NET exposes no F16C conversion; TensorPrimitives' rounding measured faster than a vector one).
@@ -62,8 +64,11 @@ internal static class LaneRotation
             for (int f = 0; f < d; f++)
             {
                 int column = f & (b - 1), blockStart = (f >> shift) << (2 * shift), target = ((f >> 3) << (shift + 3)) + (f & 7);
-                for (int t = 0; t < b; t++)
-                    lanes[target + (t << 3)] = transpose ? c[blockStart + (column << shift) + t] : c[blockStart + (t << shift) + column];
+                for (int s = 0; s < b; s++)
+                {
+                    int t = (column + s) & (b - 1); // rotation s brings element t = c + s (mod b) of the block to lane c
+                    lanes[target + (s << 3)] = transpose ? c[blockStart + (column << shift) + t] : c[blockStart + (t << shift) + column];
+                }
             }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long rowBytes = (long)rowCount * d * output.ElementType.SizeInBytes();
@@ -165,19 +170,19 @@ internal static class LaneRotation
         }
     }
 
-    /// <summary>b = 2: four blocks per vector; x0 of each block in both its lanes times K_0, plus x1 times K_1.</summary>
+    /// <summary>b = 2: four blocks per vector; out = x·K_0 + swap(x)·K_1 (swap exchanges the two lanes of each block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Pairs(Vector256<float> x, ref float k) =>
-        Fma.MultiplyAdd(Avx.DuplicateOddIndexed(x), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), Avx.DuplicateEvenIndexed(x) * Vector256.LoadUnsafe(ref k));
+        Fma.MultiplyAdd(Avx.Permute(x, 0xB1), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), x * Vector256.LoadUnsafe(ref k));
 
-    /// <summary>b = 4: two blocks per vector (one per 128-bit lane); element t of each block broadcast in-lane times K_t.</summary>
+    /// <summary>b = 4: two blocks per vector (one per 128-bit lane); out = Σ_s rotate_s(x)·K_s, where rotate_s moves element
+    /// (c + s) mod 4 of each block to lane c (vpermilps 0x39, 0x4E, 0x93; s = 0 needs no shuffle).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Quads(Vector256<float> x, ref float k)
     {
-        Vector256<float> y = Avx.Permute(x, 0x00) * Vector256.LoadUnsafe(ref k);
-        y = Fma.MultiplyAdd(Avx.Permute(x, 0x55), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), y);
-        y = Fma.MultiplyAdd(Avx.Permute(x, 0xAA), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 16)), y);
-        return Fma.MultiplyAdd(Avx.Permute(x, 0xFF), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 24)), y);
+        Vector256<float> y = x * Vector256.LoadUnsafe(ref k);
+        y = Fma.MultiplyAdd(Avx.Permute(x, 0x39), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), y);
+        y = Fma.MultiplyAdd(Avx.Permute(x, 0x4E), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 16)), y);
+        return Fma.MultiplyAdd(Avx.Permute(x, 0x93), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 24)), y);
     }
-
 }
