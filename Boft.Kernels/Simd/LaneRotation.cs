@@ -88,86 +88,264 @@ internal static class LaneRotation
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width,
+    /// <summary>
+    /// Rows [firstRow, endRow) × features [firstFeature, firstFeature + width) of one work item. The element types, the
+    /// block size, the row scale and the store kind are chosen here once and reach the row loop as type parameters, so the
+    /// loop the JIT compiles for each combination has no branch but its own (a single loop that tested them per vector
+    /// kept 5 locals on the stack and ran about 60 instructions per 16 elements).
+    /// </summary>
+    private static void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width,
         bool streaming)
     {
-        ElementType inType = input.ElementType, outType = output.ElementType;
-        bool halfIn = inType == ElementType.Float16, halfOut = outType == ElementType.Float16;
-        Span<float> stage = halfOut ? Scratch.Get(width) : default;
-        // Every tensor reference taken once (the accessors check for disposal and are not inlined).
-        ref float inputData = ref inType == ElementType.Float32 ? ref input.Data : ref Unsafe.NullRef<float>();
-        ref float outputData = ref outType == ElementType.Float32 ? ref output.Data : ref Unsafe.NullRef<float>();
-        ref ushort inputBits = ref inType == ElementType.Float32 ? ref Unsafe.NullRef<ushort>()
-            : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(input.BitsArray), input.BitsOffset);
-        ref ushort outputBits = ref outType == ElementType.Float32 ? ref Unsafe.NullRef<ushort>()
-            : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset);
-        ReadOnlySpan<float> scales = rowScale is null ? default : rowScale.Span;
-        for (int row = firstRow; row < endRow; row++)
+        var rows = new TileRows(input, output, rowScale, d, firstRow, endRow, firstFeature, width);
+        switch (input.ElementType)
         {
-            bool scaled = rowScale is not null;
-            float scale = scaled ? scales[row] : 1f;
-            nint offset = (nint)row * d + firstFeature;
-            for (int f = 0; f < width; f += 16)
-            {
-                Vector256<float> x0, x1;
-                if (halfIn)
-                {
-                    (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.Add(ref inputBits, offset + f)));
-                    x0 = ElementConversions.WidenFloat16(lower);
-                    x1 = ElementConversions.WidenFloat16(upper);
-                }
-                else if (inType == ElementType.BFloat16)
-                {
-                    ref ushort bits = ref Unsafe.Add(ref inputBits, offset + f);
-                    x0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref bits)), 16).AsSingle();
-                    x1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref bits, 8))), 16).AsSingle();
-                }
-                else
-                {
-                    ref float source = ref Unsafe.Add(ref inputData, offset + f);
-                    x0 = Vector256.LoadUnsafe(ref source);
-                    x1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 8));
-                }
-                ref float k0 = ref Unsafe.Add(ref k, (nint)f * b);
-                Vector256<float> y0 = b == 2 ? Pairs(x0, ref k0) : Quads(x0, ref k0);
-                Vector256<float> y1 = b == 2 ? Pairs(x1, ref Unsafe.Add(ref k0, 8 * b)) : Quads(x1, ref Unsafe.Add(ref k0, 8 * b));
-                if (scaled)
-                {
-                    y0 *= Vector256.Create(scale);
-                    y1 *= Vector256.Create(scale);
-                }
-                if (halfOut)
-                {
-                    y0.StoreUnsafe(ref stage[f]);
-                    y1.StoreUnsafe(ref stage[f + 8]);
-                }
-                else if (outType == ElementType.BFloat16)
-                {
-                    ref ushort bits = ref Unsafe.Add(ref outputBits, offset + f);
-                    Vector256<ushort> packed = Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1));
-                    if (streaming)
-                        Avx.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref bits), packed); // 32-byte aligned, as below
-                    else
-                        packed.StoreUnsafe(ref bits);
-                }
-                else if (streaming)
-                {
-                    // Aligned: the tensor's first element is 64-byte aligned, d and f are multiples of 16, and the array is pinned.
-                    float* destination = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref outputData, offset + f));
-                    Avx.StoreAlignedNonTemporal(destination, y0);
-                    Avx.StoreAlignedNonTemporal(destination + 8, y1);
-                }
-                else
-                {
-                    ref float destination = ref Unsafe.Add(ref outputData, offset + f);
-                    y0.StoreUnsafe(ref destination);
-                    y1.StoreUnsafe(ref Unsafe.Add(ref destination, 8));
-                }
-            }
-            if (halfOut)
-                ElementConversions.Narrow(stage, outType, MemoryMarshal.CreateSpan(ref Unsafe.Add(ref outputBits, offset), width));
+            case ElementType.Float32: WithOutput<Float32In>(ref rows, ref k, b, streaming); break;
+            case ElementType.BFloat16: WithOutput<BFloat16In>(ref rows, ref k, b, streaming); break;
+            default: WithOutput<Float16In>(ref rows, ref k, b, streaming); break;
         }
+    }
+
+    private static void WithOutput<TIn>(ref TileRows rows, ref float k, int b, bool streaming)
+        where TIn : struct, IRowInput
+    {
+        switch (rows.Output.ElementType)
+        {
+            case ElementType.Float32 when streaming: WithBlock<TIn, Float32StreamingOut>(ref rows, ref k, b); break;
+            case ElementType.Float32: WithBlock<TIn, Float32Out>(ref rows, ref k, b); break;
+            case ElementType.BFloat16 when streaming: WithBlock<TIn, BFloat16StreamingOut>(ref rows, ref k, b); break;
+            case ElementType.BFloat16: WithBlock<TIn, BFloat16Out>(ref rows, ref k, b); break;
+            default: WithBlock<TIn, StageOut>(ref rows, ref k, b); break;
+        }
+    }
+
+    private static void WithBlock<TIn, TOut>(ref TileRows rows, ref float k, int b)
+        where TIn : struct, IRowInput
+        where TOut : struct, IRowOutput
+    {
+        bool scaled = rows.RowScale is not null;
+        if (b == 2)
+        {
+            if (scaled) Rows<TIn, TOut, Pair, Scaled>(ref rows, ref k); else Rows<TIn, TOut, Pair, Unscaled>(ref rows, ref k);
+        }
+        else
+        {
+            if (scaled) Rows<TIn, TOut, Quad, Scaled>(ref rows, ref k); else Rows<TIn, TOut, Quad, Unscaled>(ref rows, ref k);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows<TIn, TOut, TBlock, TScale>(ref TileRows rows, ref float k)
+        where TIn : struct, IRowInput
+        where TOut : struct, IRowOutput
+        where TBlock : struct, IBlockProduct
+        where TScale : struct, IFlag
+    {
+        int width = rows.Width, d = rows.FeatureCount;
+        bool staged = typeof(TOut) == typeof(StageOut);
+        Span<float> stage = staged ? Scratch.Get(width) : default;
+        ref byte input = ref rows.InputStart;
+        ref byte output = ref staged ? ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(stage)) : ref rows.OutputStart;
+        ReadOnlySpan<float> scales = TScale.Value ? rows.RowScale!.Span : default;
+        for (int row = rows.FirstRow; row < rows.EndRow; row++)
+        {
+            nint offset = (nint)row * d + rows.FirstFeature;
+            Vector256<float> scale = TScale.Value ? Vector256.Create(scales[row]) : default;
+            ref byte x = ref Unsafe.Add(ref input, offset * TIn.Size);
+            ref byte y = ref staged ? ref output : ref Unsafe.Add(ref output, offset * TOut.Size);
+            for (nint f = 0; f < width; f += 16)
+            {
+                TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
+                ref float k0 = ref Unsafe.Add(ref k, f * TBlock.Size);
+                Vector256<float> y0 = TBlock.Apply(x0, ref k0), y1 = TBlock.Apply(x1, ref Unsafe.Add(ref k0, 8 * TBlock.Size));
+                if (TScale.Value)
+                {
+                    y0 *= scale;
+                    y1 *= scale;
+                }
+                TOut.Store(ref y, f, y0, y1);
+            }
+            if (staged)
+                ElementConversions.Narrow(stage, rows.Output.ElementType, rows.Output.Bits.Slice((int)offset, width));
+        }
+    }
+
+    /// <summary>The rows of one work item and where its tensors start (each tensor reference taken once: the accessors check
+    /// for disposal and are not inlined).</summary>
+    private ref struct TileRows
+    {
+        public TileRows(SimdTensor input, SimdTensor output, SimdTensor? rowScale, int d, int firstRow, int endRow, int firstFeature, int width)
+        {
+            Output = output;
+            RowScale = rowScale;
+            FeatureCount = d;
+            FirstRow = firstRow;
+            EndRow = endRow;
+            FirstFeature = firstFeature;
+            Width = width;
+            InputStart = ref Start(input);
+            OutputStart = ref output.ElementType == ElementType.Float16 ? ref Unsafe.NullRef<byte>() : ref Start(output);
+        }
+
+        private static ref byte Start(SimdTensor tensor) => ref tensor.ElementType == ElementType.Float32
+            ? ref Unsafe.As<float, byte>(ref tensor.Data)
+            : ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tensor.BitsArray), tensor.BitsOffset));
+
+        public ref byte InputStart;
+        public ref byte OutputStart;
+        public SimdTensor Output;
+        public SimdTensor? RowScale;
+        public int FeatureCount, FirstRow, EndRow, FirstFeature, Width;
+    }
+
+    /// <summary>16 elements of a row in, widened to float32.</summary>
+    private interface IRowInput
+    {
+        static abstract int Size { get; }
+
+        static abstract void Load(ref byte row, nint f, out Vector256<float> x0, out Vector256<float> x1);
+    }
+
+    /// <summary>16 float32 results out (rounded once where the type is 16-bit).</summary>
+    private interface IRowOutput
+    {
+        static abstract int Size { get; }
+
+        static abstract void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1);
+    }
+
+    private readonly struct Float32In : IRowInput
+    {
+        public static int Size => sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(ref byte row, nint f, out Vector256<float> x0, out Vector256<float> x1)
+        {
+            ref float source = ref Unsafe.Add(ref Unsafe.As<byte, float>(ref row), f);
+            x0 = Vector256.LoadUnsafe(ref source);
+            x1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 8));
+        }
+    }
+
+    private readonly struct BFloat16In : IRowInput
+    {
+        public static int Size => sizeof(ushort);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(ref byte row, nint f, out Vector256<float> x0, out Vector256<float> x1)
+        {
+            ref ushort bits = ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f);
+            x0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref bits)), 16).AsSingle();
+            x1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref bits, 8))), 16).AsSingle();
+        }
+    }
+
+    private readonly struct Float16In : IRowInput
+    {
+        public static int Size => sizeof(ushort);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(ref byte row, nint f, out Vector256<float> x0, out Vector256<float> x1)
+        {
+            (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f)));
+            x0 = ElementConversions.WidenFloat16(lower);
+            x1 = ElementConversions.WidenFloat16(upper);
+        }
+    }
+
+    private readonly struct Float32Out : IRowOutput
+    {
+        public static int Size => sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1)
+        {
+            ref float destination = ref Unsafe.Add(ref Unsafe.As<byte, float>(ref row), f);
+            y0.StoreUnsafe(ref destination);
+            y1.StoreUnsafe(ref Unsafe.Add(ref destination, 8));
+        }
+    }
+
+    private readonly struct Float32StreamingOut : IRowOutput
+    {
+        public static int Size => sizeof(float);
+
+        /// <summary>Aligned: the tensor's first element is 64-byte aligned, d and f are multiples of 16, and the array is pinned.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1)
+        {
+            float* destination = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref Unsafe.As<byte, float>(ref row), f));
+            Avx.StoreAlignedNonTemporal(destination, y0);
+            Avx.StoreAlignedNonTemporal(destination + 8, y1);
+        }
+    }
+
+    private readonly struct BFloat16Out : IRowOutput
+    {
+        public static int Size => sizeof(ushort);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1) =>
+            Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)).StoreUnsafe(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f));
+    }
+
+    private readonly struct BFloat16StreamingOut : IRowOutput
+    {
+        public static int Size => sizeof(ushort);
+
+        /// <summary>32-byte aligned, as for <see cref="Float32StreamingOut"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1) =>
+            Avx.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f)),
+                Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)));
+    }
+
+    /// <summary>float16: float32 results into a one-row L1 stage, rounded into the row after it (Rows).</summary>
+    private readonly struct StageOut : IRowOutput
+    {
+        public static int Size => sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1) => Float32Out.Store(ref row, f, y0, y1);
+    }
+
+    /// <summary>The block product of 16 / b blocks in one vector.</summary>
+    private interface IBlockProduct
+    {
+        static abstract int Size { get; }
+
+        static abstract Vector256<float> Apply(Vector256<float> x, ref float k);
+    }
+
+    private readonly struct Pair : IBlockProduct
+    {
+        public static int Size => 2;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Apply(Vector256<float> x, ref float k) => Pairs(x, ref k);
+    }
+
+    private readonly struct Quad : IBlockProduct
+    {
+        public static int Size => 4;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Apply(Vector256<float> x, ref float k) => Quads(x, ref k);
+    }
+
+    private interface IFlag
+    {
+        static abstract bool Value { get; }
+    }
+
+    private readonly struct Scaled : IFlag
+    {
+        public static bool Value => true;
+    }
+
+    private readonly struct Unscaled : IFlag
+    {
+        public static bool Value => false;
     }
 
     /// <summary>b = 2: four blocks per vector; out = x·K_0 + swap(x)·K_1 (swap exchanges the two lanes of each block).</summary>
