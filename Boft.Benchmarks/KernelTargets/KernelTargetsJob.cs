@@ -3,8 +3,9 @@
 // Cayley's share of the forward, token-by-token inference (frozen vs unmerged vs merged), 2-thread vs 1-thread scaling,
 // and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
 // whole job. Protocol: FMA peak and bandwidths measured first; then R rounds, each round timing every case once (median
-// of a time budget, TimingHarness.Time, which synchronizes the backend inside the timed region); a case's time is the median of its round medians, so slow phases of a noisy shared
-// machine hit all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
+// of a time budget, TimingHarness.Time, which synchronizes the backend inside the timed region) with a case's thread
+// counts back to back; a case's time is the median of its round medians, so slow phases of a noisy shared machine hit
+// all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
 
 using System.Globalization;
 using System.Text;
@@ -133,8 +134,13 @@ internal static class KernelTargetsJob
         var cases = new List<KernelCase>();
         try
         {
-            foreach (int t in threadCounts)
-                cases.AddRange(BuildCases(backends[t], t, quick, options.Only));
+            var perThreads = threadCounts.Select(t => BuildCases(backends[t], t, quick, options.Only).ToList()).ToList();
+            foreach (List<KernelCase> list in perThreads)
+                cases.AddRange(list);
+            // Timed in this order: each case on every thread count back to back, so the 1 → 2-thread speed-ups compare times
+            // from the same moment of a machine whose speed drifts (runs a minute apart differed by 1.5× here).
+            var timingOrder = Enumerable.Range(0, perThreads.Max(l => l.Count))
+                .SelectMany(i => perThreads.Where(l => i < l.Count).Select(l => l[i])).ToList();
 
             Console.Error.WriteLine("measuring memory bandwidth at each memory-bound working set ...");
             var bandwidth = new Dictionary<(int Threads, long Bytes), double>();
@@ -160,7 +166,7 @@ internal static class KernelTargetsJob
             for (int round = 0; round < rounds; round++)
             {
                 Console.Error.WriteLine($"round {round + 1}/{rounds} ({cases.Count} cases) ...");
-                foreach (KernelCase c in cases)
+                foreach (KernelCase c in timingOrder)
                     c.RoundMedians.Add(TimingHarness.Time(backends[c.Threads], c.Run, new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10)).MedianMs);
             }
             // Peaks again at the end; the higher of the two is the roof (the conservative choice for our percentages).
@@ -378,7 +384,7 @@ internal static class KernelTargetsJob
             sb.AppendLine();
             sb.AppendLine(C, $"Machine: {MachineInfo.Cpu()}; backend {backendName}. Command: `{options.Command}`.");
             sb.AppendLine(C, $"Run {started:yyyy-MM-dd HH:mm} to {finished:HH:mm} UTC; load average before {loadBefore}, after {loadAfter} (a shared, noisy machine).");
-            sb.AppendLine(C, $"Protocol: {(options.Quick ? 1 : options.Rounds)} rounds over all cases, each case timed for {options.BudgetMs:F0} ms per round (median); a case's time is the median of its round medians.");
+            sb.AppendLine(C, $"Protocol: {(options.Quick ? 1 : options.Rounds)} rounds over all cases, each case timed for {options.BudgetMs:F0} ms per round (median), on every thread count back to back; a case's time is the median of its round medians.");
             sb.AppendLine(C, $"FMA peak (fp32, best of the start and end measurements): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {peak[t]:F1} GFLOP/s"))}. " +
                 $"DRAM bandwidth (256 MiB read+write stream): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {bandwidth[(t, MemoryBandwidth.DramWorkingSet)]:F1} GB/s"))}.");
             sb.AppendLine();
