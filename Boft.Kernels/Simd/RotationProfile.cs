@@ -58,11 +58,8 @@ public static class RotationProfile
         int tileRows = plan.TileRows(plan.ForwardRows, tokens), tileWidth = plan.ForwardTileWidth, tileLength = tileRows * tileWidth;
         float[] scratch = GC.AllocateUninitializedArray<float>(2 * tileLength + 16, pinned: true);
         int passes = m + 2;
-        var samples = new long[repetitions, passes];
-        var ticks = new long[passes];
-        for (int rep = 0; rep < repetitions + 2; rep++)
+        long[] passTicks = MedianTicks(passes, repetitions, ticks =>
         {
-            Array.Clear(ticks);
             for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
                 for (int firstFeature = 0; firstFeature < d; firstFeature += tileWidth)
                 {
@@ -92,17 +89,8 @@ public static class RotationProfile
                     t1 = Stopwatch.GetTimestamp();
                     ticks[passes - 1] += t1 - t0;
                 }
-            if (rep >= 2)
-                for (int p = 0; p < passes; p++)
-                    samples[rep - 2, p] = ticks[p];
-        }
-        // Per pass, the median over the repetitions (robust to the other jobs on a shared machine).
-        for (int p = 0; p < passes; p++)
-        {
-            long[] column = Enumerable.Range(0, repetitions).Select(r => samples[r, p]).Order().ToArray();
-            ticks[p] = column[repetitions / 2];
-        }
-        double total = ticks.Sum();
+        });
+        double total = passTicks.Sum();
         double Us(long t) => t * 1e6 / Stopwatch.Frequency;
         long elements = (long)tokens * d;
         long tiles8 = elements / (v * v);
@@ -111,13 +99,13 @@ public static class RotationProfile
         long fmas = elements * b / v;
         var result = new List<PassTime>
         {
-            new("transpose in (rows → SoA tiles)", Us(ticks[0]), ticks[0] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
+            new("transpose in (rows → SoA tiles)", Us(passTicks[0]), passTicks[0] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
                 $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"),
         };
         for (int step = 0; step < m; step++)
-            result.Add(new($"factor {m - 1 - step} (x·D, gather folded in)", Us(ticks[1 + step]), ticks[1 + step] / total, $"{2.0 * elements * b / 1e6:F1} MFLOP",
+            result.Add(new($"factor {m - 1 - step} (x·D, gather folded in)", Us(passTicks[1 + step]), passTicks[1 + step] / total, $"{2.0 * elements * b / 1e6:F1} MFLOP",
                 $"{fmas:N0} FMAs, {fmas / 4:N0} vector loads, {fmas / 2:N0} broadcasts, {elements / v:N0} stores, 0 shuffles"));
-        result.Add(new("transpose out (SoA tiles → rows)", Us(ticks[passes - 1]), ticks[passes - 1] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
+        result.Add(new("transpose out (SoA tiles → rows)", Us(passTicks[passes - 1]), passTicks[passes - 1] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
             $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"));
         return result;
     }
@@ -169,11 +157,8 @@ public static class RotationProfile
         names.Add("gather (output permutation)");
         names.Add("transpose g_x out (SoA tiles → rows)");
         int passes = names.Count;
-        var samples = new long[repetitions, passes];
-        var ticks = new long[passes];
-        for (int rep = 0; rep < repetitions + 2; rep++)
+        long[] passTicks = MedianTicks(passes, repetitions, ticks =>
         {
-            Array.Clear(ticks);
             for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
                 for (int firstFeature = 0; firstFeature < d; firstFeature += tileWidth)
                 {
@@ -226,13 +211,8 @@ public static class RotationProfile
                     t0 = Stopwatch.GetTimestamp();
                     ticks[pass] += t0 - t1;
                 }
-            if (rep >= 2)
-                for (int p = 0; p < passes; p++)
-                    samples[rep - 2, p] = ticks[p];
-        }
-        for (int p = 0; p < passes; p++)
-            ticks[p] = Enumerable.Range(0, repetitions).Select(r => samples[r, p]).Order().ElementAt(repetitions / 2);
-        double total = Math.Max(1, ticks.Sum());
+        });
+        double total = Math.Max(1, passTicks.Sum());
         double Us(long t) => t * 1e6 / Stopwatch.Frequency;
         long elements = (long)tokens * d, tiles8 = elements / (v * v), fmas = elements * b / v;
         string megabytes = $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written";
@@ -249,8 +229,27 @@ public static class RotationProfile
                 : name.StartsWith("block gradient", StringComparison.Ordinal) ? ($"{2.0 * elements * b / 1e6:F1} MFLOP", gradientMix)
                 : name.StartsWith("gather", StringComparison.Ordinal) ? (plan.TransposedOutputIsIdentity ? "none (identity)" : megabytes, plan.TransposedOutputIsIdentity ? "none" : $"{elements / v:N0} loads, {elements / v:N0} stores")
                 : ($"{2.0 * elements * b / 1e6:F1} MFLOP", factorMix);
-            result.Add(new(name, Us(ticks[p]), ticks[p] / total, work, mix));
+            result.Add(new(name, Us(passTicks[p]), passTicks[p] / total, work, mix));
         }
         return result;
+    }
+    /// <summary>Runs <paramref name="measure"/> (which adds each pass's ticks of one call to its argument) 2 + repetitions
+    /// times and returns each pass's median over the last <paramref name="repetitions"/> (robust to the other jobs on a
+    /// shared machine; the first two warm the caches and the JIT).</summary>
+    private static long[] MedianTicks(int passes, int repetitions, Action<long[]> measure)
+    {
+        var samples = new long[repetitions, passes];
+        var ticks = new long[passes];
+        for (int rep = 0; rep < repetitions + 2; rep++)
+        {
+            Array.Clear(ticks);
+            measure(ticks);
+            if (rep >= 2)
+                for (int p = 0; p < passes; p++)
+                    samples[rep - 2, p] = ticks[p];
+        }
+        for (int p = 0; p < passes; p++)
+            ticks[p] = Enumerable.Range(0, repetitions).Select(r => samples[r, p]).Order().ElementAt(repetitions / 2);
+        return ticks;
     }
 }
