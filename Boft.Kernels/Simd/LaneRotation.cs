@@ -88,6 +88,114 @@ internal static class LaneRotation
         }
     }
 
+    /// <summary>Most row chunks whose partial block gradients are kept before their ordered sum.</summary>
+    private const int MaxRowChunks = 16;
+
+    /// <summary>
+    /// The block gradients of the rotation, <c>gradBlocks[j][p, q] = Σ_rows x[jb + p]·g[jb + q]</c> (overwritten), in row
+    /// layout with the forward's lane rotations: lane c of accumulator s sums x[c]·rotate_s(g)[c] = x[jb + c]·g[jb + (c + s)
+    /// mod b], that is G_j[c, (c + s) mod b]. One load of x and g, b − 1 shuffles and b FMAs per 8 elements, the
+    /// accumulators (tile width × b floats) in L1; no transposes. Rows are cut into at most 16 chunks by the row count alone,
+    /// each chunk's partial sums kept, and the chunks added in order: the result does not depend on the thread count.
+    /// The input gradient g·Cᵀ is the forward's x·Rᵀ (<see cref="Forward"/>), run after this: gradInput may alias gradOutput.
+    /// </summary>
+    public static void BlockGradients(RotationShape shape, SimdTensor input, SimdTensor gradOutput, SimdTensor gradBlocks, int rowCount, int maxDegreeOfParallelism)
+    {
+        int d = shape.FeatureCount, b = shape.BlockSize, length = d * b;
+        Span<float> destination = gradBlocks.Span[..length];
+        if (rowCount == 0)
+        {
+            destination.Clear();
+            return;
+        }
+        int chunkRows = Math.Max(BlockRows, (rowCount + MaxRowChunks - 1) / MaxRowChunks), chunks = (rowCount + chunkRows - 1) / chunkRows;
+        int featureTiles = (d + TileWidth - 1) / TileWidth;
+        float[] partials = ArrayPool<float>.Shared.Rent(chunks * length);
+        try
+        {
+            SimdParallel.For(chunks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
+            {
+                int chunk = task / featureTiles, featureTile = task % featureTiles;
+                int firstFeature = featureTile * TileWidth, width = Math.Min(TileWidth, d - firstFeature);
+                int firstRow = chunk * chunkRows, endRow = Math.Min(rowCount, firstRow + chunkRows);
+                Span<float> sums = partials.AsSpan(chunk * length + firstFeature * b, width * b);
+                sums.Clear();
+                var rows = new TileRows(input, gradOutput, null, d, firstRow, endRow, firstFeature, width);
+                ref byte g = ref TileRows.Start(gradOutput);
+                switch (input.ElementType)
+                {
+                    case ElementType.Float32: GradientRows<Float32In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
+                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
+                    default: GradientRows<Float16In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
+                }
+            });
+            // Chunks in order into chunk 0, then from the lane layout into the b × b blocks.
+            Span<float> total = partials.AsSpan(0, length);
+            for (int chunk = 1; chunk < chunks; chunk++)
+                System.Numerics.Tensors.TensorPrimitives.Add(total, partials.AsSpan(chunk * length, length), total);
+            int shift = b == 2 ? 1 : 2;
+            for (int f = 0; f < d; f++)
+            {
+                int column = f & (b - 1), blockStart = (f >> shift) << (2 * shift), source = ((f >> 3) << (shift + 3)) + (f & 7);
+                for (int r = 0; r < b; r++)
+                    destination[blockStart + (column << shift) + ((column + r) & (b - 1))] = total[source + (r << 3)];
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>Adds one work item's rows to its accumulators (the lane layout of <see cref="BlockGradients"/>): x from
+    /// <c>rows.InputStart</c>, g from <paramref name="gradOutput"/> (the same element type).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradientRows<TIn>(ref TileRows rows, ref byte gradOutput, int b, ref float sums)
+        where TIn : struct, IRowInput
+    {
+        int width = rows.Width, d = rows.FeatureCount;
+        for (int row = rows.FirstRow; row < rows.EndRow; row++)
+        {
+            nint offset = ((nint)row * d + rows.FirstFeature) * TIn.Size;
+            ref byte x = ref Unsafe.Add(ref rows.InputStart, offset);
+            ref byte g = ref Unsafe.Add(ref gradOutput, offset);
+            if (b == 2)
+            {
+                for (nint f = 0; f < width; f += 16)
+                {
+                    TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
+                    TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
+                    ref float a = ref Unsafe.Add(ref sums, f * 2);
+                    Accumulate(x0, g0, ref a);
+                    Accumulate(x0, Avx.Permute(g0, 0xB1), ref Unsafe.Add(ref a, 8));
+                    Accumulate(x1, g1, ref Unsafe.Add(ref a, 16));
+                    Accumulate(x1, Avx.Permute(g1, 0xB1), ref Unsafe.Add(ref a, 24));
+                }
+            }
+            else
+            {
+                for (nint f = 0; f < width; f += 16)
+                {
+                    TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
+                    TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
+                    ref float a = ref Unsafe.Add(ref sums, f * 4);
+                    Accumulate(x0, g0, ref a);
+                    Accumulate(x0, Avx.Permute(g0, 0x39), ref Unsafe.Add(ref a, 8));
+                    Accumulate(x0, Avx.Permute(g0, 0x4E), ref Unsafe.Add(ref a, 16));
+                    Accumulate(x0, Avx.Permute(g0, 0x93), ref Unsafe.Add(ref a, 24));
+                    Accumulate(x1, g1, ref Unsafe.Add(ref a, 32));
+                    Accumulate(x1, Avx.Permute(g1, 0x39), ref Unsafe.Add(ref a, 40));
+                    Accumulate(x1, Avx.Permute(g1, 0x4E), ref Unsafe.Add(ref a, 48));
+                    Accumulate(x1, Avx.Permute(g1, 0x93), ref Unsafe.Add(ref a, 56));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sum) =>
+        Fma.MultiplyAdd(x, g, Vector256.LoadUnsafe(ref sum)).StoreUnsafe(ref sum);
+
     /// <summary>
     /// Rows [firstRow, endRow) × features [firstFeature, firstFeature + width) of one work item. The element types, the
     /// block size, the row scale and the store kind are chosen here once and reach the row loop as type parameters, so the
@@ -187,7 +295,8 @@ internal static class LaneRotation
             OutputStart = ref output.ElementType == ElementType.Float16 ? ref Unsafe.NullRef<byte>() : ref Start(output);
         }
 
-        private static ref byte Start(SimdTensor tensor) => ref tensor.ElementType == ElementType.Float32
+        /// <summary>Where a tensor's elements start, as bytes.</summary>
+        public static ref byte Start(SimdTensor tensor) => ref tensor.ElementType == ElementType.Float32
             ? ref Unsafe.As<float, byte>(ref tensor.Data)
             : ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tensor.BitsArray), tensor.BitsOffset));
 

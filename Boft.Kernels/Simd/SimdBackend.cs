@@ -96,7 +96,7 @@ public sealed partial class SimdBackend : BoftBackend
     {
         if (ForwardRotationKernel == SimdRotationKernel.Tiled)
             return false;
-        if (Width != SimdWidth.Vector128 && LaneRotation.Applies(shape))
+        if (UsesLaneKernel(shape))
         {
             LaneRotation.Forward(shape, input, blocks, transpose, rowScale, output, rowCount, Threads);
             return true;
@@ -106,6 +106,8 @@ public sealed partial class SimdBackend : BoftBackend
         simd.Run(new RowRotateCall(this, shape, input, blocks, transpose, rowScale, output, rowCount));
         return true;
     }
+
+    private bool UsesLaneKernel(RotationShape shape) => Width != SimdWidth.Vector128 && LaneRotation.Applies(shape);
 
     /// <summary>
     /// Rows in lanes wastes lanes when there are fewer rows than lanes (token-by-token inference): up to 4 rows use 4-lane
@@ -175,7 +177,17 @@ public sealed partial class SimdBackend : BoftBackend
 
     /// <inheritdoc />
     protected override void RotateBackwardCore(RotationShape shape, Tensor input, Tensor blocks, Tensor gradOutput, Tensor gradInput, Tensor gradBlocks, int rowCount)
-        => RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
+    {
+        // OFT b = 2 or 4 (m = 1) in row layout, without the tiled kernel's transposes: the block gradients first, then
+        // g_x = g_y·Cᵀ with the forward kernel (gradInput may alias gradOutput, which the block gradients read).
+        if (ForwardRotationKernel != SimdRotationKernel.Tiled && UsesLaneKernel(shape))
+        {
+            LaneRotation.BlockGradients(shape, T(input), T(gradOutput), T(gradBlocks), rowCount, Threads);
+            LaneRotation.Forward(shape, T(gradOutput), T(blocks), true, null, T(gradInput), rowCount, Threads);
+            return;
+        }
+        RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
+    }
 
     private readonly record struct RotateBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput, SimdTensor GradInput,
         SimdTensor GradBlocks, int RowCount) : ISimdCall

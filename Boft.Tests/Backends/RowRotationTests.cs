@@ -175,6 +175,53 @@ public sealed class RowRotationTests
         }
     }
 
+    /// <summary>The OFT b = 2/4 backward in row layout (LaneRotation.BlockGradients, then g·Cᵀ by the forward kernel) on the
+    /// lane shapes: against the reference in float32 and in both 16-bit types (inputs exact in the type; g_x rounded once),
+    /// with gradInput aliasing gradOutput, repeatable, and the same on 1 and 2 threads bit for bit (chunks by row count).
+    /// A row count of 1,100 makes 16 row chunks with a short last one.</summary>
+    [Test]
+    public void LaneKernel_Backward_MatchesReference_InPlace_SixteenBit_AndIsThreadCountIndependent()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            Assert.Ignore("The small-block kernel needs AVX2.");
+        using var one = new SimdBackend(SimdWidth.Vector256, 1);
+        using var two = new SimdBackend(SimdWidth.Vector256, 2);
+        foreach ((int d, int m, int b, int rows) in LaneShapes.Append((64, 1, 4, 1100)))
+        {
+            RotationShape shape = Shape(d, m, b);
+            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
+            {
+                var random = new Random(d + b + (int)type);
+                double[] x = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
+                double[] g = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
+                double[] blocks = OrthogonalBlocks(random, shape);
+                var expectedX = new double[x.Length];
+                var expectedB = new double[blocks.Length];
+                RotationReference.Backward(shape, x, blocks, g, expectedX, expectedB);
+                var results = new List<float[]>();
+                foreach (SimdBackend backend in new[] { one, two })
+                {
+                    Assert.That(LaneRotation.Applies(shape), Is.True, $"{shape}: the small-block kernel should run it");
+                    using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
+                    using Tensor tg = backend.Upload(Array.ConvertAll(g, v => (float)v), type, rows, d);
+                    using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), 1, shape.BlockCount, b, b);
+                    using Tensor gb = backend.Allocate(1, shape.BlockCount, b, b);
+                    backend.Fill(gb, 7f); // overwritten, not accumulated
+                    string context = $"{shape} rows={rows} {type} threads={backend.MaxDegreeOfParallelism}";
+                    backend.RotateBackward(shape, tx, tb, tg, tg, gb); // gradInput aliases gradOutput
+                    (double atol, double rtol) = Tolerance(expectedB, (double)rows * b);
+                    Compare.AllClose(Down(gb), expectedB, atol, rtol, "gradBlocks", context, [1, shape.BlockCount, b, b]);
+                    (atol, rtol) = Tolerance(expectedX, b);
+                    if (type != ElementType.Float32)
+                        rtol += type == ElementType.BFloat16 ? Math.Pow(2, -7) : Math.Pow(2, -10);
+                    Compare.AllClose(Down(tg), expectedX, atol, rtol, "gradInput (in place)", context, [rows, d]);
+                    results.Add(gb.ToArray());
+                }
+                Assert.That(results[1], Is.EqualTo(results[0]).AsCollection, $"{shape} rows={rows} {type}: 1 and 2 threads differ");
+            }
+        }
+    }
+
     [Test]
     public void LaneKernel_RowsBeyondTheCache_AreStreamed_AndMatchTheReference()
     {
