@@ -122,11 +122,12 @@ internal static class LaneRotation
                 sums.Clear();
                 var rows = new TileRows(input, gradOutput, null, d, firstRow, endRow, firstFeature, width);
                 ref byte g = ref TileRows.Start(gradOutput);
+                ref float accumulators = ref MemoryMarshal.GetReference(sums);
                 switch (input.ElementType)
                 {
-                    case ElementType.Float32: GradientRows<Float32In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
-                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
-                    default: GradientRows<Float16In>(ref rows, ref g, b, ref MemoryMarshal.GetReference(sums)); break;
+                    case ElementType.Float32: GradientRows<Float32In>(ref rows, ref g, b, ref accumulators); break;
+                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, ref g, b, ref accumulators); break;
+                    default: GradientRows<Float16In>(ref rows, ref g, b, ref accumulators); break;
                 }
             });
             // Chunks in order into chunk 0, then from the lane layout into the b × b blocks.
@@ -147,11 +148,21 @@ internal static class LaneRotation
         }
     }
 
+    private static void GradientRows<TIn>(ref TileRows rows, ref byte gradOutput, int b, ref float sums)
+        where TIn : struct, IRowInput
+    {
+        if (b == 2)
+            GradientRows<TIn, Pair>(ref rows, ref gradOutput, ref sums);
+        else
+            GradientRows<TIn, Quad>(ref rows, ref gradOutput, ref sums);
+    }
+
     /// <summary>Adds one work item's rows to its accumulators (the lane layout of <see cref="BlockGradients"/>): x from
     /// <c>rows.InputStart</c>, g from <paramref name="gradOutput"/> (the same element type).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradientRows<TIn>(ref TileRows rows, ref byte gradOutput, int b, ref float sums)
+    private static void GradientRows<TIn, TBlock>(ref TileRows rows, ref byte gradOutput, ref float sums)
         where TIn : struct, IRowInput
+        where TBlock : struct, IBlockProduct
     {
         int width = rows.Width, d = rows.FeatureCount;
         for (int row = rows.FirstRow; row < rows.EndRow; row++)
@@ -159,41 +170,19 @@ internal static class LaneRotation
             nint offset = ((nint)row * d + rows.FirstFeature) * TIn.Size;
             ref byte x = ref Unsafe.Add(ref rows.InputStart, offset);
             ref byte g = ref Unsafe.Add(ref gradOutput, offset);
-            if (b == 2)
+            for (nint f = 0; f < width; f += 16)
             {
-                for (nint f = 0; f < width; f += 16)
-                {
-                    TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
-                    TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
-                    ref float a = ref Unsafe.Add(ref sums, f * 2);
-                    Accumulate(x0, g0, ref a);
-                    Accumulate(x0, Avx.Permute(g0, 0xB1), ref Unsafe.Add(ref a, 8));
-                    Accumulate(x1, g1, ref Unsafe.Add(ref a, 16));
-                    Accumulate(x1, Avx.Permute(g1, 0xB1), ref Unsafe.Add(ref a, 24));
-                }
-            }
-            else
-            {
-                for (nint f = 0; f < width; f += 16)
-                {
-                    TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
-                    TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
-                    ref float a = ref Unsafe.Add(ref sums, f * 4);
-                    Accumulate(x0, g0, ref a);
-                    Accumulate(x0, Avx.Permute(g0, 0x39), ref Unsafe.Add(ref a, 8));
-                    Accumulate(x0, Avx.Permute(g0, 0x4E), ref Unsafe.Add(ref a, 16));
-                    Accumulate(x0, Avx.Permute(g0, 0x93), ref Unsafe.Add(ref a, 24));
-                    Accumulate(x1, g1, ref Unsafe.Add(ref a, 32));
-                    Accumulate(x1, Avx.Permute(g1, 0x39), ref Unsafe.Add(ref a, 40));
-                    Accumulate(x1, Avx.Permute(g1, 0x4E), ref Unsafe.Add(ref a, 48));
-                    Accumulate(x1, Avx.Permute(g1, 0x93), ref Unsafe.Add(ref a, 56));
-                }
+                TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
+                TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
+                ref float a = ref Unsafe.Add(ref sums, f * TBlock.Size);
+                TBlock.Accumulate(x0, g0, ref a);
+                TBlock.Accumulate(x1, g1, ref Unsafe.Add(ref a, 8 * TBlock.Size));
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sum) =>
+    private static void AddProduct(Vector256<float> x, Vector256<float> g, ref float sum) =>
         Fma.MultiplyAdd(x, g, Vector256.LoadUnsafe(ref sum)).StoreUnsafe(ref sum);
 
     /// <summary>
@@ -424,6 +413,9 @@ internal static class LaneRotation
         static abstract int Size { get; }
 
         static abstract Vector256<float> Apply(Vector256<float> x, ref float k);
+
+        /// <summary>Accumulator s (8 floats at <paramref name="sums"/> + 8s) += x · rotate_s(g), s &lt; b.</summary>
+        static abstract void Accumulate(Vector256<float> x, Vector256<float> g, ref float sums);
     }
 
     private readonly struct Pair : IBlockProduct
@@ -432,6 +424,13 @@ internal static class LaneRotation
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x, ref float k) => Pairs(x, ref k);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sums)
+        {
+            AddProduct(x, g, ref sums);
+            AddProduct(x, Avx.Permute(g, 0xB1), ref Unsafe.Add(ref sums, 8));
+        }
     }
 
     private readonly struct Quad : IBlockProduct
@@ -440,6 +439,15 @@ internal static class LaneRotation
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x, ref float k) => Quads(x, ref k);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sums)
+        {
+            AddProduct(x, g, ref sums);
+            AddProduct(x, Avx.Permute(g, 0x39), ref Unsafe.Add(ref sums, 8));
+            AddProduct(x, Avx.Permute(g, 0x4E), ref Unsafe.Add(ref sums, 16));
+            AddProduct(x, Avx.Permute(g, 0x93), ref Unsafe.Add(ref sums, 24));
+        }
     }
 
     private interface IFlag
