@@ -201,7 +201,8 @@ internal static class Cayley
         TV c12 = TS.Fma(s12, q22, TS.Fma(s13, q23, TS.Multiply(TS.Subtract(zero, s01), q02)));
         TV c13 = TS.Fma(s12, q23, TS.Fma(s13, q33, TS.Multiply(TS.Subtract(zero, s01), q03)));
         TV c23 = TS.Fma(s23, q33, TS.Fma(TS.Subtract(zero, s02), q03, TS.Multiply(TS.Subtract(zero, s12), q13)));
-        TV a = TS.Fma(s01, s01, TS.Fma(s02, s02, TS.Fma(s03, s03, TS.Fma(s12, s12, TS.Fma(s13, s13, TS.Multiply(s23, s23))))));
+        // a = Σ_{i<j} s_ij² = −tr(S²)/2: every s_ij² stands in two diagonal entries of S².
+        TV a = TS.Multiply(TS.Create(-0.5f), TS.Add(TS.Add(q00, q11), TS.Add(q22, q33)));
         TV pf = TS.Fma(s01, s23, TS.Subtract(TS.Multiply(s03, s12), TS.Multiply(s02, s13)));
         TV pp = TS.Multiply(pf, pf), one = TS.Create(1f);
         TV alpha, beta, gamma, delta; // C = α·I + β·S + γ·S² + δ·S³

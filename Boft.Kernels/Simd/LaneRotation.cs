@@ -57,19 +57,13 @@ internal static class LaneRotation
         float[] lanes = ArrayPool<float>.Shared.Rent(d * b);
         try
         {
-            // K_t of the 8 lanes of vector v at lanes[(v·b + t)·8 + lane]: feature f = 8v + lane is column f mod b of block f / b.
-            // Shifts, not divisions (b is 2 or 4): this layout is made on every call, and at one token it is most of the work.
             ReadOnlySpan<float> c = blocks.Span;
-            int shift = b == 2 ? 1 : 2;
             for (int f = 0; f < d; f++)
-            {
-                int column = f & (b - 1), blockStart = (f >> shift) << (2 * shift), target = ((f >> 3) << (shift + 3)) + (f & 7);
                 for (int s = 0; s < b; s++)
                 {
-                    int t = (column + s) & (b - 1); // rotation s brings element t = c + s (mod b) of the block to lane c
-                    lanes[target + (s << 3)] = transpose ? c[blockStart + (column << shift) + t] : c[blockStart + (t << shift) + column];
+                    (int lane, int rowMajor, int columnMajor) = LaneIndex(f, s, b);
+                    lanes[lane] = transpose ? c[rowMajor] : c[columnMajor];
                 }
-            }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long rowBytes = (long)rowCount * d * output.ElementType.SizeInBytes();
             bool streaming = output.ElementType != ElementType.Float16 && 2 * rowBytes >= StreamingBytes && !SameRows(input, output);
@@ -86,6 +80,19 @@ internal static class LaneRotation
         {
             ArrayPool<float>.Shared.Return(lanes);
         }
+    }
+
+    /// <summary>
+    /// Where feature f (column c = f mod b of block j = f / b) meets rotation s: its lane in the lane layout of the coefficients
+    /// and accumulators (vector f / 8 holds b vectors, one per s, at ((f / 8)·b + s)·8 + f mod 8), and the block element
+    /// rotation s pairs it with, t = (c + s) mod b, as row-major indices of the blocks: (c, t) and (t, c). Shifts, not
+    /// divisions (b is 2 or 4): the layout is made on every call, and at one token it is most of the work.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Lane, int RowMajor, int ColumnMajor) LaneIndex(int f, int s, int b)
+    {
+        int shift = b == 2 ? 1 : 2, column = f & (b - 1), t = (column + s) & (b - 1), blockStart = (f >> shift) << (2 * shift);
+        return (((f >> 3) << (shift + 3)) + (f & 7) + (s << 3), blockStart + (column << shift) + t, blockStart + (t << shift) + column);
     }
 
     /// <summary>Most row chunks whose partial block gradients are kept before their ordered sum.</summary>
@@ -120,27 +127,26 @@ internal static class LaneRotation
                 int firstRow = chunk * chunkRows, endRow = Math.Min(rowCount, firstRow + chunkRows);
                 Span<float> sums = partials.AsSpan(chunk * length + firstFeature * b, width * b);
                 sums.Clear();
+                // The rows' "output" is g: read, not written.
                 var rows = new TileRows(input, gradOutput, null, d, firstRow, endRow, firstFeature, width);
-                ref byte g = ref TileRows.Start(gradOutput);
                 ref float accumulators = ref MemoryMarshal.GetReference(sums);
                 switch (input.ElementType)
                 {
-                    case ElementType.Float32: GradientRows<Float32In>(ref rows, ref g, b, ref accumulators); break;
-                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, ref g, b, ref accumulators); break;
-                    default: GradientRows<Float16In>(ref rows, ref g, b, ref accumulators); break;
+                    case ElementType.Float32: GradientRows<Float32In>(ref rows, b, ref accumulators); break;
+                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, b, ref accumulators); break;
+                    default: GradientRows<Float16In>(ref rows, b, ref accumulators); break;
                 }
             });
             // Chunks in order into chunk 0, then from the lane layout into the b × b blocks.
             Span<float> total = partials.AsSpan(0, length);
             for (int chunk = 1; chunk < chunks; chunk++)
                 System.Numerics.Tensors.TensorPrimitives.Add(total, partials.AsSpan(chunk * length, length), total);
-            int shift = b == 2 ? 1 : 2;
             for (int f = 0; f < d; f++)
-            {
-                int column = f & (b - 1), blockStart = (f >> shift) << (2 * shift), source = ((f >> 3) << (shift + 3)) + (f & 7);
-                for (int r = 0; r < b; r++)
-                    destination[blockStart + (column << shift) + ((column + r) & (b - 1))] = total[source + (r << 3)];
-            }
+                for (int s = 0; s < b; s++)
+                {
+                    (int lane, int rowMajor, _) = LaneIndex(f, s, b);
+                    destination[rowMajor] = total[lane];
+                }
         }
         finally
         {
@@ -148,19 +154,19 @@ internal static class LaneRotation
         }
     }
 
-    private static void GradientRows<TIn>(ref TileRows rows, ref byte gradOutput, int b, ref float sums)
+    private static void GradientRows<TIn>(ref TileRows rows, int b, ref float sums)
         where TIn : struct, IRowInput
     {
         if (b == 2)
-            GradientRows<TIn, Pair>(ref rows, ref gradOutput, ref sums);
+            GradientRows<TIn, Pair>(ref rows, ref sums);
         else
-            GradientRows<TIn, Quad>(ref rows, ref gradOutput, ref sums);
+            GradientRows<TIn, Quad>(ref rows, ref sums);
     }
 
     /// <summary>Adds one work item's rows to its accumulators (the lane layout of <see cref="BlockGradients"/>): x from
-    /// <c>rows.InputStart</c>, g from <paramref name="gradOutput"/> (the same element type).</summary>
+    /// <c>rows.InputStart</c>, g (the same element type) from <c>rows.OutputStart</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradientRows<TIn, TBlock>(ref TileRows rows, ref byte gradOutput, ref float sums)
+    private static void GradientRows<TIn, TBlock>(ref TileRows rows, ref float sums)
         where TIn : struct, IRowInput
         where TBlock : struct, IBlockProduct
     {
@@ -169,7 +175,7 @@ internal static class LaneRotation
         {
             nint offset = ((nint)row * d + rows.FirstFeature) * TIn.Size;
             ref byte x = ref Unsafe.Add(ref rows.InputStart, offset);
-            ref byte g = ref Unsafe.Add(ref gradOutput, offset);
+            ref byte g = ref Unsafe.Add(ref rows.OutputStart, offset);
             for (nint f = 0; f < width; f += 16)
             {
                 TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
@@ -281,11 +287,10 @@ internal static class LaneRotation
             FirstFeature = firstFeature;
             Width = width;
             InputStart = ref Start(input);
-            OutputStart = ref output.ElementType == ElementType.Float16 ? ref Unsafe.NullRef<byte>() : ref Start(output);
+            OutputStart = ref Start(output);
         }
 
-        /// <summary>Where a tensor's elements start, as bytes.</summary>
-        public static ref byte Start(SimdTensor tensor) => ref tensor.ElementType == ElementType.Float32
+        private static ref byte Start(SimdTensor tensor) => ref tensor.ElementType == ElementType.Float32
             ? ref Unsafe.As<float, byte>(ref tensor.Data)
             : ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tensor.BitsArray), tensor.BitsOffset));
 
@@ -384,7 +389,12 @@ internal static class LaneRotation
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1) =>
-            Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)).StoreUnsafe(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f));
+            Round(y0, y1).StoreUnsafe(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f));
+
+        /// <summary>16 results rounded (RNE) to bfloat16 bits, in order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<ushort> Round(Vector256<float> y0, Vector256<float> y1) =>
+            Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1));
     }
 
     private readonly struct BFloat16StreamingOut : IRowOutput
@@ -394,8 +404,7 @@ internal static class LaneRotation
         /// <summary>32-byte aligned, as for <see cref="Float32StreamingOut"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1) =>
-            Avx.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f)),
-                Vector256.Narrow(ElementConversions.RoundBFloat16(y0), ElementConversions.RoundBFloat16(y1)));
+            Avx.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), f)), BFloat16Out.Round(y0, y1));
     }
 
     /// <summary>float16: float32 results into a one-row L1 stage, rounded into the row after it (Rows).</summary>
@@ -422,8 +431,10 @@ internal static class LaneRotation
     {
         public static int Size => 2;
 
+        /// <summary>Four blocks per vector: x·K_0 + swap(x)·K_1 (swap exchanges the two lanes of each block).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, ref float k) => Pairs(x, ref k);
+        public static Vector256<float> Apply(Vector256<float> x, ref float k) =>
+            Fma.MultiplyAdd(Avx.Permute(x, 0xB1), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), x * Vector256.LoadUnsafe(ref k));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sums)
@@ -437,8 +448,16 @@ internal static class LaneRotation
     {
         public static int Size => 4;
 
+        /// <summary>Two blocks per vector (one per 128-bit lane): Σ_s rotate_s(x)·K_s, where rotate_s moves element (c + s) mod 4
+        /// of each block to lane c (vpermilps 0x39, 0x4E, 0x93; s = 0 needs no shuffle).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, ref float k) => Quads(x, ref k);
+        public static Vector256<float> Apply(Vector256<float> x, ref float k)
+        {
+            Vector256<float> y = x * Vector256.LoadUnsafe(ref k);
+            y = Fma.MultiplyAdd(Avx.Permute(x, 0x39), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), y);
+            y = Fma.MultiplyAdd(Avx.Permute(x, 0x4E), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 16)), y);
+            return Fma.MultiplyAdd(Avx.Permute(x, 0x93), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 24)), y);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Accumulate(Vector256<float> x, Vector256<float> g, ref float sums)
@@ -463,21 +482,5 @@ internal static class LaneRotation
     private readonly struct Unscaled : IFlag
     {
         public static bool Value => false;
-    }
-
-    /// <summary>b = 2: four blocks per vector; out = x·K_0 + swap(x)·K_1 (swap exchanges the two lanes of each block).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pairs(Vector256<float> x, ref float k) =>
-        Fma.MultiplyAdd(Avx.Permute(x, 0xB1), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), x * Vector256.LoadUnsafe(ref k));
-
-    /// <summary>b = 4: two blocks per vector (one per 128-bit lane); out = Σ_s rotate_s(x)·K_s, where rotate_s moves element
-    /// (c + s) mod 4 of each block to lane c (vpermilps 0x39, 0x4E, 0x93; s = 0 needs no shuffle).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Quads(Vector256<float> x, ref float k)
-    {
-        Vector256<float> y = x * Vector256.LoadUnsafe(ref k);
-        y = Fma.MultiplyAdd(Avx.Permute(x, 0x39), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 8)), y);
-        y = Fma.MultiplyAdd(Avx.Permute(x, 0x4E), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 16)), y);
-        return Fma.MultiplyAdd(Avx.Permute(x, 0x93), Vector256.LoadUnsafe(ref Unsafe.Add(ref k, 24)), y);
     }
 }

@@ -57,8 +57,7 @@ public static class RotationProfile
             blocks[i] = (float)(random.NextDouble() - 0.5) / b;
         int tileRows = plan.TileRows(plan.ForwardRows, tokens), tileWidth = plan.ForwardTileWidth, tileLength = tileRows * tileWidth;
         float[] scratch = GC.AllocateUninitializedArray<float>(2 * tileLength + 16, pinned: true);
-        int passes = m + 2;
-        long[] passTicks = MedianTicks(passes, repetitions, ticks =>
+        long[] passTicks = MedianTicks(m + 2, repetitions, ticks =>
         {
             for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
                 for (int firstFeature = 0; firstFeature < d; firstFeature += tileWidth)
@@ -87,28 +86,17 @@ public static class RotationProfile
                     else
                         Transposer.Transpose<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows);
                     t1 = Stopwatch.GetTimestamp();
-                    ticks[passes - 1] += t1 - t0;
+                    ticks[m + 1] += t1 - t0;
                 }
         });
-        double total = passTicks.Sum();
-        double Us(long t) => t * 1e6 / Stopwatch.Frequency;
-        long elements = (long)tokens * d;
-        long tiles8 = elements / (v * v);
-        // FactorStep (Columns4, two row vectors per step): per input feature t and 2v rows: 2 vector loads, 4 broadcasts,
-        // 8 FMAs; per 4 output features and 2v rows: 8 stores. So per factor: T·d·b/v FMAs, T·d·b/(2v)·... see docs.
-        long fmas = elements * b / v;
-        var result = new List<PassTime>
-        {
-            new("transpose in (rows → SoA tiles)", Us(passTicks[0]), passTicks[0] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
-                $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"),
-        };
+        var mix = new PassMix(tokens, d, b, v, tileRows);
+        var passes = new List<(string, string, string)> { ("transpose in (rows → SoA tiles)", mix.Bytes, mix.Transpose) };
         for (int step = 0; step < m; step++)
-            result.Add(new($"factor {m - 1 - step} (x·D, gather folded in)", Us(passTicks[1 + step]), passTicks[1 + step] / total, $"{2.0 * elements * b / 1e6:F1} MFLOP",
-                $"{fmas:N0} FMAs, {fmas / 4:N0} vector loads, {fmas / 2:N0} broadcasts, {elements / v:N0} stores, 0 shuffles"));
-        result.Add(new("transpose out (SoA tiles → rows)", Us(passTicks[passes - 1]), passTicks[passes - 1] / total, $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written",
-            $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs"));
-        return result;
+            passes.Add(($"factor {m - 1 - step} (x·D, gather folded in)", mix.Flops, mix.Factor));
+        passes.Add(("transpose out (SoA tiles → rows)", mix.Bytes, mix.Transpose));
+        return Times(passes, passTicks);
     }
+
     /// <summary>Profiles the tiled backward of BOFT(m, b) (the kernel <c>RotateBackward</c> runs): input gradient and block
     /// gradients of one tile at a time, as <c>Rotation.BackwardTile</c> does them.</summary>
     /// <param name="m">Butterfly factors.</param>
@@ -145,19 +133,20 @@ public static class RotationProfile
         int tileRows = plan.TileRows(plan.BackwardRows, tokens), tileWidth = plan.BackwardTileWidth, tileLength = tileRows * tileWidth;
         float[] scratch = GC.AllocateUninitializedArray<float>((m + 2) * tileLength + 16, pinned: true);
         // Passes: x in, recompute factors m−1 … 1, g_y in, (block gradient i, factor iᵀ) for i = 0 … m−1, gather, g_x out.
-        var names = new List<string> { "transpose x in (rows → SoA tiles)" };
+        var mix = new PassMix(tokens, d, b, v, tileRows);
+        var passes = new List<(string, string, string)> { ("transpose x in (rows → SoA tiles)", mix.Bytes, mix.Transpose) };
         for (int i = m - 1; i >= 1; i--)
-            names.Add($"recompute factor {i} (x·D)");
-        names.Add("transpose g_y in (rows → SoA tiles)");
+            passes.Add(($"recompute factor {i} (x·D)", mix.Flops, mix.Factor));
+        passes.Add(("transpose g_y in (rows → SoA tiles)", mix.Bytes, mix.Transpose));
         for (int i = 0; i < m; i++)
         {
-            names.Add($"block gradient {i} (Σ_rows w·g)");
-            names.Add($"factor {i}ᵀ (g·Dᵀ)");
+            passes.Add(($"block gradient {i} (Σ_rows w·g)", mix.Flops, mix.BlockGradient));
+            passes.Add(($"factor {i}ᵀ (g·Dᵀ)", mix.Flops, mix.Factor));
         }
-        names.Add("gather (output permutation)");
-        names.Add("transpose g_x out (SoA tiles → rows)");
-        int passes = names.Count;
-        long[] passTicks = MedianTicks(passes, repetitions, ticks =>
+        passes.Add(plan.TransposedOutputIsIdentity ? ("gather (output permutation)", "none (identity)", "none")
+            : ("gather (output permutation)", mix.Bytes, $"{tokens * (long)d / v:N0} loads, {tokens * (long)d / v:N0} stores"));
+        passes.Add(("transpose g_x out (SoA tiles → rows)", mix.Bytes, mix.Transpose));
+        long[] passTicks = MedianTicks(passes.Count, repetitions, ticks =>
         {
             for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
                 for (int firstFeature = 0; firstFeature < d; firstFeature += tileWidth)
@@ -212,27 +201,40 @@ public static class RotationProfile
                     ticks[pass] += t0 - t1;
                 }
         });
-        double total = Math.Max(1, passTicks.Sum());
-        double Us(long t) => t * 1e6 / Stopwatch.Frequency;
-        long elements = (long)tokens * d, tiles8 = elements / (v * v), fmas = elements * b / v;
-        string megabytes = $"{elements * 4 / 1048576.0:F1} MiB read, {elements * 4 / 1048576.0:F1} MiB written";
-        string transposeMix = $"{tiles8 * v:N0} loads, {tiles8 * v:N0} stores, {tiles8 * 3 * v:N0} shuffles, 0 FMAs";
-        string factorMix = $"{fmas:N0} FMAs, {fmas / 4:N0} vector loads, {fmas / 2:N0} broadcasts, {elements / v:N0} stores, 0 shuffles";
-        // The block gradient's tile: 4 × 4 (8 loads per 16 FMAs) with 32 vector registers, else 4 × 2 (6 per 8).
-        bool wide = Rotation.ThirtyTwoRegisters;
-        string gradientMix = $"{fmas:N0} FMAs, {(wide ? fmas / 2 : fmas * 3 / 4):N0} vector loads, {(long)tokens / tileRows * d * b / 4:N0} horizontal sums of 4 vectors ({(wide ? "4 × 4" : "4 × 2")} tile)";
-        var result = new List<PassTime>(passes);
-        for (int p = 0; p < passes; p++)
-        {
-            string name = names[p];
-            (string work, string mix) = name.StartsWith("transpose", StringComparison.Ordinal) ? (megabytes, transposeMix)
-                : name.StartsWith("block gradient", StringComparison.Ordinal) ? ($"{2.0 * elements * b / 1e6:F1} MFLOP", gradientMix)
-                : name.StartsWith("gather", StringComparison.Ordinal) ? (plan.TransposedOutputIsIdentity ? "none (identity)" : megabytes, plan.TransposedOutputIsIdentity ? "none" : $"{elements / v:N0} loads, {elements / v:N0} stores")
-                : ($"{2.0 * elements * b / 1e6:F1} MFLOP", factorMix);
-            result.Add(new(name, Us(passTicks[p]), passTicks[p] / total, work, mix));
-        }
-        return result;
+        return Times(passes, passTicks);
     }
+
+    /// <summary>The profile's entries: each pass's median time, its share of their sum, its work and instruction mix.</summary>
+    private static List<PassTime> Times(List<(string Pass, string Work, string Mix)> passes, long[] ticks)
+    {
+        double total = Math.Max(1, ticks.Sum());
+        return passes.Select((p, i) => new PassTime(p.Pass, ticks[i] * 1e6 / Stopwatch.Frequency, ticks[i] / total, p.Work, p.Mix)).ToList();
+    }
+
+    /// <summary>The work and instruction mix of each kind of pass over T × d elements, from the kernel source (v lanes):
+    /// a transpose moves every element once through 8 × 8 register tiles (v loads, v stores, 3v shuffles each);
+    /// FactorStep (Columns4) does, per input feature and 2v rows, 2 vector loads, 4 broadcasts and 8 FMAs, and one store per
+    /// output vector; the block gradient's register tile is 4 × 4 (8 loads per 16 FMAs) with 32 vector registers, else 4 × 2
+    /// (6 per 8), and one horizontal sum of 4 vectors per 4 (t, c) pairs per tile.</summary>
+    private readonly struct PassMix(int tokens, int d, int b, int v, int tileRows)
+    {
+        private long Elements => (long)tokens * d;
+
+        private long Fmas => Elements * b / v;
+
+        public string Bytes => $"{Elements * 4 / 1048576.0:F1} MiB read, {Elements * 4 / 1048576.0:F1} MiB written";
+
+        public string Flops => $"{2.0 * Elements * b / 1e6:F1} MFLOP";
+
+        public string Transpose => $"{Elements / v:N0} loads, {Elements / v:N0} stores, {3 * Elements / v:N0} shuffles, 0 FMAs";
+
+        public string Factor => $"{Fmas:N0} FMAs, {Fmas / 4:N0} vector loads, {Fmas / 2:N0} broadcasts, {Elements / v:N0} stores, 0 shuffles";
+
+        public string BlockGradient => Rotation.ThirtyTwoRegisters
+            ? $"{Fmas:N0} FMAs, {Fmas / 2:N0} vector loads, {(long)tokens / tileRows * d * b / 4:N0} horizontal sums of 4 vectors (4 × 4 tile)"
+            : $"{Fmas:N0} FMAs, {Fmas * 3 / 4:N0} vector loads, {(long)tokens / tileRows * d * b / 4:N0} horizontal sums of 4 vectors (4 × 2 tile)";
+    }
+
     /// <summary>Runs <paramref name="measure"/> (which adds each pass's ticks of one call to its argument) 2 + repetitions
     /// times and returns each pass's median over the last <paramref name="repetitions"/> (robust to the other jobs on a
     /// shared machine; the first two warm the caches and the JIT).</summary>

@@ -141,8 +141,9 @@ internal static class RowRotation
     /// <summary>Rows per work item.</summary>
     private const int BlockRows = 64;
 
-    /// <summary>Floats between the stage's rows beyond the tile width: one cache line, so that 8 stage rows do not share
-    /// L1 sets and a stage row's stores do not 4K-alias the loads of the next factor.</summary>
+    /// <summary>Floats between the stage's rows beyond the tile width: one cache line, meant to keep the 8 stage rows out of
+    /// one another's L1 sets and a stage row's stores from 4K-aliasing the next factor's loads. Measured side by side it
+    /// gained nothing on the 2-core Zen 3 VM (docs/04_Benchmarking.md §CPU kernels); kept, as it costs 8 × 64 bytes.</summary>
     private const int StagePadding = 16;
 
     /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes.</summary>
