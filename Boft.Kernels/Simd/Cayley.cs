@@ -139,8 +139,8 @@ internal static class Cayley
         long workPerBlock = 2L * b * b * b * Math.Max(1, coefficients.Length);
         if (b == 2)
         {
-            // Closed form: a block-count loop of a few FLOPs each, where the lane path spent about 300 cycles per 8 blocks
-            // gathering, running a b-generic Gauss–Jordan and scattering (6 µs for 512 blocks: 7–13 % of an OFT(2) forward).
+            // Closed form: a block-count loop of a few FLOPs each, where the lane path took about 300 cycles per 8 blocks
+            // (gathering, a b-generic Gauss–Jordan, scattering; 6 µs for 512 blocks: 7–13 % of an OFT(2) forward).
             (int chunk, int chunks) = SimdParallel.Chunks(count, 4096, 64, 1);
             SimdParallel.For(chunks, 16L * count, maxDegreeOfParallelism, c =>
                 PairsForward(shape, coefficients, parameters.AsSpan(parametersOffset), blocks.AsSpan(blocksOffset), c * chunk, Math.Min(count, (c + 1) * chunk)));
@@ -167,7 +167,7 @@ internal static class Cayley
     /// a = Σ_{i&lt;j} s_ij² and p = s01·s23 − s02·s13 + s03·s12 (the Pfaffian), so every power series in S is a cubic:
     /// exact C = [(1 + a − p²)·I − 2(1 + a)·S + 2·S² − 2·S³] / (1 + a + p²) (from (I + S)⁻¹ = [(1 + a)(I − S) + S² − S³] / (1 +
     /// a + p²)); Cayley–Neumann Σ_q c_q S^q by Horner on the cubic's coefficients, reducing S⁴ as it goes. One division per 8
-    /// blocks, no elimination chain: the Gauss–Jordan path cost about 300 cycles per 8 blocks, mostly latency.
+    /// blocks, no elimination chain (the Gauss–Jordan path took about 300 cycles per 8 blocks; 256 blocks 10.6–13.0 → 3.6–5.4 µs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lanes4Forward<TS, TV>(CayleyShape shape, float[] coefficients, ref float parameters, ref float blocks, int first, int lanes)
