@@ -135,6 +135,13 @@ internal sealed class RowRotationPlan
 /// <summary>The row-layout rotation forward (see the file header).</summary>
 internal static class RowRotation
 {
+    /// <summary>
+    /// Whether blocks of two or more vectors run on Factor4x2 (the default); false runs them on Factor8, as before
+    /// 2026-12-07. Both give bitwise the same results (RowTileTests switches it); kept settable for that test and for
+    /// side-by-side timing.
+    /// </summary>
+    internal static bool PairedVectors { get; set; } = true;
+
     /// <summary>Rows a micro-kernel call keeps in flight (8 accumulators).</summary>
     private const int GroupRows = 8;
 
@@ -303,6 +310,16 @@ internal static class RowRotation
         where TV : struct
     {
         int v = TS.Count, h = b / 2;
+        if (PairedVectors && b % (2 * v) == 0)
+        {
+            // Two output vectors per block: two 4-row halves, 4 × 2 accumulators each (see Factor4x2).
+            for (int half = 0; half < GroupRows; half += 4)
+                Factor4x2<TS, TV>(ref Unsafe.Add(ref source, half * sourceStride), sourceStride, runs, blocks, b, ref coefficients,
+                    ref Unsafe.IsNullRef(ref destination) ? ref destination : ref Unsafe.Add(ref destination, half * destinationStride), destinationStride,
+                    scaled, ref Unsafe.Add(ref rowScales, half),
+                    ref Unsafe.IsNullRef(ref bfloat16Destination) ? ref bfloat16Destination : ref Unsafe.Add(ref bfloat16Destination, half * bfloat16Stride), bfloat16Stride);
+            return;
+        }
         ref float x0 = ref source;
         ref float x1 = ref Unsafe.Add(ref source, sourceStride);
         ref float x2 = ref Unsafe.Add(ref source, 2 * sourceStride);
@@ -354,6 +371,89 @@ internal static class RowRotation
                 TS.Store(a6, ref Unsafe.Add(ref o, 6 * destinationStride)); TS.Store(a7, ref Unsafe.Add(ref o, 7 * destinationStride));
             }
         }
+    }
+
+    /// <summary>
+    /// One factor on 4 rows for b a multiple of 2 vectors: output vectors c and c + v of a block together, so each broadcast
+    /// of x feeds 2 FMAs (2 coefficient loads + 4 broadcasts per 8 FMAs, against Factor8's 1 + 8). Besides the loads, only 4
+    /// rows d floats apart share L1 sets: at d = 1024 Factor8's 8 rows, 4 KiB apart, fill all 8 ways of their sets, and the
+    /// coefficients and output rows evict them (docs/04_Benchmarking.md §Row kernels). Every element's sum runs in the same
+    /// t order as Factor8's and Factor1's, so results do not depend on which kernel ran.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Factor4x2<TS, TV>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination,
+        nint destinationStride, bool scaled, ref float rowScales, ref ushort bfloat16Destination, nint bfloat16Stride)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count, h = b / 2;
+        ref float x0 = ref source;
+        ref float x1 = ref Unsafe.Add(ref source, sourceStride);
+        ref float x2 = ref Unsafe.Add(ref source, 2 * sourceStride);
+        ref float x3 = ref Unsafe.Add(ref source, 3 * sourceStride);
+        ref int run = ref MemoryMarshal.GetArrayDataReference(runs);
+        for (int j = 0; j < blocks; j++)
+        {
+            ref float block = ref Unsafe.Add(ref coefficients, (nint)j * b * b);
+            nint first = Unsafe.Add(ref run, 2 * j), second = Unsafe.Add(ref run, 2 * j + 1);
+            for (int c = 0; c < b; c += 2 * v)
+            {
+                TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, e0 = TS.Zero, e1 = TS.Zero, e2 = TS.Zero, e3 = TS.Zero;
+                ref float coefficient = ref Unsafe.Add(ref block, c);
+                for (nint t = first, end = first + h; t < end; t++)
+                {
+                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
+                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
+                    coefficient = ref Unsafe.Add(ref coefficient, b);
+                }
+                for (nint t = second, end = second + (b - h); t < end; t++)
+                {
+                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
+                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
+                    coefficient = ref Unsafe.Add(ref coefficient, b);
+                }
+                if (scaled)
+                {
+                    TV s0 = TS.Create(rowScales), s1 = TS.Create(Unsafe.Add(ref rowScales, 1));
+                    TV s2 = TS.Create(Unsafe.Add(ref rowScales, 2)), s3 = TS.Create(Unsafe.Add(ref rowScales, 3));
+                    a0 = TS.Multiply(a0, s0); a1 = TS.Multiply(a1, s1); a2 = TS.Multiply(a2, s2); a3 = TS.Multiply(a3, s3);
+                    e0 = TS.Multiply(e0, s0); e1 = TS.Multiply(e1, s1); e2 = TS.Multiply(e2, s2); e3 = TS.Multiply(e3, s3);
+                }
+                if (!Unsafe.IsNullRef(ref bfloat16Destination))
+                {
+                    ref ushort bits = ref Unsafe.Add(ref bfloat16Destination, (nint)j * b + c);
+                    StoreBFloat16(a0, ref bits); StoreBFloat16(a1, ref Unsafe.Add(ref bits, bfloat16Stride));
+                    StoreBFloat16(a2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(a3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
+                    bits = ref Unsafe.Add(ref bits, v);
+                    StoreBFloat16(e0, ref bits); StoreBFloat16(e1, ref Unsafe.Add(ref bits, bfloat16Stride));
+                    StoreBFloat16(e2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(e3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
+                    continue;
+                }
+                ref float o = ref Unsafe.Add(ref destination, (nint)j * b + c);
+                TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, destinationStride));
+                TS.Store(a2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * destinationStride));
+                o = ref Unsafe.Add(ref o, v);
+                TS.Store(e0, ref o); TS.Store(e1, ref Unsafe.Add(ref o, destinationStride));
+                TS.Store(e2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(e3, ref Unsafe.Add(ref o, 3 * destinationStride));
+            }
+        }
+    }
+
+    /// <summary><c>a_r += x_r[index] · k</c>, <c>e_r += x_r[index] · l</c> for 4 rows (one term of Factor4x2's sums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tap4x2<TS, TV>(TV k, TV l, nint index, ref float x0, ref float x1, ref float x2, ref float x3,
+        ref TV a0, ref TV a1, ref TV a2, ref TV a3, ref TV e0, ref TV e1, ref TV e2, ref TV e3)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TV y = TS.Create(Unsafe.Add(ref x0, index));
+        a0 = TS.Fma(y, k, a0); e0 = TS.Fma(y, l, e0);
+        y = TS.Create(Unsafe.Add(ref x1, index));
+        a1 = TS.Fma(y, k, a1); e1 = TS.Fma(y, l, e1);
+        y = TS.Create(Unsafe.Add(ref x2, index));
+        a2 = TS.Fma(y, k, a2); e2 = TS.Fma(y, l, e2);
+        y = TS.Create(Unsafe.Add(ref x3, index));
+        a3 = TS.Fma(y, k, a3); e3 = TS.Fma(y, l, e3);
     }
 
     /// <summary>8 float32 lanes rounded (RNE) to bfloat16 and stored as 8 bits values; only called with 256-bit vectors (AVX2).</summary>

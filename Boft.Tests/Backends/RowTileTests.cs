@@ -1,0 +1,79 @@
+// The row forward's two register tiles (Boft.Kernels/Simd/RowRotation.cs): Factor4x2 (4 rows × 2 output vectors, the default
+// for blocks of two or more vectors) and Factor8 (8 rows × 1 vector, which runs b = one vector and ran every block before).
+// Both compute every element's sum from zero in the same t order with the same FMAs, so this fixture asks for bitwise
+// equality between them, on float32, bfloat16 (rounded in registers by both tiles) and the row-scaled merge, forward and
+// transposed, with row counts that leave a tail of single rows. Agreement with the reference is RowRotationTests' job.
+
+using Boft.Backends;
+using Boft.Kernels.Simd;
+using Boft.Tests.Infrastructure;
+using static Boft.Tests.BackendOps.BackendOracle;
+
+namespace Boft.Tests.BackendOps;
+
+[TestFixture]
+[NonParallelizable] // switches a process-wide kernel choice
+public sealed class RowTileTests
+{
+    public static IEnumerable<TestCaseData> Widths() =>
+        Enum.GetValues<SimdWidth>().Select(w => new TestCaseData(w).SetArgDisplayNames(w.ToString()));
+
+    /// <summary>(d, m, b, rows): b = 2, 4 and 6 vectors at 8 lanes (and 1, 2 at 16), the butterfly's runs (m > 1), several
+    /// feature tiles and 64-row work items, and a tail of single rows.</summary>
+    private static readonly (int D, int M, int B, int Rows)[] Shapes =
+        [(1024, 1, 16, 77), (512, 1, 32, 24), (96, 2, 16, 11), (256, 3, 32, 40), (384, 1, 48, 9), (1024, 2, 32, 70)];
+
+    [TestCaseSource(nameof(Widths))]
+    public void PairedTile_IsBitwiseTheEightRowTile(SimdWidth width)
+    {
+        if (!SimdBackend.IsSupported(width))
+            Assert.Ignore($"{width} is not accelerated on this machine.");
+        using var backend = new SimdBackend(width);
+        int lanes = (int)width / 32;
+        int paired = 0;
+        foreach ((int d, int m, int b, int rows) in Shapes)
+        {
+            RotationShape shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;
+            if (!RowRotation.Applies(backend.RowPlan(shape), lanes))
+                continue;
+            paired += b % (2 * lanes) == 0 ? 1 : 0;
+            var random = new Random(d + m + b);
+            double[] x = AsFloat(Random(random, rows * d));
+            double[] blocks = OrthogonalBlocks(random, shape);
+            float[] scale = Array.ConvertAll(Random(random, rows), v => (float)(1 + 0.2 * v));
+            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+            using Tensor ts = backend.Upload(scale, rows, 1);
+            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16 })
+            {
+                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
+                foreach (int op in new[] { 0, 1, 2 }) // x·R, x·Rᵀ, diag(s)·W·Rᵀ
+                {
+                    var results = new List<float[]>();
+                    foreach (bool pairs in new[] { true, false })
+                    {
+                        bool saved = RowRotation.PairedVectors;
+                        try
+                        {
+                            RowRotation.PairedVectors = pairs;
+                            using Tensor y = backend.Allocate(type, rows, d);
+                            backend.Fill(y, float.NaN);
+                            if (op == 2)
+                                backend.Merge(shape, tx, tb, ts, y);
+                            else
+                                backend.Rotate(shape, tx, tb, op == 1, y);
+                            results.Add(y.ToArray());
+                        }
+                        finally
+                        {
+                            RowRotation.PairedVectors = saved;
+                        }
+                    }
+                    Assert.That(results[0], Is.EqualTo(results[1]).AsCollection, $"{width} {shape} rows={rows} {type} op={op}: the two tiles differ");
+                    Assert.That(results[0].Any(float.IsNaN), Is.False, $"{width} {shape} {type} op={op}: an output was not written");
+                }
+            }
+        }
+        if (width != SimdWidth.Vector512)
+            Assert.That(paired, Is.GreaterThan(0), $"{width}: no shape ran the paired tile");
+    }
+}
