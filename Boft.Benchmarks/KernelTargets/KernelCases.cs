@@ -162,13 +162,17 @@ internal static class KernelCases
         return c;
     }
 
+    /// <summary>Prefix of the tiled-kernel copies of the forward+backward rows in <see cref="RotationTiled"/>.</summary>
+    public const string ForwardBackwardPrefix = "fwd+bwd ";
+
     /// <summary>Rotation forward then backward (input and block gradients): 6·m·T·d·b useful FLOPs (the backward's
-    /// recompute of the forward is not counted).</summary>
-    public static KernelCase RotationWithBackward(BoftBackend backend, int threads, int m, int b, int d, int tokens)
+    /// recompute of the forward is not counted). <paramref name="tiled"/> forces the SIMD backend's tiled kernels (a
+    /// <see cref="RotationTiled"/> row named with <see cref="ForwardBackwardPrefix"/>).</summary>
+    public static KernelCase RotationWithBackward(BoftBackend backend, int threads, int m, int b, int d, int tokens, bool tiled = false)
     {
         var random = new Random(2);
         BoftShape shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve();
-        var c = new KernelCase(RotationForwardBackward, $"BOFT({m},{b}) d={d} T={tokens}", threads);
+        var c = new KernelCase(tiled ? RotationTiled : RotationForwardBackward, $"{(tiled ? ForwardBackwardPrefix : "")}BOFT({m},{b}) d={d} T={tokens}", threads);
         Tensor blocks = Blocks(backend, c, shape.Cayley, random);
         Tensor x = c.Add(backend.Upload(Random(random, (long)tokens * d, 1f), tokens, d));
         Tensor y = c.Add(backend.Allocate(tokens, d), output: true);
@@ -181,6 +185,20 @@ internal static class KernelCases
             backend.Rotate(rotation, x, blocks, false, y);
             backend.RotateBackward(rotation, x, blocks, gy, gx, gBlocks);
         };
+        if (tiled && backend is SimdBackend simd)
+            c.Run = () =>
+            {
+                simd.ForwardRotationKernel = SimdRotationKernel.Tiled;
+                try
+                {
+                    backend.Rotate(rotation, x, blocks, false, y);
+                    backend.RotateBackward(rotation, x, blocks, gy, gx, gBlocks);
+                }
+                finally
+                {
+                    simd.ForwardRotationKernel = SimdRotationKernel.Auto;
+                }
+            };
         c.Flops = 6.0 * m * tokens * d * b;
         double rows = 4.0 * tokens * d, blockBytes = 4.0 * shape.Cayley.BlocksLength;
         c.Bytes = 2 * rows + blockBytes + 3 * rows + blockBytes + blockBytes; // forward x→y; backward reads x, gy, writes gx, gBlocks

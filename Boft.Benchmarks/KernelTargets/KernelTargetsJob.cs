@@ -238,6 +238,8 @@ internal static class KernelTargetsJob
         // The same forward rows on the tiled kernel, side by side with the row-layout kernels the backend picks (every row here has one).
         foreach ((int m, int b, int d, int t) in compute.Select(r => (r.M, r.B, r.D, 512)).Concat(memory))
             yield return KernelCases.Rotation(backend, KernelCases.RotationTiled, threads, m, b, d, t);
+        foreach ((int m, int b, int d) in quick ? compute : compute.Take(4))
+            yield return KernelCases.RotationWithBackward(backend, threads, m, b, d, 512, tiled: true);
         // bf16 and fp16 against float32 (issue 11's target shapes and the memory-bound OFT(2), OFT(4)), side by side in each round.
         if (!quick && backend.Supports(ElementType.BFloat16))
             foreach ((int m, int b) in new[] { (2, 8), (1, 16), (1, 4), (1, 2) })
@@ -301,11 +303,15 @@ internal static class KernelTargetsJob
                             $"working set {c.WorkingSetBytes / 1048576:F1} MiB"));
                         break;
                     case KernelCases.RotationTiled:
-                        KernelCase? picked = Find(KernelCases.RotationForward, c.Threads, c.Name) ?? Find(KernelCases.MemoryBound, c.Threads, c.Name);
+                        bool withBackward = c.Name.StartsWith(KernelCases.ForwardBackwardPrefix, StringComparison.Ordinal);
+                        KernelCase? picked = withBackward
+                            ? Find(KernelCases.RotationForwardBackward, c.Threads, c.Name[KernelCases.ForwardBackwardPrefix.Length..])
+                            : Find(KernelCases.RotationForward, c.Threads, c.Name) ?? Find(KernelCases.MemoryBound, c.Threads, c.Name);
                         if (picked is not null)
                         {
                             double gain = c.MedianMs / picked.MedianMs;
-                            rows.Add(new("row-layout forward faster than tiled", c.Threads, c.Name, $"{gain:F2}× ({Cell(c)} tiled → {Cell(picked)})", gain, 1.0, false, ""));
+                            rows.Add(new(withBackward ? "kernels picked vs tiled, fwd+bwd" : "row-layout forward faster than tiled", c.Threads, c.Name,
+                                $"{gain:F2}× ({Cell(c)} tiled → {Cell(picked)})", gain, 1.0, false, ""));
                         }
                         break;
                     case KernelCases.Dtype when !c.Name.EndsWith(" fp32", StringComparison.Ordinal):

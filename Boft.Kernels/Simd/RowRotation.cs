@@ -133,7 +133,7 @@ internal sealed class RowRotationPlan
 }
 
 /// <summary>The row-layout rotation forward (see the file header).</summary>
-internal static class RowRotation
+internal static partial class RowRotation
 {
     /// <summary>
     /// Whether blocks of two or more vectors run on Factor4x2 (the default); false runs them on Factor8, as before
