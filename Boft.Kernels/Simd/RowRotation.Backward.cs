@@ -1,4 +1,4 @@
-// The rotation backward in row layout for one factor (OFT, BOFT(1, b)) with b a multiple of the vector width: no transposes.
+// The rotation backward in row layout for one factor (OFT, BOFT(1, b)) with b a multiple of two vectors: no transposes.
 // docs/02_Ops/simd-backend.md §Row kernels.
 //
 // For y = x·D (D block-diagonal with blocks C_j; block j reads its inputs from the two runs of RowRotationPlan.ForwardRuns):
@@ -8,7 +8,7 @@
 // x and 2 vector loads of g feed 8 FMAs (4 t × 2 vectors, so b is a multiple of two vectors), and the accumulators stay in
 // registers for all the rows of a batch. The batch's rows × feature tile of x and g are first copied
 // (16-bit ones widened) into padded L1/L2 stages: rows d floats apart would share L1 sets (d = 1024: all 64 rows in the
-// same ones), and each row's b floats are read by b/4 tile passes.
+// same ones), and every tile pass over a block reads its rows again (b/(2V) passes read each x column, b/4 each g column).
 // Rows are cut into at most 16 chunks by the row count alone; each chunk's sums are kept and the chunks added in order, and
 // within a chunk the batches add in row order, so the result does not depend on the thread count.
 
@@ -65,8 +65,8 @@ internal static partial class RowRotation
                 for (int row = firstRow; row < endRow; row += batchRows)
                 {
                     int rows = Math.Min(batchRows, endRow - row);
-                    Stage(input, row, rows, firstFeature, width, stages[..(rows * stageStride)], stageStride);
-                    Stage(gradOutput, row, rows, firstFeature, width, stages.Slice(batchRows * stageStride, rows * stageStride), stageStride);
+                    Stage(input, d, row, rows, firstFeature, width, stages[..(rows * stageStride)], stageStride);
+                    Stage(gradOutput, d, row, rows, firstFeature, width, stages.Slice(batchRows * stageStride, rows * stageStride), stageStride);
                     ref float x = ref MemoryMarshal.GetReference(stages);
                     ref float g = ref stages[batchRows * stageStride];
                     BatchGradients<TS, TV>(plan.ForwardRuns[0], width / b, b, ref x, ref g, stageStride, rows, ref sums, add: row != firstRow);
@@ -83,11 +83,10 @@ internal static partial class RowRotation
         }
     }
 
-    /// <summary>Rows [firstRow, firstRow + rows) × features [firstFeature, firstFeature + width) of a tensor into a stage of
-    /// <paramref name="stride"/> floats per row, widened from 16 bits where needed.</summary>
-    private static void Stage(SimdTensor tensor, int firstRow, int rows, int firstFeature, int width, Span<float> stage, int stride)
+    /// <summary>Rows [firstRow, firstRow + rows) × features [firstFeature, firstFeature + width) of a tensor of rows of
+    /// <paramref name="d"/> features into a stage of <paramref name="stride"/> floats per row, widened from 16 bits where needed.</summary>
+    private static void Stage(SimdTensor tensor, int d, int firstRow, int rows, int firstFeature, int width, Span<float> stage, int stride)
     {
-        int d = tensor.Shape[^1];
         if (tensor.ElementType.IsSixteenBit())
         {
             ReadOnlySpan<ushort> bits = tensor.Bits;
