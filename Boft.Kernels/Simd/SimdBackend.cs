@@ -187,21 +187,24 @@ public sealed partial class SimdBackend : BoftBackend
             LaneRotation.Forward(shape, T(gradOutput), T(blocks), true, null, T(gradInput), rowCount, Threads);
             return;
         }
-        // One factor with b a multiple of the lanes: the same in row layout (RowRotation.Backward.cs), g_x by the row forward.
+        // b a multiple of two vectors: in row layout too (RowRotation.Backward.cs), all m factors per staged batch of rows;
+        // for one factor the block gradients only, then g_x = g_y·Cᵀ by the row forward (measured faster, see there).
         if (ForwardRotationKernel != SimdRotationKernel.Tiled && RowRotation.BackwardApplies(RowPlan(shape), (int)Width / 32))
         {
-            simd.Run(new RowBlockGradientsCall(this, shape, T(input), T(gradOutput), T(gradBlocks), rowCount));
-            simd.Run(new RowRotateCall(this, shape, T(gradOutput), T(blocks), true, null, T(gradInput), rowCount));
+            bool oneFactor = shape.FactorCount == 1;
+            simd.Run(new RowBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), oneFactor ? null : T(gradInput), T(gradBlocks), rowCount));
+            if (oneFactor)
+                simd.Run(new RowRotateCall(this, shape, T(gradOutput), T(blocks), true, null, T(gradInput), rowCount));
             return;
         }
         RotationDispatch(rowCount).Run(new RotateBackwardCall(this, shape, T(input), T(blocks), T(gradOutput), T(gradInput), T(gradBlocks), rowCount));
     }
 
-    private readonly record struct RowBlockGradientsCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor GradOutput, SimdTensor GradBlocks, int RowCount)
-        : ISimdCall
+    private readonly record struct RowBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput,
+        SimdTensor? GradInput, SimdTensor GradBlocks, int RowCount) : ISimdCall
     {
         public void Run<TS, TV>() where TS : struct, ISimd<TV> where TV : struct =>
-            RowRotation.BlockGradients<TS, TV>(Backend.RowPlan(Shape), Input, GradOutput, GradBlocks, RowCount, Backend.Threads);
+            RowRotation.Backward<TS, TV>(Backend.RowPlan(Shape), Input, Blocks, GradOutput, GradInput, GradBlocks, RowCount, Backend.Threads);
     }
 
     private readonly record struct RotateBackwardCall(SimdBackend Backend, RotationShape Shape, SimdTensor Input, SimdTensor Blocks, SimdTensor GradOutput, SimdTensor GradInput,
