@@ -166,20 +166,8 @@ internal static partial class RowRotation
             nint first = runs[4 * j], second = runs[4 * j + 1];
             for (int c = 0; c < b; c += 2 * v)
             {
-                TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, e0 = TS.Zero, e1 = TS.Zero, e2 = TS.Zero, e3 = TS.Zero;
-                ref float coefficient = ref Unsafe.Add(ref block, c);
-                for (nint t = first, end = first + h; t < end; t++)
-                {
-                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
-                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
-                    coefficient = ref Unsafe.Add(ref coefficient, b);
-                }
-                for (nint t = second, end = second + (b - h); t < end; t++)
-                {
-                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
-                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
-                    coefficient = ref Unsafe.Add(ref coefficient, b);
-                }
+                Sums4x2<TS, TV>(ref Unsafe.Add(ref block, c), first, second, b, ref x0, ref x1, ref x2, ref x3,
+                    out TV a0, out TV a1, out TV a2, out TV a3, out TV e0, out TV e1, out TV e2, out TV e3);
                 ref float o = ref Unsafe.Add(ref destination, OutputIndex(runs, j, c, h));
                 TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, stride));
                 TS.Store(a2, ref Unsafe.Add(ref o, 2 * stride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * stride));

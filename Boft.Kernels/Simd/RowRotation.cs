@@ -398,20 +398,8 @@ internal static partial class RowRotation
             nint first = Unsafe.Add(ref run, 2 * j), second = Unsafe.Add(ref run, 2 * j + 1);
             for (int c = 0; c < b; c += 2 * v)
             {
-                TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, e0 = TS.Zero, e1 = TS.Zero, e2 = TS.Zero, e3 = TS.Zero;
-                ref float coefficient = ref Unsafe.Add(ref block, c);
-                for (nint t = first, end = first + h; t < end; t++)
-                {
-                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
-                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
-                    coefficient = ref Unsafe.Add(ref coefficient, b);
-                }
-                for (nint t = second, end = second + (b - h); t < end; t++)
-                {
-                    Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
-                        ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
-                    coefficient = ref Unsafe.Add(ref coefficient, b);
-                }
+                Sums4x2<TS, TV>(ref Unsafe.Add(ref block, c), first, second, b, ref x0, ref x1, ref x2, ref x3,
+                    out TV a0, out TV a1, out TV a2, out TV a3, out TV e0, out TV e1, out TV e2, out TV e3);
                 if (scaled)
                 {
                     TV s0 = TS.Create(rowScales), s1 = TS.Create(Unsafe.Add(ref rowScales, 1));
@@ -436,6 +424,34 @@ internal static partial class RowRotation
                 TS.Store(e0, ref o); TS.Store(e1, ref Unsafe.Add(ref o, destinationStride));
                 TS.Store(e2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(e3, ref Unsafe.Add(ref o, 3 * destinationStride));
             }
+        }
+    }
+
+    /// <summary>
+    /// The 4 rows × 2 vectors of one block's output vectors c and c + v: <c>a_r = Σ_t x_r[run(t)] · coef[t, c…]</c>,
+    /// <c>e_r</c> the same at c + v, t in order over the runs at <paramref name="first"/> (h = b/2 terms) and
+    /// <paramref name="second"/>. <paramref name="coefficient"/> points at coef[0, c]; rows of coef are b floats apart.
+    /// Shared by Factor4x2 and the backward's products (RowRotation.Backward.cs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sums4x2<TS, TV>(ref float coefficient, nint first, nint second, int b, ref float x0, ref float x1, ref float x2, ref float x3,
+        out TV a0, out TV a1, out TV a2, out TV a3, out TV e0, out TV e1, out TV e2, out TV e3)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count, h = b / 2;
+        a0 = TS.Zero; a1 = TS.Zero; a2 = TS.Zero; a3 = TS.Zero; e0 = TS.Zero; e1 = TS.Zero; e2 = TS.Zero; e3 = TS.Zero;
+        for (nint t = first, end = first + h; t < end; t++)
+        {
+            Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
+                ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
+            coefficient = ref Unsafe.Add(ref coefficient, b);
+        }
+        for (nint t = second, end = second + (b - h); t < end; t++)
+        {
+            Tap4x2<TS, TV>(TS.Load(ref coefficient), TS.Load(ref Unsafe.Add(ref coefficient, v)), t, ref x0, ref x1, ref x2, ref x3,
+                ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
+            coefficient = ref Unsafe.Add(ref coefficient, b);
         }
     }
 
