@@ -188,37 +188,47 @@ public sealed class RowRotationTests
         using var two = new SimdBackend(SimdWidth.Vector256, 2);
         foreach ((int d, int m, int b, int rows) in LaneShapes.Append((64, 1, 4, 1100)))
         {
-            RotationShape shape = Shape(d, m, b);
-            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
+            Assert.That(LaneRotation.Applies(Shape(d, m, b)), Is.True, $"{Shape(d, m, b)}: the small-block kernel should run it");
+            BackwardInPlace_AllTypes_OneAndTwoThreads(one, two, d, m, b, rows, "Vector256");
+        }
+    }
+
+    /// <summary>
+    /// One shape's backward on both backends (1 and 2 threads) in float32, bfloat16 and float16 (inputs exact in the type):
+    /// block gradients and the input gradient against the reference (gradInput aliasing gradOutput; g_x rounded once, so
+    /// within a 16-bit ulp beyond the float32 tolerance), and the block gradients bit for bit the same on both thread counts.
+    /// </summary>
+    private static void BackwardInPlace_AllTypes_OneAndTwoThreads(SimdBackend one, SimdBackend two, int d, int m, int b, int rows, string width)
+    {
+        RotationShape shape = Shape(d, m, b);
+        foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
+        {
+            var random = new Random(d + b + (int)type);
+            double[] x = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
+            double[] g = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
+            double[] blocks = OrthogonalBlocks(random, shape);
+            var expectedX = new double[x.Length];
+            var expectedB = new double[blocks.Length];
+            RotationReference.Backward(shape, x, blocks, g, expectedX, expectedB);
+            var results = new List<float[]>();
+            foreach (SimdBackend backend in new[] { one, two })
             {
-                var random = new Random(d + b + (int)type);
-                double[] x = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
-                double[] g = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
-                double[] blocks = OrthogonalBlocks(random, shape);
-                var expectedX = new double[x.Length];
-                var expectedB = new double[blocks.Length];
-                RotationReference.Backward(shape, x, blocks, g, expectedX, expectedB);
-                var results = new List<float[]>();
-                foreach (SimdBackend backend in new[] { one, two })
-                {
-                    Assert.That(LaneRotation.Applies(shape), Is.True, $"{shape}: the small-block kernel should run it");
-                    using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
-                    using Tensor tg = backend.Upload(Array.ConvertAll(g, v => (float)v), type, rows, d);
-                    using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), 1, shape.BlockCount, b, b);
-                    using Tensor gb = backend.Allocate(1, shape.BlockCount, b, b);
-                    backend.Fill(gb, 7f); // overwritten, not accumulated
-                    string context = $"{shape} rows={rows} {type} threads={backend.MaxDegreeOfParallelism}";
-                    backend.RotateBackward(shape, tx, tb, tg, tg, gb); // gradInput aliases gradOutput
-                    (double atol, double rtol) = Tolerance(expectedB, (double)rows * b);
-                    Compare.AllClose(Down(gb), expectedB, atol, rtol, "gradBlocks", context, [1, shape.BlockCount, b, b]);
-                    (atol, rtol) = Tolerance(expectedX, b);
-                    if (type != ElementType.Float32)
-                        rtol += type == ElementType.BFloat16 ? Math.Pow(2, -7) : Math.Pow(2, -10);
-                    Compare.AllClose(Down(tg), expectedX, atol, rtol, "gradInput (in place)", context, [rows, d]);
-                    results.Add(gb.ToArray());
-                }
-                Assert.That(results[1], Is.EqualTo(results[0]).AsCollection, $"{shape} rows={rows} {type}: 1 and 2 threads differ");
+                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
+                using Tensor tg = backend.Upload(Array.ConvertAll(g, v => (float)v), type, rows, d);
+                using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), m, shape.BlockCount, b, b);
+                using Tensor gb = backend.Allocate(m, shape.BlockCount, b, b);
+                backend.Fill(gb, 7f); // overwritten, not accumulated
+                string context = $"{width} {shape} rows={rows} {type} threads={backend.MaxDegreeOfParallelism}";
+                backend.RotateBackward(shape, tx, tb, tg, tg, gb); // gradInput aliases gradOutput
+                (double atol, double rtol) = Tolerance(expectedB, (double)rows * m * b);
+                Compare.AllClose(Down(gb), expectedB, atol, rtol, "gradBlocks", context, [m, shape.BlockCount, b, b]);
+                (atol, rtol) = Tolerance(expectedX, m * b);
+                if (type != ElementType.Float32)
+                    rtol += type == ElementType.BFloat16 ? Math.Pow(2, -7) : Math.Pow(2, -10);
+                Compare.AllClose(Down(tg), expectedX, atol, rtol, "gradInput (in place)", context, [rows, d]);
+                results.Add(gb.ToArray());
             }
+            Assert.That(results[1], Is.EqualTo(results[0]).AsCollection, $"{width} {shape} rows={rows} {type}: 1 and 2 threads differ");
         }
     }
 
@@ -246,35 +256,7 @@ public sealed class RowRotationTests
             if (!RowRotation.BackwardApplies(one.RowPlan(shape), lanes) || (width != SimdWidth.Vector128 && LaneRotation.Applies(shape)))
                 continue;
             ran++;
-            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
-            {
-                var random = new Random(d + b + (int)type);
-                double[] x = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
-                double[] g = Array.ConvertAll(Random(random, rows * d), v => (double)ElementConversions.Round(v, type));
-                double[] blocks = OrthogonalBlocks(random, shape);
-                var expectedX = new double[x.Length];
-                var expectedB = new double[blocks.Length];
-                RotationReference.Backward(shape, x, blocks, g, expectedX, expectedB);
-                var results = new List<float[]>();
-                foreach (SimdBackend backend in new[] { one, two })
-                {
-                    using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
-                    using Tensor tg = backend.Upload(Array.ConvertAll(g, v => (float)v), type, rows, d);
-                    using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), m, shape.BlockCount, b, b);
-                    using Tensor gb = backend.Allocate(m, shape.BlockCount, b, b);
-                    backend.Fill(gb, 7f); // overwritten, not accumulated
-                    string context = $"{width} {shape} rows={rows} {type} threads={backend.MaxDegreeOfParallelism}";
-                    backend.RotateBackward(shape, tx, tb, tg, tg, gb); // gradInput aliases gradOutput
-                    (double atol, double rtol) = Tolerance(expectedB, (double)rows * m * b);
-                    Compare.AllClose(Down(gb), expectedB, atol, rtol, "gradBlocks", context, [m, shape.BlockCount, b, b]);
-                    (atol, rtol) = Tolerance(expectedX, m * b);
-                    if (type != ElementType.Float32)
-                        rtol += type == ElementType.BFloat16 ? Math.Pow(2, -7) : Math.Pow(2, -10);
-                    Compare.AllClose(Down(tg), expectedX, atol, rtol, "gradInput (in place)", context, [rows, d]);
-                    results.Add(gb.ToArray());
-                }
-                Assert.That(results[1], Is.EqualTo(results[0]).AsCollection, $"{width} {shape} rows={rows} {type}: 1 and 2 threads differ");
-            }
+            BackwardInPlace_AllTypes_OneAndTwoThreads(one, two, d, m, b, rows, width.ToString());
         }
         Assert.That(ran, Is.GreaterThanOrEqualTo(width == SimdWidth.Vector512 ? 2 : 9), $"{width}: too few shapes ran the row backward");
     }
