@@ -209,6 +209,7 @@ internal static partial class RowRotation
     private static nint OutputIndex(ReadOnlySpan<int> runs, int j, int c, int h) => c < h ? runs[4 * j + 2] + c : runs[4 * j + 3] + c - h;
 
     /// <summary>A stage of rows back into a tensor's rows × feature tile (rounded once to 16 bits where the tensor is).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unstage(ref float stage, int stride, SimdTensor tensor, int d, int firstRow, int rows, int firstFeature, int width)
     {
         ReadOnlySpan<float> staged = MemoryMarshal.CreateReadOnlySpan(ref stage, (rows - 1) * stride + width);
@@ -224,6 +225,7 @@ internal static partial class RowRotation
 
     /// <summary>Rows [firstRow, firstRow + rows) × features [firstFeature, firstFeature + width) of a tensor of rows of
     /// <paramref name="d"/> features into a stage of <paramref name="stride"/> floats per row, widened from 16 bits where needed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Stage(SimdTensor tensor, int d, int firstRow, int rows, int firstFeature, int width, Span<float> stage, int stride)
     {
         if (tensor.ElementType.IsSixteenBit())
