@@ -595,7 +595,10 @@ internal static class Cayley
 
     /// <summary>
     /// <c>result = op(a)·op(b)</c> on lane matrices (b × b); op = transpose when the flag is set; result must not alias.
-    /// Register tile: 4 rows × 4 columns (16 accumulators, 8 loads per 16 FMAs), with 1-row and 1-column edges.
+    /// Register tile: 4 rows × 4 columns (16 accumulators, 8 loads per 16 FMAs) where the JIT has 32 vector registers
+    /// (<see cref="Rotation.ThirtyTwoRegisters"/>), else 4 rows × 2 columns (8 accumulators + 6 operands: with AVX2's 16
+    /// registers the 4 × 4 tile kept 8 accumulators on the stack, a load–FMA–store round trip each per step, seen with
+    /// DOTNET_JitDisasm); then 1-column and 1-row edges. Every element sums t in order, so both tiles give the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesMultiply<TS, TV>(ref float a, bool transposeA, ref float bMatrix, bool transposeB, ref float result, int b)
@@ -606,10 +609,11 @@ internal static class Cayley
         nint aRow = transposeA ? v : (nint)b * v, aColumn = transposeA ? (nint)b * v : v;
         nint bRow = transposeB ? v : (nint)b * v, bColumn = transposeB ? (nint)b * v : v;
         int r = 0;
+        bool wide = Rotation.ThirtyTwoRegisters;
         for (; r + 4 <= b; r += 4)
         {
             int c = 0;
-            for (; c + 4 <= b; c += 4)
+            for (; wide && c + 4 <= b; c += 4)
             {
                 TV s00 = TS.Zero, s01 = TS.Zero, s02 = TS.Zero, s03 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s12 = TS.Zero, s13 = TS.Zero;
                 TV s20 = TS.Zero, s21 = TS.Zero, s22 = TS.Zero, s23 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero, s32 = TS.Zero, s33 = TS.Zero;
@@ -630,6 +634,30 @@ internal static class Cayley
                 StoreRow<TS, TV>(ref At(ref result, b, r + 1, c, v), s10, s11, s12, s13);
                 StoreRow<TS, TV>(ref At(ref result, b, r + 2, c, v), s20, s21, s22, s23);
                 StoreRow<TS, TV>(ref At(ref result, b, r + 3, c, v), s30, s31, s32, s33);
+            }
+            for (; c + 2 <= b; c += 2)
+            {
+                TV s00 = TS.Zero, s01 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s20 = TS.Zero, s21 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero;
+                ref float x = ref Unsafe.Add(ref a, r * aRow);
+                ref float y = ref Unsafe.Add(ref bMatrix, c * bColumn);
+                for (int t = 0; t < b; t++)
+                {
+                    TV y0 = TS.Load(ref y), y1 = TS.Load(ref Unsafe.Add(ref y, bColumn));
+                    TV x0 = TS.Load(ref x);
+                    s00 = TS.Fma(x0, y0, s00); s01 = TS.Fma(x0, y1, s01);
+                    x0 = TS.Load(ref Unsafe.Add(ref x, aRow));
+                    s10 = TS.Fma(x0, y0, s10); s11 = TS.Fma(x0, y1, s11);
+                    x0 = TS.Load(ref Unsafe.Add(ref x, 2 * aRow));
+                    s20 = TS.Fma(x0, y0, s20); s21 = TS.Fma(x0, y1, s21);
+                    x0 = TS.Load(ref Unsafe.Add(ref x, 3 * aRow));
+                    s30 = TS.Fma(x0, y0, s30); s31 = TS.Fma(x0, y1, s31);
+                    x = ref Unsafe.Add(ref x, aColumn);
+                    y = ref Unsafe.Add(ref y, bRow);
+                }
+                TS.Store(s00, ref At(ref result, b, r, c, v)); TS.Store(s01, ref At(ref result, b, r, c + 1, v));
+                TS.Store(s10, ref At(ref result, b, r + 1, c, v)); TS.Store(s11, ref At(ref result, b, r + 1, c + 1, v));
+                TS.Store(s20, ref At(ref result, b, r + 2, c, v)); TS.Store(s21, ref At(ref result, b, r + 2, c + 1, v));
+                TS.Store(s30, ref At(ref result, b, r + 3, c, v)); TS.Store(s31, ref At(ref result, b, r + 3, c + 1, v));
             }
             for (; c < b; c++)
                 for (int rr = r; rr < r + 4; rr++)
