@@ -655,8 +655,9 @@ internal static class Rotation
         }
     }
 
-    /// <summary>Whether the block gradient uses the 4 × 4 tile: true where the JIT has 32 vector registers (AVX-512's EVEX
-    /// encoding, for every vector width), false where it has 16. Tests switch it to run the other tile on this machine.</summary>
+    /// <summary>Whether the block gradient (and Cayley.LanesMultiply) use 4 × 4 register tiles: true where the JIT has 32
+    /// vector registers (AVX-512's EVEX encoding, for every vector width), false where it has 16 (then 4 × 2). Tests switch
+    /// it to run the other tile on this machine (BlockGradientTileTests, CayleyTileTests).</summary>
     internal static bool ThirtyTwoRegisters { get; set; } = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
 
     /// <summary>The block gradient's 4 × 2 register tile: <c>partial[t + i, c + l] += Σ_r w_i[r]·g_l[r]</c> for i &lt; 4, l &lt; 2
