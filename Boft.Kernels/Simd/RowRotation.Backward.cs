@@ -133,20 +133,13 @@ internal static partial class RowRotation
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        int v = TS.Count, h = b / 2;
         Span<int> runs = stackalloc int[4 * blocks];
-        for (int j = 0; j < blocks; j++)
-        {
-            runs[4 * j] = inputRuns is null ? j * b : inputRuns[2 * j];
-            runs[4 * j + 1] = inputRuns is null ? j * b + h : inputRuns[2 * j + 1];
-            runs[4 * j + 2] = outputRuns is null ? j * b : outputRuns[2 * j];
-            runs[4 * j + 3] = outputRuns is null ? j * b + h : outputRuns[2 * j + 1];
-        }
+        RunTable(inputRuns, outputRuns, blocks, b, runs);
         int r = 0;
         for (; r + 4 <= rows; r += 4)
             Product4<TS, TV>(ref Unsafe.Add(ref source, r * stride), stride, runs, blocks, b, ref coefficients, ref Unsafe.Add(ref destination, r * stride));
         for (; r < rows; r++)
-            Product1<TS, TV>(ref Unsafe.Add(ref source, r * stride), runs, blocks, b, ref coefficients, ref Unsafe.Add(ref destination, r * stride));
+            Product1<TS, TV>(ref Unsafe.Add(ref source, r * stride), runs, blocks, b, ref coefficients, ref Unsafe.Add(ref destination, r * stride), false, 1f);
     }
 
     /// <summary>Product on 4 rows: output vectors c and c + v of a block together (8 accumulators).</summary>
@@ -178,9 +171,25 @@ internal static partial class RowRotation
         }
     }
 
-    /// <summary>Product on one row (the tail of a batch), the same t order.</summary>
+    /// <summary>Per block j: its input runs I(j) at [4j], [4j + 1] and output runs O(j) at [4j + 2], [4j + 3] (null runs:
+    /// block order, jb and jb + h).</summary>
+    private static void RunTable(int[]? inputRuns, int[]? outputRuns, int blocks, int b, Span<int> table)
+    {
+        int h = b / 2;
+        for (int j = 0; j < blocks; j++)
+        {
+            table[4 * j] = inputRuns is null ? j * b : inputRuns[2 * j];
+            table[4 * j + 1] = inputRuns is null ? j * b + h : inputRuns[2 * j + 1];
+            table[4 * j + 2] = outputRuns is null ? j * b : outputRuns[2 * j];
+            table[4 * j + 3] = outputRuns is null ? j * b + h : outputRuns[2 * j + 1];
+        }
+    }
+
+    /// <summary>Product on one row (the tail of a batch or of a forward's rows), one accumulator per output vector in t
+    /// order, times <paramref name="scale"/> where <paramref name="scaled"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Product1<TS, TV>(ref float source, ReadOnlySpan<int> runs, int blocks, int b, ref float coefficients, ref float destination)
+    private static void Product1<TS, TV>(ref float source, ReadOnlySpan<int> runs, int blocks, int b, ref float coefficients, ref float destination,
+        bool scaled, float scale)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -199,6 +208,8 @@ internal static partial class RowRotation
                     a0 = TS.Fma(TS.Create(Unsafe.Add(ref first, t)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
                 for (; t < b; t++)
                     a0 = TS.Fma(TS.Create(Unsafe.Add(ref second, t - h)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
+                if (scaled)
+                    a0 = TS.Multiply(a0, TS.Create(scale));
                 TS.Store(a0, ref Unsafe.Add(ref destination, OutputIndex(runs, j, c, h)));
             }
         }

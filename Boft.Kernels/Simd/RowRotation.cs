@@ -498,33 +498,15 @@ internal static partial class RowRotation
         a7 = TS.Fma(TS.Create(Unsafe.Add(ref x7, index)), k, a7);
     }
 
-    /// <summary>One factor on one row (the last rows of a tensor whose row count is not a multiple of 8).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>One factor on one row (the last rows of a tensor whose row count is not a multiple of 8): the backward's
+    /// one-row product (<see cref="Product1"/>, the same t order as Factor8 and Factor4x2, so a row's result does not
+    /// depend on its group) with block-order outputs.</summary>
     private static void Factor1<TS, TV>(ref float source, int[] runs, int blocks, int b, ref float coefficients, ref float destination, bool scaled, float scale)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        int v = TS.Count, h = b / 2;
-        ref int run = ref MemoryMarshal.GetArrayDataReference(runs);
-        for (int j = 0; j < blocks; j++)
-        {
-            ref float block = ref Unsafe.Add(ref coefficients, (nint)j * b * b);
-            ref float first = ref Unsafe.Add(ref source, Unsafe.Add(ref run, 2 * j));
-            ref float second = ref Unsafe.Add(ref source, Unsafe.Add(ref run, 2 * j + 1));
-            for (int c = 0; c < b; c += v)
-            {
-                // One accumulator in t order: the same sums as Factor8, so a row's result does not depend on its group.
-                TV a0 = TS.Zero;
-                ref float coefficient = ref Unsafe.Add(ref block, c);
-                int t = 0;
-                for (; t < h; t++)
-                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref first, t)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
-                for (; t < b; t++)
-                    a0 = TS.Fma(TS.Create(Unsafe.Add(ref second, t - h)), TS.Load(ref Unsafe.Add(ref coefficient, (nint)t * b)), a0);
-                if (scaled)
-                    a0 = TS.Multiply(a0, TS.Create(scale));
-                TS.Store(a0, ref Unsafe.Add(ref destination, (nint)j * b + c));
-            }
-        }
+        Span<int> table = stackalloc int[4 * blocks];
+        RunTable(runs, null, blocks, b, table);
+        Product1<TS, TV>(ref source, table, blocks, b, ref coefficients, ref destination, scaled, scale);
     }
 }
