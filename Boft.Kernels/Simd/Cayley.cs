@@ -532,8 +532,12 @@ internal static class Cayley
     }
 
     /// <summary>
-    /// In-place Gauss–Jordan inversion without pivoting of the lane matrix A (b × b): A := A⁻¹ (b³ multiply-adds). Four rows
-    /// are eliminated per pass over the pivot row, so each pivot-row vector is loaded once per four updates.
+    /// In-place Gauss–Jordan inversion without pivoting of the lane matrix A (b × b): A := A⁻¹ (b³ multiply-adds).
+    /// Pivots are taken two at a time (p, q = p + 1): rows p and q are eliminated against each other first, then every other
+    /// row r gets both updates in one pass, <c>row_r = fma(g, Q, fma(f, P, row_r))</c>, two FMAs per load and store of
+    /// row r (one pivot per pass stored every element once per FMA, and Zen 3 retires one 256-bit store per cycle). The
+    /// FMAs, their nesting and the factors are those of two single-pivot steps, so the result is bitwise the same; four
+    /// rows share each load of P and Q. An odd last pivot runs alone.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesInvert<TS, TV>(ref float a, int b)
@@ -543,20 +547,26 @@ internal static class Cayley
         int v = TS.Count;
         TV one = TS.Create(1f);
         Span<int> others = b <= 256 ? stackalloc int[b] : new int[b];
-        for (int p = 0; p < b; p++)
+        int p = 0;
+        for (; p + 1 < b; p += 2)
         {
-            ref float pivotRow = ref At(ref a, b, p, 0, v);
-            ref float pivot = ref Unsafe.Add(ref pivotRow, (nint)p * v);
-            TV inverse = TS.Divide(one, TS.Load(ref pivot));
-            TS.Store(one, ref pivot);
-            for (int c = 0; c < b; c++)
-            {
-                ref float e = ref Unsafe.Add(ref pivotRow, (nint)c * v);
-                TS.Store(TS.Multiply(TS.Load(ref e), inverse), ref e);
-            }
+            int q = p + 1;
+            nint pv = (nint)p * v, qv = (nint)q * v;
+            ref float rowP = ref At(ref a, b, p, 0, v);
+            ref float rowQ = ref At(ref a, b, q, 0, v);
+            // Step p on rows p and q: P = row_p / a_pp (column p holds 1/a_pp), row_q += f_q·P.
+            Normalize<TS, TV>(ref rowP, pv, b, one);
+            TV fq = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref rowQ, pv)));
+            TS.Store(TS.Zero, ref Unsafe.Add(ref rowQ, pv));
+            for (nint c = 0; c < (nint)b * v; c += v)
+                TS.Store(TS.Fma(fq, TS.Load(ref Unsafe.Add(ref rowP, c)), TS.Load(ref Unsafe.Add(ref rowQ, c))), ref Unsafe.Add(ref rowQ, c));
+            // Step q's pivot row Q; row p's factor for step q, and P with its column q zeroed (step q zeroes it before adding).
+            Normalize<TS, TV>(ref rowQ, qv, b, one);
+            TV gp = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref rowP, qv)));
+            TS.Store(TS.Zero, ref Unsafe.Add(ref rowP, qv));
             int count = 0;
             for (int r = 0; r < b; r++)
-                if (r != p)
+                if (r != p && r != q)
                     others[count++] = r;
             int i = 0;
             for (; i + 4 <= count; i += 4)
@@ -565,32 +575,78 @@ internal static class Cayley
                 ref float r1 = ref At(ref a, b, others[i + 1], 0, v);
                 ref float r2 = ref At(ref a, b, others[i + 2], 0, v);
                 ref float r3 = ref At(ref a, b, others[i + 3], 0, v);
-                nint pv = (nint)p * v;
-                TV f0 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r0, pv))), f1 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r1, pv)));
-                TV f2 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r2, pv))), f3 = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref r3, pv)));
-                TS.Store(TS.Zero, ref Unsafe.Add(ref r0, pv));
-                TS.Store(TS.Zero, ref Unsafe.Add(ref r1, pv));
-                TS.Store(TS.Zero, ref Unsafe.Add(ref r2, pv));
-                TS.Store(TS.Zero, ref Unsafe.Add(ref r3, pv));
+                PairFactors<TS, TV>(ref r0, pv, qv, gp, out TV f0, out TV g0);
+                PairFactors<TS, TV>(ref r1, pv, qv, gp, out TV f1, out TV g1);
+                PairFactors<TS, TV>(ref r2, pv, qv, gp, out TV f2, out TV g2);
+                PairFactors<TS, TV>(ref r3, pv, qv, gp, out TV f3, out TV g3);
                 for (nint c = 0; c < (nint)b * v; c += v)
                 {
-                    TV x = TS.Load(ref Unsafe.Add(ref pivotRow, c));
-                    TS.Store(TS.Fma(f0, x, TS.Load(ref Unsafe.Add(ref r0, c))), ref Unsafe.Add(ref r0, c));
-                    TS.Store(TS.Fma(f1, x, TS.Load(ref Unsafe.Add(ref r1, c))), ref Unsafe.Add(ref r1, c));
-                    TS.Store(TS.Fma(f2, x, TS.Load(ref Unsafe.Add(ref r2, c))), ref Unsafe.Add(ref r2, c));
-                    TS.Store(TS.Fma(f3, x, TS.Load(ref Unsafe.Add(ref r3, c))), ref Unsafe.Add(ref r3, c));
+                    TV x = TS.Load(ref Unsafe.Add(ref rowP, c)), y = TS.Load(ref Unsafe.Add(ref rowQ, c));
+                    TS.Store(TS.Fma(g0, y, TS.Fma(f0, x, TS.Load(ref Unsafe.Add(ref r0, c)))), ref Unsafe.Add(ref r0, c));
+                    TS.Store(TS.Fma(g1, y, TS.Fma(f1, x, TS.Load(ref Unsafe.Add(ref r1, c)))), ref Unsafe.Add(ref r1, c));
+                    TS.Store(TS.Fma(g2, y, TS.Fma(f2, x, TS.Load(ref Unsafe.Add(ref r2, c)))), ref Unsafe.Add(ref r2, c));
+                    TS.Store(TS.Fma(g3, y, TS.Fma(f3, x, TS.Load(ref Unsafe.Add(ref r3, c)))), ref Unsafe.Add(ref r3, c));
                 }
             }
             for (; i < count; i++)
             {
                 ref float row = ref At(ref a, b, others[i], 0, v);
-                nint pv = (nint)p * v;
-                TV factor = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
+                PairFactors<TS, TV>(ref row, pv, qv, gp, out TV f, out TV g);
+                for (nint c = 0; c < (nint)b * v; c += v)
+                    TS.Store(TS.Fma(g, TS.Load(ref Unsafe.Add(ref rowQ, c)), TS.Fma(f, TS.Load(ref Unsafe.Add(ref rowP, c)), TS.Load(ref Unsafe.Add(ref row, c)))),
+                        ref Unsafe.Add(ref row, c));
+            }
+            // Row p's own step-q update, last: the other rows needed P before it.
+            for (nint c = 0; c < (nint)b * v; c += v)
+                TS.Store(TS.Fma(gp, TS.Load(ref Unsafe.Add(ref rowQ, c)), TS.Load(ref Unsafe.Add(ref rowP, c))), ref Unsafe.Add(ref rowP, c));
+        }
+        if (p < b)
+        {
+            // The odd last pivot: one step on every other row.
+            nint pv = (nint)p * v;
+            ref float rowP = ref At(ref a, b, p, 0, v);
+            Normalize<TS, TV>(ref rowP, pv, b, one);
+            for (int r = 0; r < b; r++)
+            {
+                if (r == p)
+                    continue;
+                ref float row = ref At(ref a, b, r, 0, v);
+                TV f = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
                 TS.Store(TS.Zero, ref Unsafe.Add(ref row, pv));
                 for (nint c = 0; c < (nint)b * v; c += v)
-                    TS.Store(TS.Fma(factor, TS.Load(ref Unsafe.Add(ref pivotRow, c)), TS.Load(ref Unsafe.Add(ref row, c))), ref Unsafe.Add(ref row, c));
+                    TS.Store(TS.Fma(f, TS.Load(ref Unsafe.Add(ref rowP, c)), TS.Load(ref Unsafe.Add(ref row, c))), ref Unsafe.Add(ref row, c));
             }
         }
+    }
+
+    /// <summary>Pivot row of step p in place: <c>row := row / row[p]</c> with <c>row[p] := 1 / row[p]</c> (in-place inverse).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Normalize<TS, TV>(ref float row, nint pv, int b, TV one)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        ref float pivot = ref Unsafe.Add(ref row, pv);
+        TV inverse = TS.Divide(one, TS.Load(ref pivot));
+        TS.Store(one, ref pivot);
+        for (nint c = 0; c < (nint)b * v; c += v)
+            TS.Store(TS.Multiply(TS.Load(ref Unsafe.Add(ref row, c)), inverse), ref Unsafe.Add(ref row, c));
+    }
+
+    /// <summary>
+    /// Row r's factors for the pivot pair (p, q): f = −a_rp (step p), and g = −(a_rq + f·P_q) (step q, a_rq after step p),
+    /// computed as fma(f, g_p, −a_rq) with g_p = −P_q: the same single rounding. Zeroes a_rp and a_rq (the in-place inverse
+    /// takes them from the pivot rows' columns p and q).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairFactors<TS, TV>(ref float row, nint pv, nint qv, TV gp, out TV f, out TV g)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        f = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
+        g = TS.Fma(f, gp, TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, qv))));
+        TS.Store(TS.Zero, ref Unsafe.Add(ref row, pv));
+        TS.Store(TS.Zero, ref Unsafe.Add(ref row, qv));
     }
 
     /// <summary>
