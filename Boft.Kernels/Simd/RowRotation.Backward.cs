@@ -62,12 +62,14 @@ internal static partial class RowRotation
         int batches = (chunkRows + maxBatchRows - 1) / maxBatchRows, batchRows = (chunkRows + batches - 1) / batches;
         int stageLength = batchRows * stageStride;
         float[] partials = ArrayPool<float>.Shared.Rent(chunks * length);
-        // g·Cᵀ reads coef(c, t) = C[t, c]: a transposed copy makes its rows contiguous (m·d·b floats, once per call).
-        float[] transposed = ArrayPool<float>.Shared.Rent(length);
+        // g·Cᵀ reads coef(c, t) = C[t, c]: a transposed copy makes its rows contiguous (once per call, for the factors whose
+        // g·C_iᵀ this pass computes: all but the last when gradInput is null).
+        int transposedFactors = gradInput is null ? m - 1 : m;
+        float[] transposed = ArrayPool<float>.Shared.Rent(Math.Max(transposedFactors * d * b, 1));
         try
         {
             ReadOnlySpan<float> coefficients = blocks.Span[..length];
-            for (int j = 0; j < m * k; j++)
+            for (int j = 0; j < transposedFactors * k; j++)
                 ScalarTranspose.Rectangle(ref Unsafe.AsRef(in coefficients[j * b * b]), b, ref transposed[j * b * b], b, b, b);
             SimdParallel.For(chunks * plan.FeatureTileCount, 3L * rowCount * d * b * m, maxDegreeOfParallelism, task =>
             {
@@ -76,7 +78,6 @@ internal static partial class RowRotation
                 int firstRow = chunk * chunkRows, endRow = Math.Min(rowCount, firstRow + chunkRows);
                 Span<float> stages = Scratch.Get(stageCount * stageLength);
                 ref float stage0 = ref MemoryMarshal.GetReference(stages);
-                ref float x = ref stage0;
                 ref float g = ref Unsafe.Add(ref stage0, (nint)m * stageLength);
                 ref float gNext = ref Unsafe.Add(ref stage0, (nint)(m + 1) * stageLength);
                 for (int row = firstRow; row < endRow; row += batchRows)
