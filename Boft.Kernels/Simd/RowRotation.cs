@@ -5,7 +5,9 @@
 // as the block products themselves, through 64 KiB tiles that live in L2. When b is a multiple of the vector width V, a
 // block's b outputs are b/V whole vectors of a row, so the products can run on the rows as they lie:
 //     out[r, jb + c … c+V) = Σ_t x[r, src(jb + t)] · C_j[t, c … c+V)        (one broadcast, one FMA per t and row)
-// with the coefficient row C_j[t, c … c+V) loaded once for 8 rows (8 accumulators: 9 loads per 8 FMAs).
+// with the coefficient row C_j[t, c … c+V) loaded once for 8 rows (Factor8, 8 accumulators: 9 loads per 8 FMAs), or, where
+// b is a multiple of 2V, with rows c … c+2V loaded once for 4 rows (Factor4x2: 6 loads per 8 FMAs, and 4 rows d floats apart
+// in L1's sets instead of 8; docs/04_Benchmarking.md §Row kernels). The backward is in RowRotation.Backward.cs.
 //
 // Permutations cost nothing here either: every butterfly table moves aligned runs of h = b/2 features (ButterflyPermutations:
 // chunks of b/2), and so does every composition of two of them, so the b inputs of a block are two contiguous runs, read at
