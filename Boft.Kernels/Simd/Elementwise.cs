@@ -41,6 +41,27 @@ internal static class Elementwise
             Unsafe.Add(ref destination, i) += Unsafe.Add(ref source, i);
     }
 
+    /// <summary>
+    /// <c>destination[offset …] = Σ_chunk partials[chunk]</c> over <paramref name="chunkCount"/> chunks of
+    /// <paramref name="length"/> floats, added in chunk order (deterministic), in parallel over fixed slices of the length.
+    /// The destination may be chunk 0 itself (<paramref name="destination"/> = <paramref name="partials"/>, offset 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SumChunks<TS, TV>(float[] partials, int chunkCount, int length, float[] destination, int offset, int maxDegreeOfParallelism)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        (int sliceLength, int sliceCount) = SimdParallel.Chunks(length, 4096, 64, TS.Count);
+        SimdParallel.For(sliceCount, (long)length * chunkCount, maxDegreeOfParallelism, slice =>
+        {
+            int start = slice * sliceLength, count = Math.Min(sliceLength, length - start);
+            Span<float> target = destination.AsSpan(offset + start, count);
+            partials.AsSpan(start, count).CopyTo(target);
+            for (int chunk = 1; chunk < chunkCount; chunk++)
+                AddInPlace<TS, TV>(ref partials[chunk * length + start], ref MemoryMarshal.GetReference(target), count);
+        });
+    }
+
     /// <summary>Runs <paramref name="body"/>(start, count) over fixed slices of <paramref name="length"/> elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForSlices(int length, int maxDegreeOfParallelism, Action<int, int> body)

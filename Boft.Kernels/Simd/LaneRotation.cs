@@ -95,9 +95,6 @@ internal static class LaneRotation
         return (((f >> 3) << (shift + 3)) + (f & 7) + (s << 3), blockStart + (column << shift) + t, blockStart + (t << shift) + column);
     }
 
-    /// <summary>Most row chunks whose partial block gradients are kept before their ordered sum.</summary>
-    private const int MaxRowChunks = 16;
-
     /// <summary>
     /// The block gradients of the rotation, <c>gradBlocks[j][p, q] = Σ_rows x[jb + p]·g[jb + q]</c> (overwritten), in row
     /// layout with the forward's lane rotations: lane c of accumulator s sums x[c]·rotate_s(g)[c] = x[jb + c]·g[jb + (c + s)
@@ -115,7 +112,7 @@ internal static class LaneRotation
             destination.Clear();
             return;
         }
-        int chunkRows = Math.Max(BlockRows, (rowCount + MaxRowChunks - 1) / MaxRowChunks), chunks = (rowCount + chunkRows - 1) / chunkRows;
+        (int chunkRows, int chunks) = SimdParallel.RowChunks(rowCount, BlockRows);
         int featureTiles = (d + TileWidth - 1) / TileWidth;
         float[] partials = ArrayPool<float>.Shared.Rent(chunks * length);
         try
@@ -138,9 +135,8 @@ internal static class LaneRotation
                 }
             });
             // Chunks in order into chunk 0, then from the lane layout into the b × b blocks.
-            Span<float> total = partials.AsSpan(0, length);
-            for (int chunk = 1; chunk < chunks; chunk++)
-                System.Numerics.Tensors.TensorPrimitives.Add(total, partials.AsSpan(chunk * length, length), total);
+            Elementwise.SumChunks<Simd256, Vector256<float>>(partials, chunks, length, partials, 0, maxDegreeOfParallelism);
+            ReadOnlySpan<float> total = partials.AsSpan(0, length);
             for (int f = 0; f < d; f++)
                 for (int s = 0; s < b; s++)
                 {

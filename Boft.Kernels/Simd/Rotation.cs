@@ -139,9 +139,6 @@ internal sealed class RotationPlan
 /// <summary>The rotation kernels (see the file header).</summary>
 internal static class Rotation
 {
-    /// <summary>Maximum number of row chunks whose partial block gradients are kept before the final ordered sum.</summary>
-    private const int MaxRowChunks = 16;
-
     /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output, int rowCount, int maxDegreeOfParallelism)
@@ -174,7 +171,7 @@ internal static class Rotation
         }
         int tileRows = plan.TileRows(plan.BackwardRows, rowCount);
         int rowTiles = (rowCount + tileRows - 1) / tileRows;
-        int tilesPerChunk = (rowTiles + MaxRowChunks - 1) / MaxRowChunks;
+        int tilesPerChunk = (rowTiles + SimdParallel.MaxRowChunks - 1) / SimdParallel.MaxRowChunks;
         int chunkCount = (rowTiles + tilesPerChunk - 1) / tilesPerChunk;
         float[]? pooled = null;
         try
@@ -199,7 +196,7 @@ internal static class Rotation
                     BackwardTile<TS, TV>(plan, input, blocks, gradOutput, gradInput, ref partial, rowCount, tileRows, rowTile * tileRows, featureTile * plan.BackwardTileWidth);
             });
             if (partials is not null)
-                SumChunks<TS, TV>(partials, chunkCount, blocksLength, gradBlocks, maxDegreeOfParallelism);
+                Elementwise.SumChunks<TS, TV>(partials, chunkCount, blocksLength, gradBlocks.Array, gradBlocks.Offset, maxDegreeOfParallelism);
         }
         finally
         {
@@ -703,22 +700,5 @@ internal static class Rotation
         for (int r = 0; r < length; r += TS.Count)
             sum = TS.Fma(TS.Load(ref Unsafe.Add(ref x, r)), TS.Load(ref Unsafe.Add(ref y, r)), sum);
         return TS.Sum(sum);
-    }
-
-    /// <summary><c>destination = Σ_chunk partials[chunk]</c>, chunks added in order (deterministic).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumChunks<TS, TV>(float[] partials, int chunkCount, int length, SimdTensor destination, int maxDegreeOfParallelism)
-        where TS : struct, ISimd<TV>
-        where TV : struct
-    {
-        (int sliceLength, int sliceCount) = SimdParallel.Chunks(length, 4096, 64, TS.Count);
-        SimdParallel.For(sliceCount, (long)length * chunkCount, maxDegreeOfParallelism, slice =>
-        {
-            int start = slice * sliceLength, count = Math.Min(sliceLength, length - start);
-            Span<float> target = destination.Span.Slice(start, count);
-            partials.AsSpan(start, count).CopyTo(target);
-            for (int chunk = 1; chunk < chunkCount; chunk++)
-                Elementwise.AddInPlace<TS, TV>(ref partials[chunk * length + start], ref MemoryMarshal.GetReference(target), count);
-        });
     }
 }

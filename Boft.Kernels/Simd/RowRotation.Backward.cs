@@ -25,9 +25,6 @@ namespace Boft.Kernels.Simd;
 
 internal static partial class RowRotation
 {
-    /// <summary>Row chunks at most (each keeps d·b partial sums; with 64-row chunks below 1,024 rows).</summary>
-    private const int MaxRowChunks = 16;
-
     /// <summary>Floats of a batch's m + 2 stages together (256 KiB, half of a 512 KiB L2; the rows × b floats of the block
     /// being summed stay in L1).</summary>
     private const int GradientStageFloats = 64 * 1024;
@@ -50,13 +47,12 @@ internal static partial class RowRotation
         where TV : struct
     {
         int d = plan.FeatureCount, b = plan.BlockSize, m = plan.FactorCount, k = plan.BlockCount, length = m * d * b;
-        Span<float> destination = gradBlocks.Span[..length];
         if (rowCount == 0)
         {
-            destination.Clear();
+            gradBlocks.Span[..length].Clear();
             return;
         }
-        int chunkRows = Math.Max(BlockRows, (rowCount + MaxRowChunks - 1) / MaxRowChunks), chunks = (rowCount + chunkRows - 1) / chunkRows;
+        (int chunkRows, int chunks) = SimdParallel.RowChunks(rowCount, BlockRows);
         int stageStride = plan.TileWidth + StagePadding, stageCount = m + 2; // x, out_{m−1} … out_1, g and the next g
         int maxBatchRows = Math.Clamp(GradientStageFloats / (stageCount * stageStride), GroupRows, BlockRows);
         int batches = (chunkRows + maxBatchRows - 1) / maxBatchRows, batchRows = (chunkRows + batches - 1) / batches;
@@ -112,10 +108,7 @@ internal static partial class RowRotation
                         Unstage(ref gIn, stageStride, gradInput, d, row, rows, firstFeature, width);
                 }
             });
-            // Chunks in order: the result does not depend on which thread ran which chunk.
-            partials.AsSpan(0, length).CopyTo(destination);
-            for (int chunk = 1; chunk < chunks; chunk++)
-                System.Numerics.Tensors.TensorPrimitives.Add(destination, partials.AsSpan(chunk * length, length), destination);
+            Elementwise.SumChunks<TS, TV>(partials, chunks, length, gradBlocks.Array, gradBlocks.Offset, maxDegreeOfParallelism);
         }
         finally
         {

@@ -34,6 +34,19 @@ internal static class SimdParallel
         Parallel.For(0, count, options, body);
     }
 
+    /// <summary>Most row chunks whose partial block gradients a backward keeps before their ordered sum
+    /// (<see cref="Elementwise.SumChunks"/>).</summary>
+    public const int MaxRowChunks = 16;
+
+    /// <summary>Rows cut into at most <see cref="MaxRowChunks"/> chunks of at least <paramref name="minRows"/> rows, by the
+    /// row count alone (so a reduction over chunks does not depend on the thread count).</summary>
+    /// <returns>The rows per chunk (the last may have fewer) and the chunk count.</returns>
+    public static (int ChunkRows, int Chunks) RowChunks(int rowCount, int minRows)
+    {
+        int chunkRows = Math.Max(minRows, (rowCount + MaxRowChunks - 1) / MaxRowChunks);
+        return (chunkRows, (rowCount + chunkRows - 1) / chunkRows);
+    }
+
     /// <summary>Splits <paramref name="length"/> elements into at most <paramref name="maxChunks"/> chunks of at least
     /// <paramref name="minChunk"/> elements, rounded to multiples of <paramref name="alignment"/>; depends only on its arguments.</summary>
     /// <returns>The chunk length and count.</returns>
