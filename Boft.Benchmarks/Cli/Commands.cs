@@ -58,7 +58,7 @@ internal sealed class CompareSettings : BackendSettings
     public string? DtypeText { get; init; }
 
     [CommandOption("--simd-rotation <KERNEL>")]
-    [Description("SIMD backend's rotation kernels (the forward, and the OFT b = 2/4 backward): auto (the row-layout kernels where they apply) or tiled (docs/02_Ops/simd-backend.md §Row kernels)")]
+    [Description("SIMD backend's rotation kernels (the forward, and the backward of OFT b = 2/4 and of b a multiple of two vectors): auto (the row-layout kernels where they apply) or tiled (docs/02_Ops/simd-backend.md §Row kernels)")]
     public string? SimdRotationText { get; init; }
 
     public SimdRotationKernel SimdRotation => SimdRotationText?.ToLowerInvariant() switch

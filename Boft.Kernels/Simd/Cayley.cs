@@ -556,10 +556,7 @@ internal static class Cayley
             ref float rowQ = ref At(ref a, b, q, 0, v);
             // Step p on rows p and q: P = row_p / a_pp (column p holds 1/a_pp), row_q += f_q·P.
             Normalize<TS, TV>(ref rowP, pv, b, one);
-            TV fq = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref rowQ, pv)));
-            TS.Store(TS.Zero, ref Unsafe.Add(ref rowQ, pv));
-            for (nint c = 0; c < (nint)b * v; c += v)
-                TS.Store(TS.Fma(fq, TS.Load(ref Unsafe.Add(ref rowP, c)), TS.Load(ref Unsafe.Add(ref rowQ, c))), ref Unsafe.Add(ref rowQ, c));
+            Eliminate<TS, TV>(ref rowQ, pv, ref rowP, b);
             // Step q's pivot row Q; row p's factor for step q, and P with its column q zeroed (step q zeroes it before adding).
             Normalize<TS, TV>(ref rowQ, qv, b, one);
             TV gp = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref rowP, qv)));
@@ -597,8 +594,7 @@ internal static class Cayley
                         ref Unsafe.Add(ref row, c));
             }
             // Row p's own step-q update, last: the other rows needed P before it.
-            for (nint c = 0; c < (nint)b * v; c += v)
-                TS.Store(TS.Fma(gp, TS.Load(ref Unsafe.Add(ref rowQ, c)), TS.Load(ref Unsafe.Add(ref rowP, c))), ref Unsafe.Add(ref rowP, c));
+            AddScaled<TS, TV>(ref rowP, gp, ref rowQ, b);
         }
         if (p < b)
         {
@@ -607,15 +603,8 @@ internal static class Cayley
             ref float rowP = ref At(ref a, b, p, 0, v);
             Normalize<TS, TV>(ref rowP, pv, b, one);
             for (int r = 0; r < b; r++)
-            {
-                if (r == p)
-                    continue;
-                ref float row = ref At(ref a, b, r, 0, v);
-                TV f = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
-                TS.Store(TS.Zero, ref Unsafe.Add(ref row, pv));
-                for (nint c = 0; c < (nint)b * v; c += v)
-                    TS.Store(TS.Fma(f, TS.Load(ref Unsafe.Add(ref rowP, c)), TS.Load(ref Unsafe.Add(ref row, c))), ref Unsafe.Add(ref row, c));
-            }
+                if (r != p)
+                    Eliminate<TS, TV>(ref At(ref a, b, r, 0, v), pv, ref rowP, b);
         }
     }
 
@@ -631,6 +620,28 @@ internal static class Cayley
         TS.Store(one, ref pivot);
         for (nint c = 0; c < (nint)b * v; c += v)
             TS.Store(TS.Multiply(TS.Load(ref Unsafe.Add(ref row, c)), inverse), ref Unsafe.Add(ref row, c));
+    }
+
+    /// <summary>One single-pivot step on <paramref name="row"/>: f = −row[p], row[p] := 0, row += f·pivot row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Eliminate<TS, TV>(ref float row, nint pv, ref float pivotRow, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TV f = TS.Subtract(TS.Zero, TS.Load(ref Unsafe.Add(ref row, pv)));
+        TS.Store(TS.Zero, ref Unsafe.Add(ref row, pv));
+        AddScaled<TS, TV>(ref row, f, ref pivotRow, b);
+    }
+
+    /// <summary><c>row = fma(factor, other, row)</c> over the b vectors of a lane-matrix row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddScaled<TS, TV>(ref float row, TV factor, ref float other, int b)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        for (nint c = 0; c < (nint)b * v; c += v)
+            TS.Store(TS.Fma(factor, TS.Load(ref Unsafe.Add(ref other, c)), TS.Load(ref Unsafe.Add(ref row, c))), ref Unsafe.Add(ref row, c));
     }
 
     /// <summary>
