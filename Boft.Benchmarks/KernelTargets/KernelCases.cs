@@ -102,6 +102,21 @@ internal static class KernelCases
         return values;
     }
 
+    /// <summary><paramref name="run"/> with the SIMD backend's tiled rotation kernels forced (the comparison rows); other
+    /// backends have one kernel, so <paramref name="run"/> itself.</summary>
+    private static Action OnTiledKernels(BoftBackend backend, Action run) => backend is not SimdBackend simd ? run : () =>
+    {
+        simd.ForwardRotationKernel = SimdRotationKernel.Tiled;
+        try
+        {
+            run();
+        }
+        finally
+        {
+            simd.ForwardRotationKernel = SimdRotationKernel.Auto;
+        }
+    };
+
     /// <summary>Blocks of a BOFT(m, b) (or OFT) shape from the Cayley map of small random parameters (orthogonal blocks).</summary>
     private static Tensor Blocks(BoftBackend backend, KernelCase c, CayleyShape cayley, Random random)
     {
@@ -123,19 +138,8 @@ internal static class KernelCases
         Tensor y = c.Add(backend.Allocate(tokens, d), output: true);
         RotationShape rotation = shape.Rotation;
         c.Run = () => backend.Rotate(rotation, x, blocks, false, y);
-        if (target == RotationTiled && backend is SimdBackend simd)
-            c.Run = () =>
-            {
-                simd.ForwardRotationKernel = SimdRotationKernel.Tiled;
-                try
-                {
-                    backend.Rotate(rotation, x, blocks, false, y);
-                }
-                finally
-                {
-                    simd.ForwardRotationKernel = SimdRotationKernel.Auto;
-                }
-            };
+        if (target == RotationTiled)
+            c.Run = OnTiledKernels(backend, c.Run);
         c.Flops = 2.0 * m * tokens * d * b;
         c.Bytes = 4.0 * (2.0 * tokens * d + shape.Cayley.BlocksLength);
         c.WorkingSetBytes = c.Bytes;
@@ -185,20 +189,8 @@ internal static class KernelCases
             backend.Rotate(rotation, x, blocks, false, y);
             backend.RotateBackward(rotation, x, blocks, gy, gx, gBlocks);
         };
-        if (tiled && backend is SimdBackend simd)
-            c.Run = () =>
-            {
-                simd.ForwardRotationKernel = SimdRotationKernel.Tiled;
-                try
-                {
-                    backend.Rotate(rotation, x, blocks, false, y);
-                    backend.RotateBackward(rotation, x, blocks, gy, gx, gBlocks);
-                }
-                finally
-                {
-                    simd.ForwardRotationKernel = SimdRotationKernel.Auto;
-                }
-            };
+        if (tiled)
+            c.Run = OnTiledKernels(backend, c.Run);
         c.Flops = 6.0 * m * tokens * d * b;
         double rows = 4.0 * tokens * d, blockBytes = 4.0 * shape.Cayley.BlocksLength;
         c.Bytes = 2 * rows + blockBytes + 3 * rows + blockBytes + blockBytes; // forward x→y; backward reads x, gy, writes gx, gBlocks

@@ -388,7 +388,7 @@ internal static partial class RowRotation
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        int v = TS.Count, h = b / 2;
+        int v = TS.Count;
         ref float x0 = ref source;
         ref float x1 = ref Unsafe.Add(ref source, sourceStride);
         ref float x2 = ref Unsafe.Add(ref source, 2 * sourceStride);
