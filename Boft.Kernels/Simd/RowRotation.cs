@@ -360,17 +360,13 @@ internal static partial class RowRotation
                 if (!Unsafe.IsNullRef(ref bfloat16Destination))
                 {
                     ref ushort bits = ref Unsafe.Add(ref bfloat16Destination, (nint)j * b + c);
-                    StoreBFloat16(a0, ref bits); StoreBFloat16(a1, ref Unsafe.Add(ref bits, bfloat16Stride));
-                    StoreBFloat16(a2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(a3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
-                    StoreBFloat16(a4, ref Unsafe.Add(ref bits, 4 * bfloat16Stride)); StoreBFloat16(a5, ref Unsafe.Add(ref bits, 5 * bfloat16Stride));
-                    StoreBFloat16(a6, ref Unsafe.Add(ref bits, 6 * bfloat16Stride)); StoreBFloat16(a7, ref Unsafe.Add(ref bits, 7 * bfloat16Stride));
+                    StoreBFloat16Rows4(a0, a1, a2, a3, ref bits, bfloat16Stride);
+                    StoreBFloat16Rows4(a4, a5, a6, a7, ref Unsafe.Add(ref bits, 4 * bfloat16Stride), bfloat16Stride);
                     continue;
                 }
                 ref float o = ref Unsafe.Add(ref output, c);
-                TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, destinationStride));
-                TS.Store(a2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * destinationStride));
-                TS.Store(a4, ref Unsafe.Add(ref o, 4 * destinationStride)); TS.Store(a5, ref Unsafe.Add(ref o, 5 * destinationStride));
-                TS.Store(a6, ref Unsafe.Add(ref o, 6 * destinationStride)); TS.Store(a7, ref Unsafe.Add(ref o, 7 * destinationStride));
+                StoreRows4<TS, TV>(a0, a1, a2, a3, ref o, destinationStride);
+                StoreRows4<TS, TV>(a4, a5, a6, a7, ref Unsafe.Add(ref o, 4 * destinationStride), destinationStride);
             }
         }
     }
@@ -412,19 +408,13 @@ internal static partial class RowRotation
                 if (!Unsafe.IsNullRef(ref bfloat16Destination))
                 {
                     ref ushort bits = ref Unsafe.Add(ref bfloat16Destination, (nint)j * b + c);
-                    StoreBFloat16(a0, ref bits); StoreBFloat16(a1, ref Unsafe.Add(ref bits, bfloat16Stride));
-                    StoreBFloat16(a2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(a3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
-                    bits = ref Unsafe.Add(ref bits, v);
-                    StoreBFloat16(e0, ref bits); StoreBFloat16(e1, ref Unsafe.Add(ref bits, bfloat16Stride));
-                    StoreBFloat16(e2, ref Unsafe.Add(ref bits, 2 * bfloat16Stride)); StoreBFloat16(e3, ref Unsafe.Add(ref bits, 3 * bfloat16Stride));
+                    StoreBFloat16Rows4(a0, a1, a2, a3, ref bits, bfloat16Stride);
+                    StoreBFloat16Rows4(e0, e1, e2, e3, ref Unsafe.Add(ref bits, v), bfloat16Stride);
                     continue;
                 }
                 ref float o = ref Unsafe.Add(ref destination, (nint)j * b + c);
-                TS.Store(a0, ref o); TS.Store(a1, ref Unsafe.Add(ref o, destinationStride));
-                TS.Store(a2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(a3, ref Unsafe.Add(ref o, 3 * destinationStride));
-                o = ref Unsafe.Add(ref o, v);
-                TS.Store(e0, ref o); TS.Store(e1, ref Unsafe.Add(ref o, destinationStride));
-                TS.Store(e2, ref Unsafe.Add(ref o, 2 * destinationStride)); TS.Store(e3, ref Unsafe.Add(ref o, 3 * destinationStride));
+                StoreRows4<TS, TV>(a0, a1, a2, a3, ref o, destinationStride);
+                StoreRows4<TS, TV>(e0, e1, e2, e3, ref Unsafe.Add(ref o, v), destinationStride);
             }
         }
     }
@@ -472,6 +462,29 @@ internal static partial class RowRotation
         a2 = TS.Fma(y, k, a2); e2 = TS.Fma(y, l, e2);
         y = TS.Create(Unsafe.Add(ref x3, index));
         a3 = TS.Fma(y, k, a3); e3 = TS.Fma(y, l, e3);
+    }
+
+    /// <summary>One vector into each of 4 rows, <paramref name="stride"/> floats apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows4<TS, TV>(TV r0, TV r1, TV r2, TV r3, ref float destination, nint stride)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TS.Store(r0, ref destination);
+        TS.Store(r1, ref Unsafe.Add(ref destination, stride));
+        TS.Store(r2, ref Unsafe.Add(ref destination, 2 * stride));
+        TS.Store(r3, ref Unsafe.Add(ref destination, 3 * stride));
+    }
+
+    /// <summary>The same, rounded to bfloat16 (<see cref="StoreBFloat16{TV}"/>), rows <paramref name="stride"/> values apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreBFloat16Rows4<TV>(TV r0, TV r1, TV r2, TV r3, ref ushort destination, nint stride)
+        where TV : struct
+    {
+        StoreBFloat16(r0, ref destination);
+        StoreBFloat16(r1, ref Unsafe.Add(ref destination, stride));
+        StoreBFloat16(r2, ref Unsafe.Add(ref destination, 2 * stride));
+        StoreBFloat16(r3, ref Unsafe.Add(ref destination, 3 * stride));
     }
 
     /// <summary>8 float32 lanes rounded (RNE) to bfloat16 and stored as 8 bits values; only called with 256-bit vectors (AVX2).</summary>
