@@ -6,6 +6,7 @@
 // (SimdDispatch.cs): adding an op means adding its hook and its call here, nothing else in the backend.
 
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using Boft.Backends;
 
@@ -64,6 +65,24 @@ public sealed partial class SimdBackend : BoftBackend
     /// forces the tiled kernels, for benchmarks that compare the two side by side; results agree within float32 rounding.
     /// </summary>
     public SimdRotationKernel ForwardRotationKernel { get; set; }
+
+    /// <summary>
+    /// How long the SIMD backends' worker threads (shared by every instance, one fewer than the cores) keep spinning after a
+    /// parallel op before they sleep; 2 ms by default. While they spin, the next op starts without waking a thread, which on
+    /// a virtual machine took 0.1–0.9 ms (docs/02_Ops/simd-backend.md §Threads); they yield their core to any other runnable
+    /// thread meanwhile. <see cref="TimeSpan.Zero"/> makes them sleep at once (no idle CPU use, every op wakes them).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or longer than one second.</exception>
+    public static TimeSpan WorkerSpin
+    {
+        get => TimeSpan.FromSeconds((double)WorkerPool.SpinTicks / Stopwatch.Frequency);
+        set
+        {
+            if (value < TimeSpan.Zero || value > TimeSpan.FromSeconds(1))
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Use a spin time from zero to one second.");
+            WorkerPool.SpinTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
+        }
+    }
 
     /// <summary>The widest vector width this machine accelerates.</summary>
     public static SimdWidth BestWidth =>

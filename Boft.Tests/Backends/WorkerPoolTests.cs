@@ -50,10 +50,10 @@ public sealed class WorkerPoolTests
     [Test]
     public void For_AfterWorkersFellAsleep_StillRunsEveryItem()
     {
-        long saved = WorkerPool.SpinTicks;
+        TimeSpan saved = SimdBackend.WorkerSpin;
         try
         {
-            WorkerPool.SpinTicks = 0; // workers sleep as soon as a loop ends: every loop has to wake them
+            SimdBackend.WorkerSpin = TimeSpan.Zero; // workers sleep as soon as a loop ends: every loop has to wake them
             Bounded(() =>
             {
                 for (int repeat = 0; repeat < 200; repeat++)
@@ -65,7 +65,27 @@ public sealed class WorkerPoolTests
         }
         finally
         {
-            WorkerPool.SpinTicks = saved;
+            SimdBackend.WorkerSpin = saved;
+        }
+    }
+
+    [Test]
+    public void WorkerSpin_RoundTrips_AndRefusesNegativeOrLongValues()
+    {
+        TimeSpan saved = SimdBackend.WorkerSpin;
+        try
+        {
+            Assert.That(saved, Is.EqualTo(TimeSpan.FromMilliseconds(2)).Within(TimeSpan.FromMicroseconds(1)), "the default");
+            SimdBackend.WorkerSpin = TimeSpan.FromMilliseconds(5);
+            Assert.That(SimdBackend.WorkerSpin, Is.EqualTo(TimeSpan.FromMilliseconds(5)).Within(TimeSpan.FromMicroseconds(1)));
+            var negative = Assert.Throws<ArgumentOutOfRangeException>(() => SimdBackend.WorkerSpin = TimeSpan.FromMilliseconds(-1));
+            Assert.That(negative!.ParamName, Is.EqualTo("value"));
+            Assert.Throws<ArgumentOutOfRangeException>(() => SimdBackend.WorkerSpin = TimeSpan.FromSeconds(2));
+            Assert.That(SimdBackend.WorkerSpin, Is.EqualTo(TimeSpan.FromMilliseconds(5)).Within(TimeSpan.FromMicroseconds(1)), "a refused value changed it");
+        }
+        finally
+        {
+            SimdBackend.WorkerSpin = saved;
         }
     }
 
