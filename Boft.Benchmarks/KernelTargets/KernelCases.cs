@@ -39,6 +39,9 @@ internal sealed class KernelCase : IDisposable
     /// <summary>Bytes the case touches per run (its working set; decides which bandwidth roof applies).</summary>
     public double WorkingSetBytes { get; set; }
 
+    /// <summary>Untimed serial work on the calling thread before every sample (TimingOptions.IdleBeforeSampleMs).</summary>
+    public double IdleBeforeMs { get; set; }
+
     /// <summary>The per-round medians in milliseconds.</summary>
     public List<double> RoundMedians { get; } = [];
 
@@ -50,6 +53,15 @@ internal sealed class KernelCase : IDisposable
         if (output)
             outputs.Add(tensor);
         return tensor;
+    }
+
+    /// <summary>Takes over the tensors of <paramref name="other"/> (which then owns none), so this case disposes them.</summary>
+    public void Adopt(KernelCase other)
+    {
+        tensors.AddRange(other.tensors);
+        outputs.AddRange(other.outputs);
+        other.tensors.Clear();
+        other.outputs.Clear();
     }
 
     /// <summary>A 64-bit fingerprint of every output's bits (FNV-1a).</summary>
@@ -93,6 +105,10 @@ internal static class KernelCases
     public const string Cayley = "cayley";
     public const string CayleyForward = "cayley_forward";
     public const string Inference = "inference";
+    public const string ParallelLoop = "parallel_loop";
+
+    /// <summary>Name suffix of the <see cref="ParallelLoop"/> rows timed on Parallel.For instead of the worker pool.</summary>
+    public const string OnParallelFor = " on Parallel.For";
 
     private static float[] Random(Random random, long count, float scale)
     {
@@ -116,6 +132,40 @@ internal static class KernelCases
             simd.ForwardRotationKernel = SimdRotationKernel.Auto;
         }
     };
+
+    /// <summary><paramref name="run"/> with the SIMD backends' parallel ops on Parallel.For instead of their worker pool.</summary>
+    private static Action OnParallelForLoops(Action run) => () =>
+    {
+        SimdBackend.UseWorkerPool = false;
+        try
+        {
+            run();
+        }
+        finally
+        {
+            SimdBackend.UseWorkerPool = true;
+        }
+    };
+
+    /// <summary>
+    /// An op of <paramref name="basis"/> re-labelled as a <see cref="ParallelLoop"/> row: on the worker pool, or on
+    /// Parallel.For (<paramref name="parallelFor"/>), timed back to back or after <paramref name="idleBeforeMs"/> of serial
+    /// work. Its FLOPs and bytes are the basis case's.
+    /// </summary>
+    public static KernelCase ParallelLoopCase(KernelCase basis, bool parallelFor, double idleBeforeMs)
+    {
+        string when = idleBeforeMs > 0 ? $", {idleBeforeMs.ToString(System.Globalization.CultureInfo.InvariantCulture)} ms idle before" : ", back to back";
+        var c = new KernelCase(ParallelLoop, $"{basis.Target}: {basis.Name}{when}{(parallelFor ? OnParallelFor : "")}", basis.Threads)
+        {
+            Run = parallelFor ? OnParallelForLoops(basis.Run) : basis.Run,
+            Flops = basis.Flops,
+            Bytes = basis.Bytes,
+            WorkingSetBytes = basis.WorkingSetBytes,
+            IdleBeforeMs = idleBeforeMs,
+        };
+        c.Adopt(basis);
+        return c;
+    }
 
     /// <summary>Blocks of a BOFT(m, b) (or OFT) shape from the Cayley map of small random parameters (orthogonal blocks).</summary>
     private static Tensor Blocks(BoftBackend backend, KernelCase c, CayleyShape cayley, Random random)

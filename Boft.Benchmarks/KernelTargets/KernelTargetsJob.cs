@@ -1,7 +1,7 @@
 // The CPU kernels against the machine's limits (issue 14), side by side in one run: the fused rotation forward and
 // forward+backward on compute-bound rows, memory-bound rows, the frozen GEMM (forward and the two backward shapes),
 // Cayley's share of the forward, token-by-token inference (frozen vs unmerged vs merged), 2-thread vs 1-thread scaling,
-// and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
+// the SIMD backend's worker pool against Parallel.For, and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
 // whole job. Protocol: FMA peak and bandwidths measured first; then R rounds, each round timing every case once (median
 // of a time budget, TimingHarness.Time, which synchronizes the backend inside the timed region) with a case's thread
 // counts back to back; a case's time is the median of its round medians, so slow phases of a noisy shared machine hit
@@ -167,7 +167,8 @@ internal static class KernelTargetsJob
             {
                 Console.Error.WriteLine($"round {round + 1}/{rounds} ({cases.Count} cases) ...");
                 foreach (KernelCase c in timingOrder)
-                    c.RoundMedians.Add(TimingHarness.Time(backends[c.Threads], c.Run, new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10)).MedianMs);
+                    c.RoundMedians.Add(TimingHarness.Time(backends[c.Threads], c.Run,
+                        new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10, IdleBeforeSampleMs: c.IdleBeforeMs)).MedianMs);
             }
             // Peaks again at the end; the higher of the two is the roof (the conservative choice for our percentages).
             foreach (int t in threadCounts)
@@ -257,6 +258,21 @@ internal static class KernelTargetsJob
         foreach (int tokens in quick ? new[] { 1 } : [1, 2, 4, 8])
             foreach (string variant in new[] { "frozen", "unmerged", "merged" })
                 yield return KernelCases.Layer(backend, threads, variant, 2, 8, 4096, tokens);
+        // The SIMD backend's worker pool against Parallel.For, back to back and after 1 ms of serial work (a pipeline's
+        // pause between ops), on a small op (the Cayley map), a token-level one and a full-size one.
+        if (threads > 1 && backend is SimdBackend)
+        {
+            Func<KernelCase>[] ops =
+            [
+                () => KernelCases.OftCayley(backend, threads, 16, exact: true, 1024, 512, withRotation: false),
+                () => KernelCases.Rotation(backend, KernelCases.RotationForward, threads, 2, 8, 4096, 8),
+                () => KernelCases.Rotation(backend, KernelCases.RotationForward, threads, 1, 32, 1024, 512),
+            ];
+            foreach (Func<KernelCase> op in quick ? ops.Take(1) : ops)
+                foreach (double idleMs in new[] { 0.0, 1.0 })
+                    foreach (bool parallelFor in new[] { false, true })
+                        yield return KernelCases.ParallelLoopCase(op(), parallelFor, idleMs);
+        }
     }
 
     /// <summary>The computed report (markdown and JSON from the same rows).</summary>
@@ -333,6 +349,15 @@ internal static class KernelTargetsJob
                         {
                             double cayleyShare = c.MedianMs / forward.MedianMs;
                             rows.Add(new("Cayley ≤ 5% of forward", c.Threads, c.Name, $"{cayleyShare:P1} ({Cell(c)} of {Cell(forward)})", cayleyShare, CayleyShareTarget, true, ""));
+                        }
+                        break;
+                    case KernelCases.ParallelLoop when !c.Name.EndsWith(KernelCases.OnParallelFor, StringComparison.Ordinal):
+                        KernelCase? parallelFor = Find(KernelCases.ParallelLoop, c.Threads, c.Name + KernelCases.OnParallelFor);
+                        if (parallelFor is not null)
+                        {
+                            double poolSpeedup = parallelFor.MedianMs / c.MedianMs;
+                            rows.Add(new("worker pool vs Parallel.For", c.Threads, c.Name, $"{poolSpeedup:F2}× ({Cell(parallelFor)} on Parallel.For → {Cell(c)})",
+                                poolSpeedup, 1.0, false, ""));
                         }
                         break;
                     case KernelCases.Inference when c.Name.StartsWith("unmerged", StringComparison.Ordinal):

@@ -6,7 +6,8 @@
 //      asynchronous backend (CUDA) is timed to the end of its work, not to the end of the enqueue;
 //   3. with or without host↔device transfers: the upload and download steps are optional and timed when given;
 //   4. a time budget per measurement, not a fixed count: warm up, then repeat until the budget is spent (at least MinRuns,
-//      at most MaxRuns samples); report the median (and the minimum for diagnostics).
+//      at most MaxRuns samples); report the median (and the minimum for diagnostics);
+//   5. optionally, untimed serial work before each sample (IdleBeforeSampleMs), for ops that follow a pause.
 
 using System.Diagnostics;
 using Boft.Backends;
@@ -24,7 +25,10 @@ public readonly record struct Timing(double MedianMs, double MinMs, int Runs);
 /// <param name="MinRuns">Samples taken even when the budget is spent.</param>
 /// <param name="MaxRuns">Samples never exceeded.</param>
 /// <param name="WarmupMs">Warm-up time (at least two untimed runs), milliseconds.</param>
-public sealed record TimingOptions(double BudgetMs = 200, int MinRuns = 5, int MaxRuns = 400, double WarmupMs = 20)
+/// <param name="IdleBeforeSampleMs">Serial work before every sample, outside the timed region: the calling thread spins this
+/// long, as a pipeline's own code runs between two ops (0: samples back to back). It shows what waking idle worker threads
+/// costs an op.</param>
+public sealed record TimingOptions(double BudgetMs = 200, int MinRuns = 5, int MaxRuns = 400, double WarmupMs = 20, double IdleBeforeSampleMs = 0)
 {
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is negative, or MinRuns is below 1 or above MaxRuns.</exception>
@@ -32,6 +36,7 @@ public sealed record TimingOptions(double BudgetMs = 200, int MinRuns = 5, int M
     {
         ArgumentOutOfRangeException.ThrowIfNegative(BudgetMs, nameof(BudgetMs));
         ArgumentOutOfRangeException.ThrowIfNegative(WarmupMs, nameof(WarmupMs));
+        ArgumentOutOfRangeException.ThrowIfNegative(IdleBeforeSampleMs, nameof(IdleBeforeSampleMs));
         ArgumentOutOfRangeException.ThrowIfLessThan(MinRuns, 1, nameof(MinRuns));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRuns, MinRuns, nameof(MaxRuns));
     }
@@ -75,6 +80,15 @@ public static class TimingHarness
         options.Validate();
         validate?.Invoke();
         Action? upload = transfers?.Upload, download = transfers?.Download;
+        long idleTicks = (long)(options.IdleBeforeSampleMs * Stopwatch.Frequency / 1000);
+        void Idle()
+        {
+            if (idleTicks == 0)
+                return;
+            long start = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetTimestamp() - start < idleTicks)
+                Thread.SpinWait(20);
+        }
         void Sample()
         {
             upload?.Invoke();
@@ -88,6 +102,7 @@ public static class TimingHarness
         int warmRuns = 0;
         while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
         {
+            Idle();
             Sample();
             warmRuns++;
         }
@@ -95,6 +110,7 @@ public static class TimingHarness
         var total = Stopwatch.StartNew();
         while (samples.Count < options.MinRuns || (total.Elapsed.TotalMilliseconds < options.BudgetMs && samples.Count < options.MaxRuns))
         {
+            Idle();
             long start = Stopwatch.GetTimestamp();
             Sample();
             samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);

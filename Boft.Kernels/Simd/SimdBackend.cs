@@ -84,6 +84,18 @@ public sealed partial class SimdBackend : BoftBackend
         }
     }
 
+    /// <summary>
+    /// Whether the SIMD backends run their parallel ops on their own worker threads (true, the default) or on the .NET
+    /// thread pool's <see cref="Parallel.For(int, int, ParallelOptions, Action{int})"/> (false; what they did before
+    /// 2026-12-07, kept for side-by-side comparisons such as the <c>kernels</c> job's <c>parallel_loop</c> rows). Results
+    /// are bitwise the same either way.
+    /// </summary>
+    public static bool UseWorkerPool
+    {
+        get => SimdParallel.UseWorkerPool;
+        set => SimdParallel.UseWorkerPool = value;
+    }
+
     /// <summary>The widest vector width this machine accelerates.</summary>
     public static SimdWidth BestWidth =>
         Vector512.IsHardwareAccelerated ? SimdWidth.Vector512 : Vector256.IsHardwareAccelerated ? SimdWidth.Vector256 : SimdWidth.Vector128;

@@ -144,6 +144,27 @@ public sealed class WorkerPoolTests
     }
 
     [Test]
+    public void UseWorkerPool_IsTheSwitchTheLoopsRead()
+    {
+        bool saved = SimdBackend.UseWorkerPool;
+        try
+        {
+            SimdBackend.UseWorkerPool = false;
+            Assert.That(SimdParallel.UseWorkerPool, Is.False);
+            // On Parallel.For no item runs on a pool worker (they are named "Boft SIMD worker …").
+            var names = new System.Collections.Concurrent.ConcurrentBag<string?>();
+            Bounded(() => SimdParallel.For(64, Work, -1, _ => names.Add(Thread.CurrentThread.Name)), "the loop on Parallel.For");
+            Assert.That(names, Has.None.StartsWith("Boft SIMD worker"));
+            SimdBackend.UseWorkerPool = true;
+            Assert.That(SimdParallel.UseWorkerPool, Is.True);
+        }
+        finally
+        {
+            SimdBackend.UseWorkerPool = saved;
+        }
+    }
+
+    [Test]
     public void Kernels_GiveTheSameBits_OnThePoolAndOnParallelFor()
     {
         using var backend = new SimdBackend(SimdBackend.BestWidth, 2);

@@ -91,6 +91,22 @@ public sealed class TimingHarnessTests
     {
         int runs = 0;
         Assert.That(() => TimingHarness.Time(() => runs++, () => { }, new TimingOptions(MinRuns: 0)), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("MinRuns"));
+        Assert.That(() => TimingHarness.Time(() => runs++, () => { }, new TimingOptions(IdleBeforeSampleMs: -1)),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("IdleBeforeSampleMs"));
         Assert.That(runs, Is.Zero);
+    }
+
+    [Test]
+    public void IdleBeforeSample_RunsBeforeEverySample_OutsideTheTimedRegion()
+    {
+        // 20 ms of serial work before each of 2 warm-up and 3 timed samples of an empty operation: the calls take at least
+        // 5 × 20 ms in all, and no sample includes its idle time (an empty operation takes microseconds).
+        const double idleMs = 20;
+        int operations = 0;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        Timing timing = TimingHarness.Time(() => operations++, () => { }, new TimingOptions(BudgetMs: 0, MinRuns: 3, MaxRuns: 3, WarmupMs: 0, IdleBeforeSampleMs: idleMs));
+        Assert.That(operations, Is.EqualTo(5));
+        Assert.That(wall.Elapsed.TotalMilliseconds, Is.GreaterThanOrEqualTo(5 * idleMs), "the idle time was spent before every sample");
+        Assert.That(timing.MedianMs, Is.LessThan(idleMs / 2), "the idle time is not part of a sample");
     }
 }
