@@ -178,8 +178,7 @@ internal static class Im2ColConv
         try
         {
             Array.Clear(partials, 0, chunks * weightLength);
-            var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-            Parallel.For(0, chunks, options, chunk =>
+            SimdParallel.For(chunks, shape.MultiplyAdds(batch), threads, chunk =>
             {
                 float[] cols = ArrayPool<float>.Shared.Rent(ColsLength(shape));
                 try
@@ -254,12 +253,18 @@ internal static class Im2ColConv
             }
             return;
         }
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        Parallel.For(0, batch, options, () => ArrayPool<float>.Shared.Rent(ColsLength(shape)), (n, _, cols) =>
+        SimdParallel.For(batch, shape.MultiplyAdds(batch), threads, n =>
         {
-            body(n, 1, cols);
-            return cols;
-        }, cols => ArrayPool<float>.Shared.Return(cols));
+            float[] cols = ArrayPool<float>.Shared.Rent(ColsLength(shape));
+            try
+            {
+                body(n, 1, cols);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(cols);
+            }
+        });
     }
 
     /// <summary>The patch matrix [K, P] of image n, group g: x itself for a pointwise conv, else im2col into <paramref name="cols"/>.</summary>
