@@ -276,20 +276,12 @@ internal static partial class RowRotation
     {
         int v = TS.Count;
         TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, e0 = TS.Zero, e1 = TS.Zero, e2 = TS.Zero, e3 = TS.Zero;
-        for (int r = 0; r < rows; r++)
-        {
-            TV k = TS.Load(ref g), l = TS.Load(ref Unsafe.Add(ref g, v));
-            TV y = TS.Create(Unsafe.Add(ref x, x0));
-            a0 = TS.Fma(y, k, a0); e0 = TS.Fma(y, l, e0);
-            y = TS.Create(Unsafe.Add(ref x, x1));
-            a1 = TS.Fma(y, k, a1); e1 = TS.Fma(y, l, e1);
-            y = TS.Create(Unsafe.Add(ref x, x2));
-            a2 = TS.Fma(y, k, a2); e2 = TS.Fma(y, l, e2);
-            y = TS.Create(Unsafe.Add(ref x, x3));
-            a3 = TS.Fma(y, k, a3); e3 = TS.Fma(y, l, e3);
-            x = ref Unsafe.Add(ref x, stride);
-            g = ref Unsafe.Add(ref g, stride);
-        }
+        // The forward tile's step (Tap4x2) with the roles turned: the 4 "rows" are 4 columns of x, the index walks the rows.
+        ref float c0 = ref Unsafe.Add(ref x, x0), c1 = ref Unsafe.Add(ref x, x1), c2 = ref Unsafe.Add(ref x, x2), c3 = ref Unsafe.Add(ref x, x3);
+        nint at = 0;
+        for (int r = 0; r < rows; r++, at += stride)
+            Tap4x2<TS, TV>(TS.Load(ref Unsafe.Add(ref g, at)), TS.Load(ref Unsafe.Add(ref g, at + v)), at, ref c0, ref c1, ref c2, ref c3,
+                ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
         Put<TS, TV>(a0, ref sums, add); Put<TS, TV>(e0, ref Unsafe.Add(ref sums, v), add);
         Put<TS, TV>(a1, ref Unsafe.Add(ref sums, b), add); Put<TS, TV>(e1, ref Unsafe.Add(ref sums, b + v), add);
         Put<TS, TV>(a2, ref Unsafe.Add(ref sums, 2 * b), add); Put<TS, TV>(e2, ref Unsafe.Add(ref sums, 2 * b + v), add);
