@@ -69,8 +69,8 @@ public sealed partial class SimdBackend : BoftBackend
     /// <summary>
     /// How long the SIMD backends' worker threads (shared by every instance, one fewer than the cores) keep spinning after a
     /// parallel op before they sleep; 2 ms by default. While they spin, the next op starts without waking a thread, which on
-    /// a virtual machine took 0.1–0.9 ms (docs/02_Ops/simd-backend.md §Threads); they yield their core to any other runnable
-    /// thread meanwhile. <see cref="TimeSpan.Zero"/> makes them sleep at once (no idle CPU use, every op wakes them).
+    /// a 2-core virtual machine added about 0.08 ms at the median and up to 0.9 ms (docs/02_Ops/simd-backend.md §Threads);
+    /// they yield their core to any other runnable thread meanwhile. <see cref="TimeSpan.Zero"/> makes them sleep at once (no idle CPU use, every op wakes them).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative or longer than one second.</exception>
     public static TimeSpan WorkerSpin

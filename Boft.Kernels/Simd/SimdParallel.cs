@@ -85,7 +85,8 @@ internal sealed class WorkerPool
     /// <summary>How long an idle worker spins before it sleeps (Stopwatch ticks; 2 ms).</summary>
     internal static long SpinTicks { get; set; } = System.Diagnostics.Stopwatch.Frequency / 500;
 
-    private readonly Worker[] workers;
+    /// <summary>Each worker's wake-up event (set when a loop is published; a worker resets its own before it re-reads).</summary>
+    private readonly ManualResetEventSlim[] wakes;
     private int busy;
     private Job? current;
     private long generation;
@@ -95,12 +96,12 @@ internal sealed class WorkerPool
 
     private WorkerPool(int count)
     {
-        workers = new Worker[count];
+        wakes = new ManualResetEventSlim[count];
         for (int i = 0; i < count; i++)
         {
-            var worker = new Worker();
-            workers[i] = worker;
-            var thread = new Thread(() => Run(worker)) { IsBackground = true, Name = $"Boft SIMD worker {i + 1}" };
+            var wake = new ManualResetEventSlim(false, spinCount: 1);
+            wakes[i] = wake;
+            var thread = new Thread(() => Run(wake)) { IsBackground = true, Name = $"Boft SIMD worker {i + 1}" };
             thread.Start();
         }
     }
@@ -122,13 +123,13 @@ internal sealed class WorkerPool
         }
         if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
             return false;
-        var job = new Job(count, body, maxDegreeOfParallelism < 0 ? workers.Length : Math.Min(workers.Length, maxDegreeOfParallelism - 1));
+        var job = new Job(count, body, maxDegreeOfParallelism < 0 ? wakes.Length : Math.Min(wakes.Length, maxDegreeOfParallelism - 1));
         try
         {
             Volatile.Write(ref current, job);
             Interlocked.Increment(ref generation);
             for (int w = 0; w < job.Seats; w++)
-                workers[w].Wake.Set();
+                wakes[w].Set();
             insideLoop = true;
             try
             {
@@ -152,7 +153,7 @@ internal sealed class WorkerPool
         return true;
     }
 
-    private void Run(Worker worker)
+    private void Run(ManualResetEventSlim wake)
     {
         long seen = 0;
         while (true)
@@ -164,8 +165,8 @@ internal sealed class WorkerPool
                 if (System.Diagnostics.Stopwatch.GetTimestamp() - started > SpinTicks)
                 {
                     // Sleep. Reset before re-reading the generation: a loop published after the reset also sets the event.
-                    worker.Wake.Wait();
-                    worker.Wake.Reset();
+                    wake.Wait();
+                    wake.Reset();
                     started = System.Diagnostics.Stopwatch.GetTimestamp();
                     continue;
                 }
@@ -186,11 +187,6 @@ internal sealed class WorkerPool
                 insideLoop = false;
             }
         }
-    }
-
-    private sealed class Worker
-    {
-        public readonly ManualResetEventSlim Wake = new(false, spinCount: 1);
     }
 
     /// <summary>

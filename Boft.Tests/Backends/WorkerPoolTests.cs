@@ -185,9 +185,12 @@ public sealed class WorkerPoolTests
                 using Boft.Backends.Tensor output = backend.Allocate(300, 256);
                 using Boft.Backends.Tensor gradInput = backend.Allocate(300, 256);
                 using Boft.Backends.Tensor gradBlocks = backend.Allocate(shape.Cayley.BlockCount, 8, 8);
-                backend.CayleyForward(shape.Cayley, parameters, null, blocks);
-                backend.Rotate(shape.Rotation, input, blocks, false, output);
-                backend.RotateBackward(shape.Rotation, input, blocks, gradOutput, gradInput, gradBlocks);
+                Bounded(() =>
+                {
+                    backend.CayleyForward(shape.Cayley, parameters, null, blocks);
+                    backend.Rotate(shape.Rotation, input, blocks, false, output);
+                    backend.RotateBackward(shape.Rotation, input, blocks, gradOutput, gradInput, gradBlocks);
+                }, "the kernels");
                 results.Add([.. blocks.ToArray(), .. output.ToArray(), .. gradInput.ToArray(), .. gradBlocks.ToArray()]);
             }
             finally
