@@ -174,6 +174,12 @@ public sealed class WorkerPoolTests
         using Boft.Backends.Tensor parameters = backend.Upload(Values(shape.Cayley.ParametersLength), shape.Cayley.ParameterBlockCount, shape.Cayley.ParameterBlockLength);
         using Boft.Backends.Tensor input = backend.Upload(Values(300 * 256), 300, 256);
         using Boft.Backends.Tensor gradOutput = backend.Upload(Values(300 * 256), 300, 256);
+        // Small images, many of them: the convolution runs its images-in-parallel and weight-gradient chunk loops.
+        var conv = Conv2dShape.Square(8, 16, 3, 12, 12, padding: 1);
+        const int images = 40;
+        using Boft.Backends.Tensor convInput = backend.Upload(Values(images * conv.InputImageLength), images, conv.InputImageLength);
+        using Boft.Backends.Tensor convWeight = backend.Upload(Values(conv.WeightLength), conv.OutChannels, conv.FilterDimension);
+        using Boft.Backends.Tensor convGradOutput = backend.Upload(Values(images * conv.OutputImageLength), images, conv.OutputImageLength);
         var results = new List<float[]>();
         foreach (bool pool in new[] { true, false })
         {
@@ -185,13 +191,18 @@ public sealed class WorkerPoolTests
                 using Boft.Backends.Tensor output = backend.Allocate(300, 256);
                 using Boft.Backends.Tensor gradInput = backend.Allocate(300, 256);
                 using Boft.Backends.Tensor gradBlocks = backend.Allocate(shape.Cayley.BlockCount, 8, 8);
+                using Boft.Backends.Tensor convOutput = backend.Allocate(images, conv.OutputImageLength);
+                using Boft.Backends.Tensor convGradWeight = backend.Allocate(conv.OutChannels, conv.FilterDimension);
                 Bounded(() =>
                 {
                     backend.CayleyForward(shape.Cayley, parameters, null, blocks);
                     backend.Rotate(shape.Rotation, input, blocks, false, output);
                     backend.RotateBackward(shape.Rotation, input, blocks, gradOutput, gradInput, gradBlocks);
+                    backend.Conv2d(conv, convInput, convWeight, null, convOutput);
+                    backend.Conv2dBackwardWeight(conv, convGradOutput, convInput, convGradWeight, null);
                 }, "the kernels");
-                results.Add([.. blocks.ToArray(), .. output.ToArray(), .. gradInput.ToArray(), .. gradBlocks.ToArray()]);
+                results.Add([.. blocks.ToArray(), .. output.ToArray(), .. gradInput.ToArray(), .. gradBlocks.ToArray(),
+                    .. convOutput.ToArray(), .. convGradWeight.ToArray()]);
             }
             finally
             {
