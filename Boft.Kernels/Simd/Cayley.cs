@@ -5,10 +5,10 @@
 // Gradient semantics: CayleyBackward ACCUMULATES into gradParameters (+=). Masked blocks contribute nothing; with a
 // shared block the copies' gradients are summed (in block order) before the one VJP.
 //
-// Exact map C = (I − S)(I + S)⁻¹ = 2(I + S)⁻¹ − I: Gauss–Jordan inversion of I + S WITHOUT pivoting (in place, b³
+// Exact map C = (I − S)(I + S)⁻¹ = 2(I + S)⁻¹ − I: Gauss–Jordan inversion of (I + S)/2 WITHOUT pivoting (in place, b³
 // multiply-adds; for b > 32 on [I + S | I − S]). That is stable here: I + S has symmetric part I, and the Schur complement
 // of a matrix with symmetric part H ⪰ I and skew part K has symmetric part (Schur complement of H) + k kᵀ/h11 ⪰ I again,
-// so by induction every pivot (a diagonal entry of a symmetric part) is ≥ 1: no small pivots, multipliers no larger than
+// so by induction every pivot (a diagonal entry of a symmetric part) is ≥ 1 (≥ ½ for the halved matrix): no small pivots, multipliers no larger than
 // the entries. Without pivoting there is no data-dependent control flow, so 16 blocks run in the 16 lanes of a vector in
 // lock-step.
 // Backward: ∂L/∂S = −2 Mᵀ G Mᵀ with M = (I + S)⁻¹ = (C + I)/2 read from the forward's blocks.
@@ -387,25 +387,21 @@ internal static class Cayley
         }
         if (shape.IsExact)
         {
-            // M = (I + S)⁻¹ by in-place Gauss–Jordan (b³ multiply-adds, b² vectors), then C = 2M − I = (I − S)(I + S)⁻¹.
+            // 2M = ((I + S)/2)⁻¹ by in-place Gauss–Jordan (b³ multiply-adds, b² vectors), then C = 2M − I = (I − S)(I + S)⁻¹
+            // on the diagonal only. Halving is exact and every step of the elimination scales by powers of two with it, so
+            // the result has the bits of 2·(I + S)⁻¹, without a pass over the b² elements to double them.
             Span<float> scratch = Scratch.Get(2 * bb * v);
             ref float a = ref scratch[0];
             ref float temp = ref scratch[bb * v];
-            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref a, ref temp);
-            TV one = TS.Create(1f), two = TS.Create(2f);
+            LoadSkewLanes<TS, TV>(shape, ref parameters, first, lanes, ref a, ref temp, scale: 0.5f, diagonal: 0.5f);
+            LanesInvert<TS, TV>(ref a, b);
+            TV one = TS.Create(1f);
             for (int r = 0; r < b; r++)
             {
                 ref float diagonal = ref At(ref a, b, r, r, v);
-                TS.Store(TS.Add(TS.Load(ref diagonal), one), ref diagonal);
+                TS.Store(TS.Subtract(TS.Load(ref diagonal), one), ref diagonal);
             }
-            LanesInvert<TS, TV>(ref a, b);
-            for (int r = 0; r < b; r++)
-                for (int c = 0; c < b; c++)
-                {
-                    TV value = TS.Multiply(two, TS.Load(ref At(ref a, b, r, c, v)));
-                    TS.Store(r == c ? TS.Subtract(value, one) : value, ref At(ref temp, b, r, c, v));
-                }
-            StoreLanes<TS, TV>(ref temp, first, lanes, bb, ref blocks);
+            StoreLanes<TS, TV>(ref a, first, lanes, bb, ref blocks);
             return;
         }
 
@@ -759,29 +755,32 @@ internal static class Cayley
         return sum;
     }
 
-    /// <summary>The skew blocks of parameter blocks first … first+lanes−1 as a lane matrix (unused lanes 0); temp holds b²·V floats.</summary>
+    /// <summary>The skew blocks of parameter blocks first … first+lanes−1 as a lane matrix (unused lanes 0), times
+    /// <paramref name="scale"/> (a power of two: exact), with <paramref name="diagonal"/> on the diagonal; temp holds b²·V floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LoadSkewLanes<TS, TV>(CayleyShape shape, ref float parameters, int first, int lanes, ref float q, ref float temp)
+    private static void LoadSkewLanes<TS, TV>(CayleyShape shape, ref float parameters, int first, int lanes, ref float q, ref float temp, float scale = 1f, float diagonal = 0f)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
         int b = shape.BlockSize, v = TS.Count;
         LoadLanes<TS, TV>(ref parameters, first, lanes, shape.ParameterBlockLength, ref temp);
+        TV onDiagonal = TS.Create(diagonal);
         if (shape.Skew == SkewKind.HalfDifference)
         {
-            TV half = TS.Create(0.5f);
+            TV half = TS.Create(0.5f * scale);
             for (int r = 0; r < b; r++)
                 for (int c = 0; c < b; c++)
-                    TS.Store(TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref temp, b, r, c, v)), TS.Load(ref At(ref temp, b, c, r, v)))), ref At(ref q, b, r, c, v));
+                    TS.Store(r == c ? onDiagonal : TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref temp, b, r, c, v)), TS.Load(ref At(ref temp, b, c, r, v)))), ref At(ref q, b, r, c, v));
             return;
         }
+        TV factor = TS.Create(scale);
         int t = 0;
         for (int r = 0; r < b; r++)
         {
-            TS.Store(TS.Zero, ref At(ref q, b, r, r, v));
+            TS.Store(onDiagonal, ref At(ref q, b, r, r, v));
             for (int c = r + 1; c < b; c++, t++)
             {
-                TV w = TS.Load(ref Unsafe.Add(ref temp, (nint)t * v));
+                TV w = TS.Multiply(factor, TS.Load(ref Unsafe.Add(ref temp, (nint)t * v)));
                 TS.Store(w, ref At(ref q, b, r, c, v));
                 TS.Store(TS.Subtract(TS.Zero, w), ref At(ref q, b, c, r, v));
             }
