@@ -163,12 +163,20 @@ internal static class KernelTargetsJob
                 fingerprints[c] = (first, c.Fingerprint());
             }
 
+            // The cases a ratio target compares (ComparisonKey) are timed interleaved, sample by sample, so the ratio's two
+            // medians come from the same moments; each set still gets every case's budget.
+            var comparisonSets = timingOrder.GroupBy(c => (c.Threads, ComparisonKey(c))).Select(g => g.ToList()).ToList();
             for (int round = 0; round < rounds; round++)
             {
                 Console.Error.WriteLine($"round {round + 1}/{rounds} ({cases.Count} cases) ...");
-                foreach (KernelCase c in timingOrder)
-                    c.RoundMedians.Add(TimingHarness.Time(backends[c.Threads], c.Run,
-                        new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10, IdleBeforeSampleMs: c.IdleBeforeMs)).MedianMs);
+                foreach (List<KernelCase> set in comparisonSets)
+                {
+                    IReadOnlyList<Timing> timings = TimingHarness.TimeInterleaved(
+                        set.Select(c => new InterleavedOperation(c.Run, backends[c.Threads].Synchronize, c.IdleBeforeMs)).ToList(),
+                        new TimingOptions(options.BudgetMs, MinRuns: 3, WarmupMs: 10));
+                    for (int i = 0; i < set.Count; i++)
+                        set[i].RoundMedians.Add(timings[i].MedianMs);
+                }
             }
             // Peaks again at the end; the higher of the two is the roof (the conservative choice for our percentages).
             foreach (int t in threadCounts)
@@ -190,6 +198,30 @@ internal static class KernelTargetsJob
             foreach (BoftBackend b in backends.Values)
                 b.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Cases with the same key (and thread count) are timed interleaved: the row-layout kernels and the tiled one on a shape
+    /// (forward, or forward+backward), the float32, bf16 and fp16 rows of a shape, the Cayley map and Cayley + forward, and the
+    /// frozen, unmerged and merged inference layers. Not the worker-pool rows: after a pooled sample the pool's workers spin
+    /// for <see cref="SimdBackend.WorkerSpin"/>, and would share the cores with an interleaved Parallel.For sample.
+    /// </summary>
+    internal static string ComparisonKey(KernelCase c)
+    {
+        static string WithoutSuffix(string name) =>
+            name.EndsWith(" fp32", StringComparison.Ordinal) || name.EndsWith(" bf16", StringComparison.Ordinal) || name.EndsWith(" fp16", StringComparison.Ordinal)
+                ? name[..^5] : name;
+        return c.Target switch
+        {
+            KernelCases.RotationTiled when c.Name.StartsWith(KernelCases.ForwardBackwardPrefix, StringComparison.Ordinal) =>
+                "forward+backward " + c.Name[KernelCases.ForwardBackwardPrefix.Length..],
+            KernelCases.RotationForwardBackward => "forward+backward " + c.Name,
+            KernelCases.RotationForward or KernelCases.MemoryBound or KernelCases.RotationTiled => "forward " + c.Name,
+            KernelCases.Dtype => "dtype " + WithoutSuffix(c.Name),
+            KernelCases.Cayley or KernelCases.CayleyForward => "cayley " + c.Name,
+            KernelCases.Inference => "inference " + c.Name[(c.Name.IndexOf(' ', StringComparison.Ordinal) + 1)..],
+            _ => c.Target + " " + c.Name,
+        };
     }
 
     /// <summary>The rows whose rotation forward is profiled pass by pass (d = 1024, 512 tokens, one thread).</summary>
@@ -415,7 +447,7 @@ internal static class KernelTargetsJob
             sb.AppendLine();
             sb.AppendLine(C, $"Machine: {MachineInfo.Cpu()}; backend {backendName}. Command: `{options.Command}`.");
             sb.AppendLine(C, $"Run {started:yyyy-MM-dd HH:mm} to {finished:HH:mm} UTC; load average before {loadBefore}, after {loadAfter} (a shared, noisy machine).");
-            sb.AppendLine(C, $"Protocol: {(options.Quick ? 1 : options.Rounds)} rounds over all cases, each case timed for {options.BudgetMs:F0} ms per round (median), on every thread count back to back; a case's time is the median of its round medians.");
+            sb.AppendLine(C, $"Protocol: {(options.Quick ? 1 : options.Rounds)} rounds over all cases, each case timed for {options.BudgetMs:F0} ms per round (median), on every thread count back to back; the cases a ratio target compares (row vs tiled kernel, bf16/fp16 vs float32, Cayley vs Cayley + forward, unmerged/merged vs frozen) interleaved sample by sample, each sample after an untimed run of its own case; a case's time is the median of its round medians.");
             sb.AppendLine(C, $"FMA peak (fp32, best of the start and end measurements): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {peak[t]:F1} GFLOP/s"))}. " +
                 $"DRAM bandwidth (256 MiB read+write stream): {string.Join(", ", threadCounts.Select(t => $"{t} thread{(t == 1 ? "" : "s")} {bandwidth[(t, MemoryBandwidth.DramWorkingSet)]:F1} GB/s"))}.");
             sb.AppendLine();

@@ -7,7 +7,10 @@
 //   3. with or without host↔device transfers: the upload and download steps are optional and timed when given;
 //   4. a time budget per measurement, not a fixed count: warm up, then repeat until the budget is spent (at least MinRuns,
 //      at most MaxRuns samples); report the median (and the minimum for diagnostics);
-//   5. optionally, untimed serial work before each sample (IdleBeforeSampleMs), for ops that follow a pause.
+//   5. optionally, untimed serial work before each sample (IdleBeforeSampleMs), for ops that follow a pause;
+//   6. ops that are compared with each other (a ratio target) can be timed interleaved (TimeInterleaved): one sample of
+//      each in turn, each after an untimed run of itself, so their medians come from the same minutes of a machine whose
+//      speed drifts.
 
 using System.Diagnostics;
 using Boft.Backends;
@@ -46,6 +49,13 @@ public sealed record TimingOptions(double BudgetMs = 200, int MinRuns = 5, int M
 /// <param name="Upload">Copies the inputs to the device before the operation.</param>
 /// <param name="Download">Copies the results back after the operation.</param>
 public sealed record Transfers(Action? Upload, Action? Download);
+
+/// <summary>One operation of an interleaved measurement (<see cref="TimingHarness.TimeInterleaved"/>).</summary>
+/// <param name="Operation">The work to time.</param>
+/// <param name="Synchronize">Waits until the work queued by <paramref name="Operation"/> has finished.</param>
+/// <param name="IdleBeforeSampleMs">Serial work on the calling thread before each timed sample of this operation
+/// (<see cref="TimingOptions.IdleBeforeSampleMs"/>).</param>
+public sealed record InterleavedOperation(Action Operation, Action Synchronize, double IdleBeforeSampleMs = 0);
 
 /// <summary>Validate-then-time measurements that synchronize the device inside the timed region.</summary>
 public static class TimingHarness
@@ -115,6 +125,74 @@ public static class TimingHarness
             Sample();
             samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
+        return Summarize(samples);
+    }
+
+    /// <summary>
+    /// Times several operations side by side: in every turn each operation runs once untimed (so its caches and threads are
+    /// as warm as in back-to-back samples), then once timed, the operations taking turns in an order that rotates by one every
+    /// turn (none is always first). Their medians, and so the ratios between them, come from the same moments, whatever the
+    /// machine's speed does meanwhile. Nothing is validated here: validate each operation before (see
+    /// <see cref="Time(Action, Action, TimingOptions, Action?, Transfers?)"/>).
+    /// </summary>
+    /// <param name="operations">The operations, at least one.</param>
+    /// <param name="options">Per operation: <see cref="TimingOptions.BudgetMs"/> of timed samples (the turns run until all
+    /// budgets together are spent), at least <see cref="TimingOptions.MinRuns"/> and at most
+    /// <see cref="TimingOptions.MaxRuns"/> samples, and <see cref="TimingOptions.WarmupMs"/> of warm-up before the first turn.
+    /// <see cref="TimingOptions.IdleBeforeSampleMs"/> is taken from each operation instead.</param>
+    /// <returns>One timing per operation, in the order given.</returns>
+    /// <exception cref="ArgumentException"><paramref name="operations"/> is empty.</exception>
+    public static IReadOnlyList<Timing> TimeInterleaved(IReadOnlyList<InterleavedOperation> operations, TimingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(operations);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (operations.Count == 0)
+            throw new ArgumentException("At least one operation is needed.", nameof(operations));
+        for (int i = 0; i < operations.Count; i++)
+            if (operations[i] is null)
+                throw new ArgumentException($"Operation {i} is null.", nameof(operations));
+        int count = operations.Count;
+        foreach (InterleavedOperation op in operations)
+        {
+            op.Synchronize();
+            var warm = Stopwatch.StartNew();
+            int warmRuns = 0;
+            while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
+            {
+                op.Operation();
+                op.Synchronize();
+                warmRuns++;
+            }
+        }
+        var samples = new List<double>[count];
+        for (int i = 0; i < count; i++)
+            samples[i] = [];
+        double budgetMs = options.BudgetMs * count;
+        var total = Stopwatch.StartNew();
+        for (int turn = 0; samples[0].Count < options.MinRuns || (total.Elapsed.TotalMilliseconds < budgetMs && samples[0].Count < options.MaxRuns); turn++)
+        {
+            for (int k = 0; k < count; k++)
+            {
+                int i = (turn + k) % count;
+                InterleavedOperation op = operations[i];
+                op.Operation();
+                op.Synchronize();
+                long idleTicks = (long)(op.IdleBeforeSampleMs * Stopwatch.Frequency / 1000);
+                long idleStart = Stopwatch.GetTimestamp();
+                while (Stopwatch.GetTimestamp() - idleStart < idleTicks)
+                    Thread.SpinWait(20);
+                long start = Stopwatch.GetTimestamp();
+                op.Operation();
+                op.Synchronize();
+                samples[i].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+        return samples.Select(Summarize).ToArray();
+    }
+
+    private static Timing Summarize(List<double> samples)
+    {
         samples.Sort();
         int n = samples.Count;
         double median = n % 2 == 1 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);

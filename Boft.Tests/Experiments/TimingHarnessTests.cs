@@ -109,4 +109,44 @@ public sealed class TimingHarnessTests
         Assert.That(wall.Elapsed.TotalMilliseconds, Is.GreaterThanOrEqualTo(5 * idleMs), "the idle time was spent before every sample");
         Assert.That(timing.MedianMs, Is.LessThan(idleMs / 2), "the idle time is not part of a sample");
     }
+    [Test]
+    public void Interleaved_TakesTurns_EachTimedSampleAfterAnUntimedRunOfItself()
+    {
+        // Three operations, 4 timed samples each, no warm-up time (still 2 warm-up runs each): every turn runs each operation
+        // twice in a row (untimed, timed), and the turn's first operation moves on by one every turn.
+        var log = new List<string>();
+        var operations = new[] { "a", "b", "c" }.Select(name => new InterleavedOperation(() => log.Add(name), () => { })).ToArray();
+        IReadOnlyList<Timing> timings = TimingHarness.TimeInterleaved(operations, new TimingOptions(BudgetMs: 0, MinRuns: 4, MaxRuns: 4, WarmupMs: 0));
+        Assert.That(timings.Select(t => t.Runs), Is.EqualTo(new[] { 4, 4, 4 }));
+        Assert.That(string.Concat(log), Is.EqualTo("aabbcc" + "aabbcc" + "bbccaa" + "ccaabb" + "aabbcc"), "warm-up, then turns rotated by one");
+    }
+
+    [Test]
+    public void Interleaved_BothOperationsAreSampledInTheSameTurns()
+    {
+        // A shared counter numbers every run of either operation, as the machine's moments: each operation's timed samples
+        // must fall in the same turns (back-to-back timing would give one operation turns 0-4 and the other turns 5-9).
+        int runs = 0;
+        var runsOf = new Dictionary<string, List<int>> { ["x"] = [], ["y"] = [] };
+        InterleavedOperation Op(string name) => new(() => runsOf[name].Add(runs++), () => { });
+        TimingHarness.TimeInterleaved([Op("x"), Op("y")], new TimingOptions(BudgetMs: 0, MinRuns: 5, MaxRuns: 5, WarmupMs: 0));
+        // Runs 0-3 are the warm-up; then each turn is 4 runs, and an operation's timed run is the second of its pair.
+        int[] TimedTurns(string name) => runsOf[name].Skip(2).Where((_, i) => i % 2 == 1).Select(r => (r - 4) / 4).ToArray();
+        Assert.That(TimedTurns("x"), Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
+        Assert.That(TimedTurns("y"), Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
+    }
+
+    [Test]
+    public void Interleaved_IdleRunsBeforeEachTimedSample_AndBadInputIsRejected()
+    {
+        const double idleMs = 20;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        IReadOnlyList<Timing> timings = TimingHarness.TimeInterleaved([new InterleavedOperation(() => { }, () => { }, idleMs), new InterleavedOperation(() => { }, () => { })],
+            new TimingOptions(BudgetMs: 0, MinRuns: 3, MaxRuns: 3, WarmupMs: 0));
+        Assert.That(wall.Elapsed.TotalMilliseconds, Is.GreaterThanOrEqualTo(3 * idleMs), "idle before each of the first operation's 3 timed samples");
+        Assert.That(timings[0].MedianMs, Is.LessThan(idleMs / 2), "the idle time is not part of a sample");
+        Assert.That(() => TimingHarness.TimeInterleaved([], new TimingOptions()), Throws.ArgumentException.With.Message.Contains("operations"));
+        Assert.That(() => TimingHarness.TimeInterleaved([new InterleavedOperation(() => { }, () => { })], new TimingOptions(MinRuns: 0)),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("MinRuns"));
+    }
 }
