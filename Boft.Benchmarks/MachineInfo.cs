@@ -8,25 +8,40 @@ internal static partial class MachineInfo
 {
     public static string Cpu()
     {
-        string model = "unknown CPU";
+        string model = "unknown CPU", family = "";
         try
         {
-            string? line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
-            if (line is not null)
-                model = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                string[] lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
+                string? Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':')) is { } line
+                    ? line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim() : null;
+                model = Field("model name") ?? model;
+                // Virtual machines often show a bare "AMD EPYC": the family and model tell the generation (25 = Zen 3/4, 26 = Zen 5).
+                if (Field("cpu family") is { } f && Field("model") is { } m)
+                    family = $" (family {f} model {m})";
+            }
         }
         catch (IOException)
         {
         }
-        return $"{model}, {Environment.ProcessorCount} cores, .NET {Environment.Version}";
+        return $"{model}{family} {VectorIsa}, {Environment.ProcessorCount} cores, .NET {Environment.Version}";
     }
+
+    /// <summary>The widest float32 vector instructions present: what the SIMD backend's kernels are compiled to.</summary>
+    public static string VectorIsa => System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "AVX-512"
+        : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2"
+        : System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? "AdvSIMD" : "no wide SIMD";
 
     /// <summary>A folder-safe machine name, e.g. <c>amd-epyc-2-cores</c>.</summary>
     public static string FolderName()
     {
         string cpu = Cpu().Split(',')[0].ToLowerInvariant();
+        cpu = cpu.Contains(" (family", StringComparison.Ordinal) ? cpu[..cpu.IndexOf(" (family", StringComparison.Ordinal)] : cpu;
         string slug = NonWord().Replace(cpu, "-").Trim('-');
-        return $"{slug}-{Environment.ProcessorCount}-cores";
+        // AVX2 machines keep the plain name (the folders recorded before the ISA was part of it); others say theirs.
+        string isa = VectorIsa == "AVX2" ? "" : "-" + NonWord().Replace(VectorIsa.ToLowerInvariant(), "");
+        return $"{slug}{isa}-{Environment.ProcessorCount}-cores";
     }
 
     public static string LoadAverage()

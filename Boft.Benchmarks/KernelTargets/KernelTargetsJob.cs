@@ -4,8 +4,9 @@
 // the SIMD backend's worker pool against Parallel.For, and bitwise determinism (run to run and 1 vs 2 threads). Independent of the command-line code: Run(options) is the
 // whole job. Protocol: FMA peak and bandwidths measured first; then R rounds, each round timing every case once (median
 // of a time budget, TimingHarness.Time, which synchronizes the backend inside the timed region) with a case's thread
-// counts back to back; a case's time is the median of its round medians, so slow phases of a noisy shared machine hit
-// all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
+// counts back to back, and the cases a ratio target compares timed interleaved sample by sample
+// (TimingHarness.TimeInterleaved, ComparisonKey); a case's time is the median of its round medians, so slow phases of a
+// noisy shared machine hit all cases alike. Writes kernels.md and kernels.json. docs/04_Benchmarking.md §CPU kernels.
 
 using System.Globalization;
 using System.Text;
