@@ -425,6 +425,9 @@ internal static class Rotation
     {
         int v = TS.Count;
         int r = 0;
+        if (WideColumns && ThirtyTwoRegisters)
+            for (; r + 4 * v <= tileRows; r += 4 * v)
+                Columns4x4<TS, TV>(ref Unsafe.Add(ref source, r), ref sources, ref coefficients, rowStride, columnStride, b, tileRows, ref Unsafe.Add(ref output, r));
         for (; r + 2 * v <= tileRows; r += 2 * v)
         {
             TV a00 = TS.Zero, a01 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a20 = TS.Zero, a21 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero;
@@ -469,6 +472,45 @@ internal static class Rotation
             TS.Store(a2, ref Unsafe.Add(ref o, 2 * tileRows));
             TS.Store(a3, ref Unsafe.Add(ref o, 3 * tileRows));
         }
+    }
+
+    /// <summary>Whether Columns4 runs four row vectors at a time where there are 32 vector registers (the default); off
+    /// only for tests and side-by-side timing (both tiles give the same bits).</summary>
+    internal static bool WideColumns { get; set; } = true;
+
+    /// <summary>Four output features of one block over four row vectors (16 accumulators, for 32 vector registers): per t,
+    /// 4 loads and 4 broadcasts feed 16 FMAs (the 4 × 2 tile: 2 and 4 per 8). Same t order per element: the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Columns4x4<TS, TV>(ref float source, ref int sources, ref float coefficients, nint rowStride, nint columnStride, int b, int tileRows, ref float output)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        int v = TS.Count;
+        TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero;
+        TV a20 = TS.Zero, a21 = TS.Zero, a22 = TS.Zero, a23 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero, a32 = TS.Zero, a33 = TS.Zero;
+        ref float coefficient = ref coefficients;
+        for (int t = 0; t < b; t++)
+        {
+            ref float x = ref Unsafe.Add(ref source, (nint)Unsafe.Add(ref sources, t) * tileRows);
+            TV x0 = TS.Load(ref x), x1 = TS.Load(ref Unsafe.Add(ref x, v)), x2 = TS.Load(ref Unsafe.Add(ref x, 2 * v)), x3 = TS.Load(ref Unsafe.Add(ref x, 3 * v));
+            TV c = TS.Create(coefficient);
+            a00 = TS.Fma(x0, c, a00); a01 = TS.Fma(x1, c, a01); a02 = TS.Fma(x2, c, a02); a03 = TS.Fma(x3, c, a03);
+            c = TS.Create(Unsafe.Add(ref coefficient, columnStride));
+            a10 = TS.Fma(x0, c, a10); a11 = TS.Fma(x1, c, a11); a12 = TS.Fma(x2, c, a12); a13 = TS.Fma(x3, c, a13);
+            c = TS.Create(Unsafe.Add(ref coefficient, 2 * columnStride));
+            a20 = TS.Fma(x0, c, a20); a21 = TS.Fma(x1, c, a21); a22 = TS.Fma(x2, c, a22); a23 = TS.Fma(x3, c, a23);
+            c = TS.Create(Unsafe.Add(ref coefficient, 3 * columnStride));
+            a30 = TS.Fma(x0, c, a30); a31 = TS.Fma(x1, c, a31); a32 = TS.Fma(x2, c, a32); a33 = TS.Fma(x3, c, a33);
+            coefficient = ref Unsafe.Add(ref coefficient, rowStride);
+        }
+        ref float o = ref output;
+        TS.Store(a00, ref o); TS.Store(a01, ref Unsafe.Add(ref o, v)); TS.Store(a02, ref Unsafe.Add(ref o, 2 * v)); TS.Store(a03, ref Unsafe.Add(ref o, 3 * v));
+        o = ref Unsafe.Add(ref o, tileRows);
+        TS.Store(a10, ref o); TS.Store(a11, ref Unsafe.Add(ref o, v)); TS.Store(a12, ref Unsafe.Add(ref o, 2 * v)); TS.Store(a13, ref Unsafe.Add(ref o, 3 * v));
+        o = ref Unsafe.Add(ref o, tileRows);
+        TS.Store(a20, ref o); TS.Store(a21, ref Unsafe.Add(ref o, v)); TS.Store(a22, ref Unsafe.Add(ref o, 2 * v)); TS.Store(a23, ref Unsafe.Add(ref o, 3 * v));
+        o = ref Unsafe.Add(ref o, tileRows);
+        TS.Store(a30, ref o); TS.Store(a31, ref Unsafe.Add(ref o, v)); TS.Store(a32, ref Unsafe.Add(ref o, 2 * v)); TS.Store(a33, ref Unsafe.Add(ref o, 3 * v));
     }
 
     /// <summary>Two output features of one block, two row vectors at a time (block sizes 2, 6, 10, ...).</summary>
