@@ -770,7 +770,11 @@ internal static class Cayley
             TV half = TS.Create(0.5f * scale);
             for (int r = 0; r < b; r++)
                 for (int c = 0; c < b; c++)
-                    TS.Store(r == c ? onDiagonal : TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref temp, b, r, c, v)), TS.Load(ref At(ref temp, b, c, r, v)))), ref At(ref q, b, r, c, v));
+                {
+                    // The diagonal is (a_rr − a_rr)/2 + diagonal: 0 + diagonal, or NaN from a NaN or infinite a_rr, as in PEFT.
+                    TV value = TS.Multiply(half, TS.Subtract(TS.Load(ref At(ref temp, b, r, c, v)), TS.Load(ref At(ref temp, b, c, r, v))));
+                    TS.Store(r == c ? TS.Add(value, onDiagonal) : value, ref At(ref q, b, r, c, v));
+                }
             return;
         }
         TV factor = TS.Create(scale);

@@ -211,4 +211,29 @@ public sealed class CayleyTests(BackendCase backendCase) : BackendTestBase(backe
         if (sharedBytes == 0 || (blockSize == 48 && neumann))
             Assert.That(global.Kernels.CayleyWorkspaceLength(shape), Is.GreaterThan(0), $"{shape} with {sharedBytes} shared bytes should run from the global workspace");
     }
+    [Test]
+    public void Forward_NonFiniteRawDiagonal_MakesItsBlockNaN()
+    {
+        // S = (A − Aᵀ)/2 has a_rr − a_rr on its diagonal: NaN when a_rr is NaN or infinite (PEFT's arithmetic too), and then
+        // every entry of that block is NaN. A kernel that wrote the diagonal as a constant instead returned a finite block
+        // (the SIMD lanes did, from 2026-12-08 until this test).
+        CayleyShape shape = Boft(3, 8);
+        var random = new Random(11);
+        float[] parameters = Array.ConvertAll(AsFloat(Random(random, shape.ParametersLength, 0.3)), v => (float)v);
+        parameters[0] = float.NaN; // block 0, a_00
+        parameters[64 + 9] = float.PositiveInfinity; // block 1, a_11
+        using Tensor p = Backend.Upload(parameters, shape.ParameterBlockCount, shape.ParameterBlockLength);
+        using Tensor blocks = Backend.Allocate(shape.BlockCount, 8, 8);
+        if (Backend is ReferenceBackend)
+        {
+            // The double-precision oracle refuses instead: its inversion reports the NaN pivot.
+            Assert.That(() => Backend.CayleyForward(shape, p, null, blocks), Throws.InstanceOf<ArithmeticException>().With.Message.Contains("NaN"));
+            return;
+        }
+        Backend.CayleyForward(shape, p, null, blocks);
+        float[] c = blocks.ToArray();
+        Assert.That(c.Take(64).Count(float.IsNaN), Is.EqualTo(64), "block 0 (NaN diagonal)");
+        Assert.That(c.Skip(64).Take(64).Count(float.IsNaN), Is.EqualTo(64), "block 1 (infinite diagonal)");
+        Assert.That(c.Skip(128).All(float.IsFinite), Is.True, "block 2 (finite parameters)");
+    }
 }
