@@ -90,15 +90,7 @@ public static class TimingHarness
         options.Validate();
         validate?.Invoke();
         Action? upload = transfers?.Upload, download = transfers?.Download;
-        long idleTicks = (long)(options.IdleBeforeSampleMs * Stopwatch.Frequency / 1000);
-        void Idle()
-        {
-            if (idleTicks == 0)
-                return;
-            long start = Stopwatch.GetTimestamp();
-            while (Stopwatch.GetTimestamp() - start < idleTicks)
-                Thread.SpinWait(20);
-        }
+        void Idle() => Spin(options.IdleBeforeSampleMs);
         void Sample()
         {
             upload?.Invoke();
@@ -108,14 +100,11 @@ public static class TimingHarness
         }
 
         synchronize(); // nothing queued before this call is timed
-        var warm = Stopwatch.StartNew();
-        int warmRuns = 0;
-        while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
+        WarmUp(() =>
         {
             Idle();
             Sample();
-            warmRuns++;
-        }
+        }, options);
         var samples = new List<double>();
         var total = Stopwatch.StartNew();
         while (samples.Count < options.MinRuns || (total.Elapsed.TotalMilliseconds < options.BudgetMs && samples.Count < options.MaxRuns))
@@ -139,31 +128,36 @@ public static class TimingHarness
     /// <param name="options">Per operation: <see cref="TimingOptions.BudgetMs"/> of timed samples (the turns run until all
     /// budgets together are spent), at least <see cref="TimingOptions.MinRuns"/> and at most
     /// <see cref="TimingOptions.MaxRuns"/> samples, and <see cref="TimingOptions.WarmupMs"/> of warm-up before the first turn.
-    /// <see cref="TimingOptions.IdleBeforeSampleMs"/> is taken from each operation instead.</param>
+    /// <see cref="TimingOptions.IdleBeforeSampleMs"/> must be 0: it is set per operation instead.</param>
     /// <returns>One timing per operation, in the order given.</returns>
-    /// <exception cref="ArgumentException"><paramref name="operations"/> is empty.</exception>
+    /// <exception cref="ArgumentException"><paramref name="operations"/> is empty or holds a null, or the options set an idle time.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="TimingOptions.Validate"/>), or an
+    /// operation's idle time is negative.</exception>
     public static IReadOnlyList<Timing> TimeInterleaved(IReadOnlyList<InterleavedOperation> operations, TimingOptions options)
     {
         ArgumentNullException.ThrowIfNull(operations);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.IdleBeforeSampleMs != 0)
+            throw new ArgumentException($"IdleBeforeSampleMs is set per operation here (InterleavedOperation), not in the options (got {options.IdleBeforeSampleMs} ms).", nameof(options));
         if (operations.Count == 0)
             throw new ArgumentException("At least one operation is needed.", nameof(operations));
         for (int i = 0; i < operations.Count; i++)
+        {
             if (operations[i] is null)
                 throw new ArgumentException($"Operation {i} is null.", nameof(operations));
+            if (!(operations[i].IdleBeforeSampleMs >= 0))
+                throw new ArgumentOutOfRangeException(nameof(operations), operations[i].IdleBeforeSampleMs, $"Operation {i}'s IdleBeforeSampleMs must be zero or more.");
+        }
         int count = operations.Count;
         foreach (InterleavedOperation op in operations)
         {
             op.Synchronize();
-            var warm = Stopwatch.StartNew();
-            int warmRuns = 0;
-            while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
+            WarmUp(() =>
             {
                 op.Operation();
                 op.Synchronize();
-                warmRuns++;
-            }
+            }, options);
         }
         var samples = new List<double>[count];
         for (int i = 0; i < count; i++)
@@ -178,10 +172,7 @@ public static class TimingHarness
                 InterleavedOperation op = operations[i];
                 op.Operation();
                 op.Synchronize();
-                long idleTicks = (long)(op.IdleBeforeSampleMs * Stopwatch.Frequency / 1000);
-                long idleStart = Stopwatch.GetTimestamp();
-                while (Stopwatch.GetTimestamp() - idleStart < idleTicks)
-                    Thread.SpinWait(20);
+                Spin(op.IdleBeforeSampleMs);
                 long start = Stopwatch.GetTimestamp();
                 op.Operation();
                 op.Synchronize();
@@ -189,6 +180,30 @@ public static class TimingHarness
             }
         }
         return samples.Select(Summarize).ToArray();
+    }
+
+    /// <summary>Untimed runs of <paramref name="sample"/>: at least two, then until <see cref="TimingOptions.WarmupMs"/> has
+    /// passed (at most <see cref="TimingOptions.MaxRuns"/>).</summary>
+    private static void WarmUp(Action sample, TimingOptions options)
+    {
+        var warm = Stopwatch.StartNew();
+        int warmRuns = 0;
+        while (warmRuns < 2 || (warm.Elapsed.TotalMilliseconds < options.WarmupMs && warmRuns < options.MaxRuns))
+        {
+            sample();
+            warmRuns++;
+        }
+    }
+
+    /// <summary>Busy serial work on the calling thread for <paramref name="milliseconds"/> (none for 0).</summary>
+    private static void Spin(double milliseconds)
+    {
+        long ticks = (long)(milliseconds * Stopwatch.Frequency / 1000);
+        if (ticks <= 0)
+            return;
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < ticks)
+            Thread.SpinWait(20);
     }
 
     private static Timing Summarize(List<double> samples)

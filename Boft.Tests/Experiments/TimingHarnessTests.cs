@@ -148,5 +148,9 @@ public sealed class TimingHarnessTests
         Assert.That(() => TimingHarness.TimeInterleaved([], new TimingOptions()), Throws.ArgumentException.With.Message.Contains("operations"));
         Assert.That(() => TimingHarness.TimeInterleaved([new InterleavedOperation(() => { }, () => { })], new TimingOptions(MinRuns: 0)),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("MinRuns"));
+        Assert.That(() => TimingHarness.TimeInterleaved([new InterleavedOperation(() => { }, () => { }, -1)], new TimingOptions()),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("IdleBeforeSampleMs"));
+        Assert.That(() => TimingHarness.TimeInterleaved([new InterleavedOperation(() => { }, () => { })], new TimingOptions(IdleBeforeSampleMs: 1)),
+            Throws.ArgumentException.With.Message.Contains("per operation"));
     }
 }
