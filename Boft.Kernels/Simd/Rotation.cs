@@ -171,8 +171,7 @@ internal static class Rotation
         }
         int tileRows = plan.TileRows(plan.BackwardRows, rowCount);
         int rowTiles = (rowCount + tileRows - 1) / tileRows;
-        int tilesPerChunk = (rowTiles + SimdParallel.MaxRowChunks - 1) / SimdParallel.MaxRowChunks;
-        int chunkCount = (rowTiles + tilesPerChunk - 1) / tilesPerChunk;
+        (int tilesPerChunk, int chunkCount) = SimdParallel.RowChunks(rowTiles, 1); // chunks of row tiles, by the shape alone
         float[]? pooled = null;
         try
         {
