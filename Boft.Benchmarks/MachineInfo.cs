@@ -8,24 +8,28 @@ internal static partial class MachineInfo
 {
     public static string Cpu()
     {
-        string model = "unknown CPU", family = "";
+        (string model, string? generation) = CpuModel();
+        return $"{model}{(generation is null ? "" : $" ({generation})")} {VectorIsa}, {Environment.ProcessorCount} cores, .NET {Environment.Version}";
+    }
+
+    /// <summary>The CPU's model name, and its family and model numbers where /proc/cpuinfo gives them (virtual machines
+    /// often show a bare "AMD EPYC": the family tells the generation, 25 = Zen 3/4, 26 = Zen 5).</summary>
+    private static (string Model, string? Generation) CpuModel()
+    {
         try
         {
-            if (File.Exists("/proc/cpuinfo"))
-            {
-                string[] lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
-                string? Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':')) is { } line
-                    ? line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim() : null;
-                model = Field("model name") ?? model;
-                // Virtual machines often show a bare "AMD EPYC": the family and model tell the generation (25 = Zen 3/4, 26 = Zen 5).
-                if (Field("cpu family") is { } f && Field("model") is { } m)
-                    family = $" (family {f} model {m})";
-            }
+            if (!File.Exists("/proc/cpuinfo"))
+                return ("unknown CPU", null);
+            string[] lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
+            string? Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':')) is { } line
+                ? line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim() : null;
+            string? generation = Field("cpu family") is { } family && Field("model") is { } model ? $"family {family} model {model}" : null;
+            return (Field("model name") ?? "unknown CPU", generation);
         }
         catch (IOException)
         {
+            return ("unknown CPU", null);
         }
-        return $"{model}{family} {VectorIsa}, {Environment.ProcessorCount} cores, .NET {Environment.Version}";
     }
 
     /// <summary>The widest float32 vector instructions present: what the SIMD backend's kernels are compiled to.</summary>
@@ -36,9 +40,7 @@ internal static partial class MachineInfo
     /// <summary>A folder-safe machine name, e.g. <c>amd-epyc-2-cores</c>.</summary>
     public static string FolderName()
     {
-        string cpu = Cpu().Split(',')[0].ToLowerInvariant();
-        cpu = cpu.Contains(" (family", StringComparison.Ordinal) ? cpu[..cpu.IndexOf(" (family", StringComparison.Ordinal)] : cpu;
-        string slug = NonWord().Replace(cpu, "-").Trim('-');
+        string slug = NonWord().Replace(CpuModel().Model.ToLowerInvariant(), "-").Trim('-');
         // AVX2 machines keep the plain name (the folders recorded before the ISA was part of it); others say theirs.
         string isa = VectorIsa == "AVX2" ? "" : "-" + NonWord().Replace(VectorIsa.ToLowerInvariant(), "");
         return $"{slug}{isa}-{Environment.ProcessorCount}-cores";
