@@ -34,14 +34,17 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
-    /// <summary>When input and output together take at least this many bytes, float32 and bfloat16 outputs are written with
-    /// non-temporal stores: they cannot stay in a 32 MiB L3 anyway, and a normal store first reads each output line (12 bytes
-    /// moved per float32 element instead of 8).</summary>
-    private const long StreamingBytes = 32L << 20;
-
     private static bool SameRows(SimdTensor input, SimdTensor output) => input.ElementType == ElementType.Float32
         ? Unsafe.AreSame(ref input.Data, ref output.Data)
         : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset;
+
+    /// <summary>Whether the forward streams: input and output beyond the L3 (<see cref="StreamingStores"/>) and not one
+    /// tensor; then float32 and bfloat16 outputs are written with non-temporal stores, and every work item reads its rows
+    /// ahead. float16 results go through a stage and are stored plainly.</summary>
+    internal static bool Streams(SimdTensor input, SimdTensor output, int rowCount, int d) =>
+        output.ElementType != ElementType.Float16
+        && StreamingStores.Applies((long)rowCount * d * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes()))
+        && !SameRows(input, output);
 
     /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
     public static bool Applies(RotationShape shape) =>
@@ -65,8 +68,7 @@ internal static class LaneRotation
                     lanes[lane] = transpose ? c[rowMajor] : c[columnMajor];
                 }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
-            long rowBytes = (long)rowCount * d * output.ElementType.SizeInBytes();
-            bool streaming = output.ElementType != ElementType.Float16 && 2 * rowBytes >= StreamingBytes && !SameRows(input, output);
+            bool streaming = Streams(input, output, rowCount, d);
             SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / featureTiles, featureTile = task % featureTiles;
@@ -252,8 +254,13 @@ internal static class LaneRotation
             Vector256<float> scale = TScale.Value ? Vector256.Create(scales[row]) : default;
             ref byte x = ref Unsafe.Add(ref input, offset * TIn.Size);
             ref byte y = ref staged ? ref output : ref Unsafe.Add(ref output, offset * TOut.Size);
+            // Streaming: the row PrefetchRows ahead is asked for while this one is computed (one prefetch per 16 elements).
+            bool prefetch = TOut.Streaming && row + StreamingStores.PrefetchRows < rows.EndRow;
+            ref byte ahead = ref Unsafe.Add(ref x, StreamingStores.PrefetchRows * (nint)d * TIn.Size);
             for (nint f = 0; f < width; f += 16)
             {
+                if (prefetch)
+                    StreamingStores.Prefetch(ref Unsafe.Add(ref ahead, f * TIn.Size));
                 TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
                 ref float k0 = ref Unsafe.Add(ref k, f * TBlock.Size);
                 Vector256<float> y0 = TBlock.Apply(x0, ref k0), y1 = TBlock.Apply(x1, ref Unsafe.Add(ref k0, 8 * TBlock.Size));
@@ -267,6 +274,8 @@ internal static class LaneRotation
             if (staged)
                 ElementConversions.Narrow(stage, rows.Output.ElementType, rows.Output.Bits.Slice((int)offset, width));
         }
+        if (TOut.Streaming)
+            StreamingStores.Fence();
     }
 
     /// <summary>The rows of one work item and where its tensors start (each tensor reference taken once: the accessors check
@@ -309,6 +318,9 @@ internal static class LaneRotation
     private interface IRowOutput
     {
         static abstract int Size { get; }
+
+        /// <summary>Non-temporal stores, with the input read ahead (<see cref="StreamingStores"/>).</summary>
+        static virtual bool Streaming => false;
 
         static abstract void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1);
     }
@@ -369,6 +381,8 @@ internal static class LaneRotation
     {
         public static int Size => sizeof(float);
 
+        public static bool Streaming => true;
+
         /// <summary>Aligned: the tensor's first element is 64-byte aligned, d and f are multiples of 16, and the array is pinned.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe void Store(ref byte row, nint f, Vector256<float> y0, Vector256<float> y1)
@@ -396,6 +410,8 @@ internal static class LaneRotation
     private readonly struct BFloat16StreamingOut : IRowOutput
     {
         public static int Size => sizeof(ushort);
+
+        public static bool Streaming => true;
 
         /// <summary>32-byte aligned, as for <see cref="Float32StreamingOut"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -150,10 +150,11 @@ internal static class Rotation
         int tileRows = plan.TileRows(plan.ForwardRows, rowCount);
         int rowTiles = (rowCount + tileRows - 1) / tileRows;
         long work = (long)rowCount * plan.FeatureCount * plan.BlockSize * plan.FactorCount;
+        bool streaming = Streams(rowCount, plan.FeatureCount, output, input);
         SimdParallel.For(rowTiles * plan.ForwardFeatureTileCount, work, maxDegreeOfParallelism, task =>
         {
             int rowTile = task / plan.ForwardFeatureTileCount, featureTile = task % plan.ForwardFeatureTileCount;
-            ForwardTile<TS, TV>(plan, input, blocks, transpose, rowScale, output, rowCount, tileRows, rowTile * tileRows, featureTile * plan.ForwardTileWidth);
+            ForwardTile<TS, TV>(plan, input, blocks, transpose, rowScale, output, rowCount, tileRows, rowTile * tileRows, featureTile * plan.ForwardTileWidth, streaming);
         });
     }
 
@@ -186,13 +187,15 @@ internal static class Rotation
             }
             float[]? partials = pooled;
             long work = 3L * rowCount * plan.FeatureCount * plan.BlockSize * plan.FactorCount;
+            bool streaming = Streams(rowCount, plan.FeatureCount, gradInput, input, gradOutput);
             SimdParallel.For(chunkCount * plan.BackwardFeatureTileCount, work, maxDegreeOfParallelism, task =>
             {
                 int chunk = task / plan.BackwardFeatureTileCount, featureTile = task % plan.BackwardFeatureTileCount;
                 ref float partial = ref partials is null ? ref gradBlocks.Data : ref partials[chunk * blocksLength];
                 int firstTile = chunk * tilesPerChunk, endTile = Math.Min(rowTiles, firstTile + tilesPerChunk);
                 for (int rowTile = firstTile; rowTile < endTile; rowTile++)
-                    BackwardTile<TS, TV>(plan, input, blocks, gradOutput, gradInput, ref partial, rowCount, tileRows, rowTile * tileRows, featureTile * plan.BackwardTileWidth);
+                    BackwardTile<TS, TV>(plan, input, blocks, gradOutput, gradInput, ref partial, rowCount, tileRows, rowTile * tileRows, featureTile * plan.BackwardTileWidth,
+                        streaming);
             });
             if (partials is not null)
                 Elementwise.SumChunks<TS, TV>(partials, chunkCount, blocksLength, gradBlocks.Array, gradBlocks.Offset, maxDegreeOfParallelism);
@@ -204,9 +207,25 @@ internal static class Rotation
         }
     }
 
+    /// <summary>Whether the tiles are written back with non-temporal stores (<see cref="StreamingStores"/>): a float32
+    /// <paramref name="output"/> that shares no storage with the <paramref name="inputs"/>, all together beyond the L3.</summary>
+    internal static bool Streams(int rowCount, int d, SimdTensor output, params SimdTensor[] inputs)
+    {
+        if (output.ElementType != ElementType.Float32)
+            return false;
+        long bytes = (long)rowCount * d * sizeof(float);
+        foreach (SimdTensor input in inputs)
+        {
+            if (StreamingStores.SameStorage(input, output))
+                return false;
+            bytes += (long)rowCount * d * input.ElementType.SizeInBytes();
+        }
+        return StreamingStores.Applies(bytes);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardTile<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output,
-        int rowCount, int tileRows, int firstRow, int firstFeature)
+        int rowCount, int tileRows, int firstRow, int firstFeature, bool streaming)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -240,12 +259,12 @@ internal static class Rotation
             current = ref next;
             next = ref swap;
         }
-        StoreTile<TS, TV>(ref current, tileRows, rowScale, output, d, firstRow, firstFeature, rows, width, stage);
+        StoreTile<TS, TV>(ref current, tileRows, rowScale, output, d, firstRow, firstFeature, rows, width, stage, streaming);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardTile<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, SimdTensor gradOutput, SimdTensor gradInput,
-        ref float partial, int rowCount, int tileRows, int firstRow, int firstFeature)
+        ref float partial, int rowCount, int tileRows, int firstRow, int firstFeature, bool streaming)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -289,7 +308,7 @@ internal static class Rotation
             current = ref next;
             next = ref swap;
         }
-        StoreTile<TS, TV>(ref current, tileRows, null, gradInput, d, firstRow, firstFeature, rows, width, stage);
+        StoreTile<TS, TV>(ref current, tileRows, null, gradInput, d, firstRow, firstFeature, rows, width, stage, streaming);
     }
 
     /// <summary>
@@ -326,17 +345,24 @@ internal static class Rotation
     /// <summary>
     /// The SoA tile back into rows of <paramref name="destination"/>, each row scaled by <paramref name="rowScale"/> when given.
     /// A 16-bit destination is written one vector's worth of rows at a time through <paramref name="stage"/> (L1-resident):
-    /// transposed and scaled in float32, then rounded once (RNE) into the destination rows.
+    /// transposed and scaled in float32, then rounded once (RNE) into the destination rows. <paramref name="streaming"/>
+    /// (float32 only) writes the rows with non-temporal stores, so they are scaled in the tile first, not read back.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreTile<TS, TV>(ref float tile, int tileRows, SimdTensor? rowScale, SimdTensor destination, int d, int firstRow, int firstFeature, int rows, int width,
-        Span<float> stage)
+        Span<float> stage, bool streaming)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
         if (!destination.ElementType.IsSixteenBit())
         {
             ref float outputRow = ref Unsafe.Add(ref destination.Data, (nint)firstRow * d + firstFeature);
+            if (streaming)
+            {
+                ScaleLanes<TS, TV>(rowScale, ref tile, tileRows, firstRow, rows, width);
+                Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows, streaming: true);
+                return;
+            }
             Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows);
             ScaleRows<TS, TV>(rowScale, ref outputRow, d, firstRow, rows, width);
             return;
@@ -366,6 +392,29 @@ internal static class Rotation
         ReadOnlySpan<float> scale = rowScale.Span;
         for (int r = 0; r < rows; r++)
             Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref rowsStart, (nint)r * stride), width, scale[firstRow + r]);
+    }
+
+    /// <summary>Scales lane r of every feature of the SoA tile by rowScale[firstRow + r], if a scale is given: the same
+    /// product per element as <see cref="ScaleRows{TS, TV}"/> after the transpose.</summary>
+    private static void ScaleLanes<TS, TV>(SimdTensor? rowScale, ref float tile, int tileRows, int firstRow, int rows, int width)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (rowScale is null)
+            return;
+        Span<float> scale = Scratch.Get(tileRows + TS.Count);
+        rowScale.Span.Slice(firstRow, rows).CopyTo(scale);
+        scale[rows..].Clear();
+        ref float scales = ref MemoryMarshal.GetReference(scale);
+        for (int r = 0; r < tileRows; r += TS.Count)
+        {
+            TV s = TS.Load(ref Unsafe.Add(ref scales, r));
+            for (int f = 0; f < width; f++)
+            {
+                ref float lanes = ref Unsafe.Add(ref tile, (nint)f * tileRows + r);
+                TS.Store(TS.Multiply(TS.Load(ref lanes), s), ref lanes);
+            }
+        }
     }
 
     /// <summary>Rows → SoA tile (feature-major, <paramref name="tileRows"/> floats per feature); lanes past <paramref name="rows"/> are zeroed.</summary>

@@ -155,8 +155,8 @@ internal static partial class RowRotation
             {
                 Sums4x2<TS, TV>(ref Unsafe.Add(ref block, c), first, second, b, ref x0, ref x1, ref x2, ref x3,
                     out TV a0, out TV a1, out TV a2, out TV a3, out TV e0, out TV e1, out TV e2, out TV e3);
-                StoreRows4<TS, TV>(a0, a1, a2, a3, ref Unsafe.Add(ref destination, OutputIndex(runs, j, c, h)), stride);
-                StoreRows4<TS, TV>(e0, e1, e2, e3, ref Unsafe.Add(ref destination, OutputIndex(runs, j, c + v, h)), stride);
+                StoreRows4<TV, CachedStore>(a0, a1, a2, a3, ref Unsafe.Add(ref destination, OutputIndex(runs, j, c, h)), stride);
+                StoreRows4<TV, CachedStore>(e0, e1, e2, e3, ref Unsafe.Add(ref destination, OutputIndex(runs, j, c + v, h)), stride);
             }
         }
     }

@@ -182,13 +182,21 @@ internal static partial class RowRotation
             float[]? transposedCopy = transposedBlocks;
             int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long work = (long)rowCount * plan.FeatureCount * b * m;
+            bool streaming = Streams(plan, input, output, rowCount, TS.Count);
             SimdParallel.For(rowBlocks * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
                 int firstRow = rowBlock * BlockRows, endRow = Math.Min(rowCount, firstRow + BlockRows);
                 ref float coefficientData = ref transposedCopy is null ? ref blocks.Data : ref transposedCopy[0];
                 for (int row = firstRow; row < endRow; row += GroupRows)
-                    Group<TS, TV>(plan, input, ref coefficientData, transpose, rowScale, output, row, Math.Min(GroupRows, endRow - row), featureTile * plan.TileWidth);
+                {
+                    if (streaming)
+                        PrefetchRows(input, plan.FeatureCount, row + GroupRows, Math.Min(endRow, row + 2 * GroupRows), featureTile * plan.TileWidth, plan.TileWidth);
+                    Group<TS, TV>(plan, input, ref coefficientData, transpose, rowScale, output, row, Math.Min(GroupRows, endRow - row), featureTile * plan.TileWidth,
+                        streaming);
+                }
+                if (streaming)
+                    StreamingStores.Fence();
             });
         }
         finally
@@ -198,10 +206,40 @@ internal static partial class RowRotation
         }
     }
 
-    /// <summary>All m factors on rows [firstRow, firstRow + rows) × one feature tile.</summary>
+    /// <summary>
+    /// Whether the forward streams (<see cref="StreamingStores"/>): rows beyond the L3, a float32 output in its own storage,
+    /// every output row and feature tile aligned to the vector. Then the last factor's results go out with non-temporal
+    /// stores, and each group of rows asks for the next group's input while it computes.
+    /// </summary>
+    internal static bool Streams(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount, int lanes)
+    {
+        long bytes = (long)rowCount * plan.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes());
+        return output.ElementType == ElementType.Float32 && !StreamingStores.SameStorage(input, output) && StreamingStores.Applies(bytes)
+            && StreamingStores.Aligned(ref output.Data, plan.FeatureCount, lanes) && plan.TileWidth % lanes == 0;
+    }
+
+    /// <summary>Asks for rows [firstRow, endRow) × features [firstFeature, firstFeature + width) of the input's rows of
+    /// <paramref name="d"/> features (clipped to the row), one prefetch per cache line.</summary>
+    private static void PrefetchRows(SimdTensor input, int d, int firstRow, int endRow, int firstFeature, int width)
+    {
+        int size = input.ElementType.SizeInBytes();
+        width = Math.Min(width, d - firstFeature);
+        ref byte start = ref input.ElementType == ElementType.Float32
+            ? ref Unsafe.As<float, byte>(ref input.Data)
+            : ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(input.BitsArray), input.BitsOffset));
+        for (int row = firstRow; row < endRow; row++)
+        {
+            ref byte line = ref Unsafe.Add(ref start, ((nint)row * d + firstFeature) * size);
+            for (int offset = 0; offset < width * size; offset += 64)
+                StreamingStores.Prefetch(ref Unsafe.Add(ref line, offset));
+        }
+    }
+
+    /// <summary>All m factors on rows [firstRow, firstRow + rows) × one feature tile; <paramref name="streaming"/> writes the
+    /// last factor's float32 results with non-temporal stores.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Group<TS, TV>(RowRotationPlan plan, SimdTensor input, ref float coefficients, bool transpose, SimdTensor? rowScale, SimdTensor output,
-        int firstRow, int rows, int firstFeature)
+        int firstRow, int rows, int firstFeature, bool streaming)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -258,10 +296,13 @@ internal static partial class RowRotation
             ref float rowScales = ref MemoryMarshal.GetReference(scale);
             bool scaled = last && rowScale is not null;
             if (last && roundInRegisters)
-                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref Unsafe.NullRef<float>(), 0, scaled, ref rowScales,
+                Factor8<TS, TV, CachedStore>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref Unsafe.NullRef<float>(), 0, scaled, ref rowScales,
                     ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset + (nint)firstRow * d + firstFeature), d);
+            else if (rows == GroupRows && last && streaming && !stagedOut)
+                Factor8<TS, TV, StreamingStore>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales,
+                    ref Unsafe.NullRef<ushort>(), 0);
             else if (rows == GroupRows)
-                Factor8<TS, TV>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales,
+                Factor8<TS, TV, CachedStore>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref destination, destinationStride, scaled, ref rowScales,
                     ref Unsafe.NullRef<ushort>(), 0);
             else
                 for (int r = 0; r < rows; r++)
@@ -306,17 +347,18 @@ internal static partial class RowRotation
     /// registers, one index and one coefficient pointer (checked with DOTNET_JitDisasm: no spills in it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Factor8<TS, TV>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination, nint destinationStride,
+    private static void Factor8<TS, TV, TStore>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination, nint destinationStride,
         bool scaled, ref float rowScales, ref ushort bfloat16Destination, nint bfloat16Stride)
         where TS : struct, ISimd<TV>
         where TV : struct
+        where TStore : struct, IRowStore
     {
         int v = TS.Count, h = b / 2;
         if (PairedVectors && b % (2 * v) == 0)
         {
             // Two output vectors per block: two 4-row halves, 4 × 2 accumulators each (see Factor4x2).
             for (int half = 0; half < GroupRows; half += 4)
-                Factor4x2<TS, TV>(ref Unsafe.Add(ref source, half * sourceStride), sourceStride, runs, blocks, b, ref coefficients,
+                Factor4x2<TS, TV, TStore>(ref Unsafe.Add(ref source, half * sourceStride), sourceStride, runs, blocks, b, ref coefficients,
                     ref Unsafe.IsNullRef(ref destination) ? ref destination : ref Unsafe.Add(ref destination, half * destinationStride), destinationStride,
                     scaled, ref Unsafe.Add(ref rowScales, half),
                     ref Unsafe.IsNullRef(ref bfloat16Destination) ? ref bfloat16Destination : ref Unsafe.Add(ref bfloat16Destination, half * bfloat16Stride), bfloat16Stride);
@@ -365,8 +407,8 @@ internal static partial class RowRotation
                     continue;
                 }
                 ref float o = ref Unsafe.Add(ref output, c);
-                StoreRows4<TS, TV>(a0, a1, a2, a3, ref o, destinationStride);
-                StoreRows4<TS, TV>(a4, a5, a6, a7, ref Unsafe.Add(ref o, 4 * destinationStride), destinationStride);
+                StoreRows4<TV, TStore>(a0, a1, a2, a3, ref o, destinationStride);
+                StoreRows4<TV, TStore>(a4, a5, a6, a7, ref Unsafe.Add(ref o, 4 * destinationStride), destinationStride);
             }
         }
     }
@@ -379,10 +421,11 @@ internal static partial class RowRotation
     /// t order as Factor8's and Factor1's, so results do not depend on which kernel ran.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Factor4x2<TS, TV>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination,
+    private static void Factor4x2<TS, TV, TStore>(ref float source, nint sourceStride, int[] runs, int blocks, int b, ref float coefficients, ref float destination,
         nint destinationStride, bool scaled, ref float rowScales, ref ushort bfloat16Destination, nint bfloat16Stride)
         where TS : struct, ISimd<TV>
         where TV : struct
+        where TStore : struct, IRowStore
     {
         int v = TS.Count;
         ref float x0 = ref source;
@@ -413,8 +456,8 @@ internal static partial class RowRotation
                     continue;
                 }
                 ref float o = ref Unsafe.Add(ref destination, (nint)j * b + c);
-                StoreRows4<TS, TV>(a0, a1, a2, a3, ref o, destinationStride);
-                StoreRows4<TS, TV>(e0, e1, e2, e3, ref Unsafe.Add(ref o, v), destinationStride);
+                StoreRows4<TV, TStore>(a0, a1, a2, a3, ref o, destinationStride);
+                StoreRows4<TV, TStore>(e0, e1, e2, e3, ref Unsafe.Add(ref o, v), destinationStride);
             }
         }
     }
@@ -464,16 +507,16 @@ internal static partial class RowRotation
         a3 = TS.Fma(y, k, a3); e3 = TS.Fma(y, l, e3);
     }
 
-    /// <summary>One vector into each of 4 rows, <paramref name="stride"/> floats apart.</summary>
+    /// <summary>One vector into each of 4 rows, <paramref name="stride"/> floats apart, with <typeparamref name="TStore"/>'s stores.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRows4<TS, TV>(TV r0, TV r1, TV r2, TV r3, ref float destination, nint stride)
-        where TS : struct, ISimd<TV>
+    private static void StoreRows4<TV, TStore>(TV r0, TV r1, TV r2, TV r3, ref float destination, nint stride)
         where TV : struct
+        where TStore : struct, IRowStore
     {
-        TS.Store(r0, ref destination);
-        TS.Store(r1, ref Unsafe.Add(ref destination, stride));
-        TS.Store(r2, ref Unsafe.Add(ref destination, 2 * stride));
-        TS.Store(r3, ref Unsafe.Add(ref destination, 3 * stride));
+        TStore.Store(r0, ref destination);
+        TStore.Store(r1, ref Unsafe.Add(ref destination, stride));
+        TStore.Store(r2, ref Unsafe.Add(ref destination, 2 * stride));
+        TStore.Store(r3, ref Unsafe.Add(ref destination, 3 * stride));
     }
 
     /// <summary>The same, rounded to bfloat16 (<see cref="StoreBFloat16{TV}"/>), rows <paramref name="stride"/> values apart.</summary>

@@ -65,6 +65,51 @@ internal interface ISimd<TV>
 
     /// <summary>Transposes a Count×Count tile: <c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c>.</summary>
     static abstract void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride);
+
+    /// <summary>The same with non-temporal stores (<see cref="StreamingStores"/>): every destination row must start on a
+    /// Count × 4-byte boundary, which the caller checks (<see cref="StreamingStores.Aligned"/>).</summary>
+    static abstract void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride);
+}
+
+/// <summary>How a kernel writes its output vectors: plain stores, or non-temporal ones (aligned; see <see cref="StreamingStores"/>).
+/// The type tests fold away when the JIT specialises a kernel for one vector type.</summary>
+internal interface IRowStore
+{
+    static abstract void Store<TV>(TV value, ref float destination)
+        where TV : struct;
+}
+
+/// <summary>Plain stores: the rows stay in the cache.</summary>
+internal readonly struct CachedStore : IRowStore
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store<TV>(TV value, ref float destination)
+        where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            Unsafe.As<TV, Vector512<float>>(ref value).StoreUnsafe(ref destination);
+        else if (typeof(TV) == typeof(Vector256<float>))
+            Unsafe.As<TV, Vector256<float>>(ref value).StoreUnsafe(ref destination);
+        else
+            Unsafe.As<TV, Vector128<float>>(ref value).StoreUnsafe(ref destination);
+    }
+}
+
+/// <summary>Non-temporal stores: whole lines go to memory without first being read (destination aligned to the vector;
+/// 128-bit vectors are stored plainly).</summary>
+internal readonly struct StreamingStore : IRowStore
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<TV>(TV value, ref float destination)
+        where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported)
+            Avx512F.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref destination), Unsafe.As<TV, Vector512<float>>(ref value));
+        else if (typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported)
+            Avx.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref destination), Unsafe.As<TV, Vector256<float>>(ref value));
+        else
+            CachedStore.Store(value, ref destination);
+    }
 }
 
 /// <summary>512-bit vectors.</summary>
@@ -124,8 +169,17 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
         return half.GetLower() + half.GetUpper();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        Transpose<CachedStore>(ref source, sourceStride, ref destination, destinationStride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        Transpose<StreamingStore>(ref source, sourceStride, ref destination, destinationStride);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    private static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+        where TStore : struct, IRowStore
     {
         if (!Avx512F.IsSupported)
         {
@@ -178,22 +232,22 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
         t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD);
         t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
 
-        Avx512F.Shuffle4x128(t0, t8, 0x88).StoreUnsafe(ref destination);
-        Avx512F.Shuffle4x128(t1, t9, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, destinationStride));
-        Avx512F.Shuffle4x128(t2, t10, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 2 * destinationStride));
-        Avx512F.Shuffle4x128(t3, t11, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 3 * destinationStride));
-        Avx512F.Shuffle4x128(t4, t12, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 4 * destinationStride));
-        Avx512F.Shuffle4x128(t5, t13, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 5 * destinationStride));
-        Avx512F.Shuffle4x128(t6, t14, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 6 * destinationStride));
-        Avx512F.Shuffle4x128(t7, t15, 0x88).StoreUnsafe(ref Unsafe.Add(ref destination, 7 * destinationStride));
-        Avx512F.Shuffle4x128(t0, t8, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 8 * destinationStride));
-        Avx512F.Shuffle4x128(t1, t9, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 9 * destinationStride));
-        Avx512F.Shuffle4x128(t2, t10, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 10 * destinationStride));
-        Avx512F.Shuffle4x128(t3, t11, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 11 * destinationStride));
-        Avx512F.Shuffle4x128(t4, t12, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 12 * destinationStride));
-        Avx512F.Shuffle4x128(t5, t13, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 13 * destinationStride));
-        Avx512F.Shuffle4x128(t6, t14, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 14 * destinationStride));
-        Avx512F.Shuffle4x128(t7, t15, 0xDD).StoreUnsafe(ref Unsafe.Add(ref destination, 15 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t0, t8, 0x88), ref destination);
+        TStore.Store(Avx512F.Shuffle4x128(t1, t9, 0x88), ref Unsafe.Add(ref destination, destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t2, t10, 0x88), ref Unsafe.Add(ref destination, 2 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t3, t11, 0x88), ref Unsafe.Add(ref destination, 3 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t4, t12, 0x88), ref Unsafe.Add(ref destination, 4 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t5, t13, 0x88), ref Unsafe.Add(ref destination, 5 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t6, t14, 0x88), ref Unsafe.Add(ref destination, 6 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t7, t15, 0x88), ref Unsafe.Add(ref destination, 7 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t0, t8, 0xDD), ref Unsafe.Add(ref destination, 8 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t1, t9, 0xDD), ref Unsafe.Add(ref destination, 9 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t2, t10, 0xDD), ref Unsafe.Add(ref destination, 10 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t3, t11, 0xDD), ref Unsafe.Add(ref destination, 11 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t4, t12, 0xDD), ref Unsafe.Add(ref destination, 12 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t5, t13, 0xDD), ref Unsafe.Add(ref destination, 13 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t6, t14, 0xDD), ref Unsafe.Add(ref destination, 14 * destinationStride));
+        TStore.Store(Avx512F.Shuffle4x128(t7, t15, 0xDD), ref Unsafe.Add(ref destination, 15 * destinationStride));
     }
 }
 
@@ -252,8 +306,17 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
         return lanes.GetLower() + lanes.GetUpper();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        Transpose<CachedStore>(ref source, sourceStride, ref destination, destinationStride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        Transpose<StreamingStore>(ref source, sourceStride, ref destination, destinationStride);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    private static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+        where TStore : struct, IRowStore
     {
         if (!Avx.IsSupported)
         {
@@ -276,14 +339,14 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
         r2 = Avx.Shuffle(t1, t3, 0x44); r3 = Avx.Shuffle(t1, t3, 0xEE);
         r4 = Avx.Shuffle(t4, t6, 0x44); r5 = Avx.Shuffle(t4, t6, 0xEE);
         r6 = Avx.Shuffle(t5, t7, 0x44); r7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(r0, r4, 0x20).StoreUnsafe(ref destination);
-        Avx.Permute2x128(r1, r5, 0x20).StoreUnsafe(ref Unsafe.Add(ref destination, destinationStride));
-        Avx.Permute2x128(r2, r6, 0x20).StoreUnsafe(ref Unsafe.Add(ref destination, 2 * destinationStride));
-        Avx.Permute2x128(r3, r7, 0x20).StoreUnsafe(ref Unsafe.Add(ref destination, 3 * destinationStride));
-        Avx.Permute2x128(r0, r4, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 4 * destinationStride));
-        Avx.Permute2x128(r1, r5, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 5 * destinationStride));
-        Avx.Permute2x128(r2, r6, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 6 * destinationStride));
-        Avx.Permute2x128(r3, r7, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 7 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r0, r4, 0x20), ref destination);
+        TStore.Store(Avx.Permute2x128(r1, r5, 0x20), ref Unsafe.Add(ref destination, destinationStride));
+        TStore.Store(Avx.Permute2x128(r2, r6, 0x20), ref Unsafe.Add(ref destination, 2 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r3, r7, 0x20), ref Unsafe.Add(ref destination, 3 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r0, r4, 0x31), ref Unsafe.Add(ref destination, 4 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r1, r5, 0x31), ref Unsafe.Add(ref destination, 5 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r2, r6, 0x31), ref Unsafe.Add(ref destination, 6 * destinationStride));
+        TStore.Store(Avx.Permute2x128(r3, r7, 0x31), ref Unsafe.Add(ref destination, 7 * destinationStride));
     }
 }
 
@@ -343,6 +406,10 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
 
     public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
         ScalarTranspose.Tile(ref source, sourceStride, ref destination, destinationStride, 4);
+
+    /// <summary>No streaming stores at 128 bits: the plain transpose.</summary>
+    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        ScalarTranspose.Tile(ref source, sourceStride, ref destination, destinationStride, 4);
 }
 
 /// <summary>Scalar transposes for tile edges and for hardware without the shuffle instructions.</summary>
@@ -394,10 +461,13 @@ internal static class Transposer
     /// <summary>
     /// The same transpose with the destination's row groups outer: each inner loop writes only Count destination rows
     /// (Count pages when the destination stride is 4 KiB or more) instead of every destination row, which thrashed the
-    /// 64-entry L1 data TLB when a rotation tile (128 rows) was written back to rows of d ≥ 1024 floats.
+    /// 64-entry L1 data TLB when a rotation tile (128 rows) was written back to rows of d ≥ 1024 floats. With
+    /// <c>streaming</c> whole tiles are written with non-temporal stores (<see cref="StreamingStores"/>) where the destination
+    /// rows are vector-aligned; edges and unaligned rows are written with plain stores.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransposeToRows<TS, TV>(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount)
+    public static void TransposeToRows<TS, TV>(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount,
+        bool streaming = false)
         where TS : struct, ISimd<TV>
         where TV : struct
     {
@@ -408,9 +478,19 @@ internal static class Transposer
             Transpose<TS, TV>(ref source, sourceStride, ref destination, destinationStride, rowCount, columnCount);
             return;
         }
-        for (int c = 0; c < fullColumns; c += v)
-            for (int r = 0; r < fullRows; r += v)
-                TS.Transpose(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+        if (streaming && StreamingStores.Aligned(ref destination, destinationStride, v))
+        {
+            for (int c = 0; c < fullColumns; c += v)
+                for (int r = 0; r < fullRows; r += v)
+                    TS.TransposeStreaming(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+            StreamingStores.Fence();
+        }
+        else
+        {
+            for (int c = 0; c < fullColumns; c += v)
+                for (int r = 0; r < fullRows; r += v)
+                    TS.Transpose(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+        }
         if (fullColumns < columnCount)
             ScalarTranspose.Rectangle(ref Unsafe.Add(ref source, fullColumns), sourceStride,
                 ref Unsafe.Add(ref destination, fullColumns * destinationStride), destinationStride, rowCount, columnCount - fullColumns);
