@@ -119,6 +119,8 @@ internal static class LaneRotation
         float[] partials = ArrayPool<float>.Shared.Rent(chunks * length);
         try
         {
+            // x and g beyond the L3: each row asks for the rows PrefetchRows ahead (StreamingStores).
+            bool streaming = StreamingStores.Applies(2L * rowCount * d * input.ElementType.SizeInBytes());
             SimdParallel.For(chunks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int chunk = task / featureTiles, featureTile = task % featureTiles;
@@ -131,9 +133,9 @@ internal static class LaneRotation
                 ref float accumulators = ref MemoryMarshal.GetReference(sums);
                 switch (input.ElementType)
                 {
-                    case ElementType.Float32: GradientRows<Float32In>(ref rows, b, ref accumulators); break;
-                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, b, ref accumulators); break;
-                    default: GradientRows<Float16In>(ref rows, b, ref accumulators); break;
+                    case ElementType.Float32: GradientRows<Float32In>(ref rows, b, ref accumulators, streaming); break;
+                    case ElementType.BFloat16: GradientRows<BFloat16In>(ref rows, b, ref accumulators, streaming); break;
+                    default: GradientRows<Float16In>(ref rows, b, ref accumulators, streaming); break;
                 }
             });
             // Chunks in order into chunk 0, then from the lane layout into the b × b blocks.
@@ -152,30 +154,37 @@ internal static class LaneRotation
         }
     }
 
-    private static void GradientRows<TIn>(ref TileRows rows, int b, ref float sums)
+    private static void GradientRows<TIn>(ref TileRows rows, int b, ref float sums, bool streaming)
         where TIn : struct, IRowInput
     {
         if (b == 2)
-            GradientRows<TIn, Pair>(ref rows, ref sums);
+            GradientRows<TIn, Pair>(ref rows, ref sums, streaming);
         else
-            GradientRows<TIn, Quad>(ref rows, ref sums);
+            GradientRows<TIn, Quad>(ref rows, ref sums, streaming);
     }
 
     /// <summary>Adds one work item's rows to its accumulators (the lane layout of <see cref="BlockGradients"/>): x from
     /// <c>rows.InputStart</c>, g (the same element type) from <c>rows.OutputStart</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradientRows<TIn, TBlock>(ref TileRows rows, ref float sums)
+    private static void GradientRows<TIn, TBlock>(ref TileRows rows, ref float sums, bool streaming)
         where TIn : struct, IRowInput
         where TBlock : struct, IBlockProduct
     {
         int width = rows.Width, d = rows.FeatureCount;
+        nint ahead = StreamingStores.PrefetchRows * (nint)d * TIn.Size;
         for (int row = rows.FirstRow; row < rows.EndRow; row++)
         {
             nint offset = ((nint)row * d + rows.FirstFeature) * TIn.Size;
             ref byte x = ref Unsafe.Add(ref rows.InputStart, offset);
             ref byte g = ref Unsafe.Add(ref rows.OutputStart, offset);
+            bool prefetch = streaming && row + StreamingStores.PrefetchRows < rows.EndRow;
             for (nint f = 0; f < width; f += 16)
             {
+                if (prefetch)
+                {
+                    StreamingStores.Prefetch(ref Unsafe.Add(ref x, ahead + f * TIn.Size));
+                    StreamingStores.Prefetch(ref Unsafe.Add(ref g, ahead + f * TIn.Size));
+                }
                 TIn.Load(ref x, f, out Vector256<float> x0, out Vector256<float> x1);
                 TIn.Load(ref g, f, out Vector256<float> g0, out Vector256<float> g1);
                 ref float a = ref Unsafe.Add(ref sums, f * TBlock.Size);
