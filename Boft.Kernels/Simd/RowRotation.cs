@@ -1,5 +1,6 @@
 // The rotation forward in row layout (x·R, x·Rᵀ and Merge's diag(s)·W0·Rᵀ), for block sizes that are a multiple of a
-// vector width: no transposes. docs/02_Ops/simd-backend.md §Row kernel.
+// vector width, and for b = 8 on AVX-512 as pairs of blocks (FactorPairs): no transposes. docs/02_Ops/simd-backend.md
+// §Row kernel.
 //
 // Why: the tiled kernel (Rotation.cs) transposes every row tile into "rows in lanes" and back, two passes that cost as much
 // as the block products themselves, through 64 KiB tiles that live in L2. When b is a multiple of the vector width V, a
@@ -8,6 +9,11 @@
 // with the coefficient row C_j[t, c … c+V) loaded once for 8 rows (Factor8, 8 accumulators: 9 loads per 8 FMAs), or, where
 // b is a multiple of 2V, with rows c … c+2V loaded once for 4 rows (Factor4x2: 6 loads per 8 FMAs, and 4 rows d floats apart
 // in L1's sets instead of 8; docs/04_Benchmarking.md §Row kernels). The backward is in RowRotation.Backward.cs.
+//
+// b = 8 on 16 lanes (FactorPairs): two blocks share a vector, lanes interleaved; each row's 8 + 8 inputs are interleaved
+// into a pair row, one 64-bit broadcast of which meets row t of both blocks' coefficients, and a permute puts the outputs
+// in order. It runs OFT(8), and BOFT(2,8) where rows are a multiple of 4 KiB apart; elsewhere the tiled kernel's
+// transposes, shared by more factors, were faster (docs/04_Benchmarking.md §Pairs of blocks).
 //
 // Permutations cost nothing here either: every butterfly table moves aligned runs of h = b/2 features (ButterflyPermutations:
 // chunks of b/2), and so does every composition of two of them, so the b inputs of a block are two contiguous runs, read at
@@ -155,8 +161,19 @@ internal static partial class RowRotation
     /// gained nothing on the 2-core Zen 3 VM (docs/04_Benchmarking.md §CPU kernels); kept, as it costs 8 × 64 bytes.</summary>
     private const int StagePadding = 16;
 
-    /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes.</summary>
-    public static bool Applies(RowRotationPlan plan, int lanes) => plan.Supported && plan.BlockSize % lanes == 0;
+    /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes: b a multiple of the lanes, or
+    /// (<see cref="HalfVectors"/>) b = 8 at 16 lanes, two blocks to a vector.</summary>
+    public static bool Applies(RowRotationPlan plan, int lanes) => plan.Supported && (plan.BlockSize % lanes == 0 || PairsApply(plan, lanes));
+
+    /// <summary>
+    /// Whether b = 8 runs on 16 lanes as pairs of blocks (<see cref="FactorPairs{TStore}"/>): AVX-512, every feature tile a whole
+    /// number of pairs. Settable (default true) for the tests and the side-by-side timing against the tiled kernel.
+    /// </summary>
+    internal static bool HalfVectors { get; set; } = true;
+
+    private static bool PairsApply(RowRotationPlan plan, int lanes) =>
+        HalfVectors && lanes == 16 && plan.BlockSize == 8 && Avx512F.IsSupported && plan.FeatureCount % 16 == 0 && plan.TileWidth % 16 == 0
+        && (plan.FactorCount == 1 || (plan.FactorCount == 2 && plan.FeatureCount % 1024 == 0));
 
     /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -168,16 +185,21 @@ internal static partial class RowRotation
         if (rowCount == 0)
             return;
         int m = plan.FactorCount, b = plan.BlockSize;
+        bool pairs = b < TS.Count;
         float[]? transposedBlocks = null;
         try
         {
             // x·Dᵀ reads coef(t, c) = C[c, t]: a transposed copy makes its rows contiguous (m·d·b floats, once per call).
-            if (transpose)
+            // Pairs of half-vector blocks read both blocks' row t as one vector, lanes interleaved (PairCoefficients).
+            if (transpose || pairs)
             {
                 ReadOnlySpan<float> coefficients = blocks.Span;
                 transposedBlocks = ArrayPool<float>.Shared.Rent(coefficients.Length);
-                for (int j = 0; j < coefficients.Length / (b * b); j++)
-                    ScalarTranspose.Rectangle(ref Unsafe.AsRef(in coefficients[j * b * b]), b, ref transposedBlocks[j * b * b], b, b, b);
+                if (pairs)
+                    PairCoefficients(coefficients, transpose, transposedBlocks);
+                else
+                    for (int j = 0; j < coefficients.Length / (b * b); j++)
+                        ScalarTranspose.Rectangle(ref Unsafe.AsRef(in coefficients[j * b * b]), b, ref transposedBlocks[j * b * b], b, b, b);
             }
             float[]? transposedCopy = transposedBlocks;
             int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
@@ -295,7 +317,14 @@ internal static partial class RowRotation
             }
             ref float rowScales = ref MemoryMarshal.GetReference(scale);
             bool scaled = last && rowScale is not null;
-            if (last && roundInRegisters)
+            if (b < TS.Count)
+            {
+                if (last && streaming && !stagedOut)
+                    FactorPairs<StreamingStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales);
+                else
+                    FactorPairs<CachedStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales);
+            }
+            else if (last && roundInRegisters)
                 Factor8<TS, TV, CachedStore>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref Unsafe.NullRef<float>(), 0, scaled, ref rowScales,
                     ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output.BitsArray), output.BitsOffset + (nint)firstRow * d + firstFeature), d);
             else if (rows == GroupRows && last && streaming && !stagedOut)
@@ -339,6 +368,147 @@ internal static partial class RowRotation
                 from.CopyTo(output.Span.Slice((firstRow + r) * d + firstFeature, width));
         }
     }
+
+    /// <summary>
+    /// The coefficients of b = 8 blocks in pair layout: blocks 2p and 2p + 1 (of the m·k blocks, k even) become one 16 × 8
+    /// run where row t holds both blocks' coef(t, c) interleaved, lane 2c + e from block 2p + e. coef(t, c) is C[t, c], or
+    /// C[c, t] for x·Dᵀ (each block transposed in registers first). One permute per row t; AVX-512 only, as its kernel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PairCoefficients(ReadOnlySpan<float> blocks, bool transpose, float[] pairs)
+    {
+        const int b = 8, blockLength = b * b;
+        Span<float> transposed = stackalloc float[2 * blockLength];
+        Vector512<int> interleave = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        for (int first = 0; first + 1 < blocks.Length / blockLength; first += 2)
+        {
+            scoped ref float source = ref Unsafe.AsRef(in blocks[first * blockLength]);
+            if (transpose)
+            {
+                Simd256.Transpose(ref source, b, ref transposed[0], b);
+                Simd256.Transpose(ref Unsafe.Add(ref source, blockLength), b, ref transposed[blockLength], b);
+                source = ref transposed[0];
+            }
+            ref float destination = ref pairs[first * blockLength];
+            for (int t = 0; t < b; t++)
+            {
+                Vector512<float> rows = Vector512.Create(Vector256.LoadUnsafe(ref Unsafe.Add(ref source, t * b)),
+                    Vector256.LoadUnsafe(ref Unsafe.Add(ref source, blockLength + t * b)));
+                Avx512F.PermuteVar16x32(rows, interleave).StoreUnsafe(ref Unsafe.Add(ref destination, 2 * b * t));
+            }
+        }
+    }
+
+    /// <summary>
+    /// One factor of b = 8 on 16 lanes (AVX-512), two blocks to a vector, on up to 8 rows (8 accumulators). For
+    /// blocks j and j + 1 and each row, the two blocks' inputs are interleaved into a 16-float pair row (4 loads and 4
+    /// unpacks of their runs), so that one 64-bit broadcast of it, (x_j(t), x_{j+1}(t)) in every lane pair, meets row t of
+    /// both blocks' coefficients (<see cref="PairCoefficients"/>): 8 FMAs give both blocks' 8 outputs, interleaved, and one
+    /// permute puts them in order. Per 16 outputs of a row: 8 FMAs, 8 broadcasts, 4 + 4 stage stores and loads, and 8
+    /// coefficient loads shared by the 8 rows, where the tiled kernel transposes each row tile in and out. Every element's
+    /// sum runs from zero in t order like Factor8's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FactorPairs<TStore>(ref float source, nint sourceStride, int[] runs, int blocks, ref float coefficients, ref float destination,
+        nint destinationStride, int rows, bool scaled, ref float rowScales)
+        where TStore : struct, IRowStore
+    {
+        Span<float> buffer = stackalloc float[GroupRows * PairRow + 16];
+        ref float stage = ref AlignedTo64(buffer);
+        const nint stageStride = PairRow;
+        Span<float> scales = stackalloc float[GroupRows];
+        for (int r = 0; r < GroupRows; r++)
+            scales[r] = scaled && r < rows ? Unsafe.Add(ref rowScales, r) : 1f;
+        // Rows past the group's end re-read its first row; their results are not stored.
+        ref float x0 = ref source;
+        ref float x1 = ref Unsafe.Add(ref source, rows > 1 ? sourceStride : 0);
+        ref float x2 = ref Unsafe.Add(ref source, rows > 2 ? 2 * sourceStride : 0);
+        ref float x3 = ref Unsafe.Add(ref source, rows > 3 ? 3 * sourceStride : 0);
+        ref float x4 = ref Unsafe.Add(ref source, rows > 4 ? 4 * sourceStride : 0);
+        ref float x5 = ref Unsafe.Add(ref source, rows > 5 ? 5 * sourceStride : 0);
+        ref float x6 = ref Unsafe.Add(ref source, rows > 6 ? 6 * sourceStride : 0);
+        ref float x7 = ref Unsafe.Add(ref source, rows > 7 ? 7 * sourceStride : 0);
+        ref int run = ref MemoryMarshal.GetArrayDataReference(runs);
+        Vector512<int> order = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        for (int j = 0; j < blocks; j += 2)
+        {
+            nint f0 = Unsafe.Add(ref run, 2 * j), g0 = Unsafe.Add(ref run, 2 * j + 1), f1 = Unsafe.Add(ref run, 2 * j + 2), g1 = Unsafe.Add(ref run, 2 * j + 3);
+            PairRowOf(ref x0, f0, g0, f1, g1, ref stage);
+            PairRowOf(ref x1, f0, g0, f1, g1, ref Unsafe.Add(ref stage, PairRow));
+            PairRowOf(ref x2, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 2 * PairRow));
+            PairRowOf(ref x3, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 3 * PairRow));
+            PairRowOf(ref x4, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 4 * PairRow));
+            PairRowOf(ref x5, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 5 * PairRow));
+            PairRowOf(ref x6, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 6 * PairRow));
+            PairRowOf(ref x7, f0, g0, f1, g1, ref Unsafe.Add(ref stage, 7 * PairRow));
+            ref float k = ref Unsafe.Add(ref coefficients, (nint)j * 64);
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            ref float p = ref stage;
+            for (nint t = 0; t < 8; t++)
+            {
+                Vector512<float> coefficient = Vector512.LoadUnsafe(ref Unsafe.Add(ref k, 16 * t));
+                a0 = Vector512.FusedMultiplyAdd(PairBroadcast(ref p), coefficient, a0);
+                a1 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, stageStride)), coefficient, a1);
+                a2 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 2 * stageStride)), coefficient, a2);
+                a3 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 3 * stageStride)), coefficient, a3);
+                a4 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 4 * stageStride)), coefficient, a4);
+                a5 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 5 * stageStride)), coefficient, a5);
+                a6 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 6 * stageStride)), coefficient, a6);
+                a7 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 7 * stageStride)), coefficient, a7);
+                p = ref Unsafe.Add(ref p, 2);
+            }
+            ref float o = ref Unsafe.Add(ref destination, (nint)j * 8);
+            StorePair<TStore>(a0, 0, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a1, 1, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a2, 2, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a3, 3, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a4, 4, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a5, 5, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a6, 6, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a7, 7, rows, scaled, scales, order, ref o, destinationStride);
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/>'s two blocks of interleaved sums, scaled, put in order and stored (if the row exists).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePair<TStore>(Vector512<float> sums, int row, int rows, bool scaled, Span<float> scales, Vector512<int> order, ref float output, nint stride)
+        where TStore : struct, IRowStore
+    {
+        if (row >= rows)
+            return;
+        if (scaled)
+            sums *= Vector512.Create(scales[row]);
+        TStore.Store(Avx512F.PermuteVar16x32(sums, order), ref Unsafe.Add(ref output, row * stride));
+    }
+
+    /// <summary>Floats of one row's pair row: both blocks' 8 inputs, interleaved.</summary>
+    private const int PairRow = 16;
+
+    private static unsafe ref float AlignedTo64(Span<float> buffer)
+    {
+        ref float start = ref MemoryMarshal.GetReference(buffer);
+        nuint misalignment = (nuint)Unsafe.AsPointer(ref start) % 64;
+        return ref Unsafe.Add(ref start, (nint)((64 - misalignment) % 64 / sizeof(float)));
+    }
+
+    /// <summary>One row's pair row for blocks j, j + 1 with input runs (f0, g0) and (f1, g1) of 4 floats each:
+    /// <c>pair[2t + e] = x_{j+e}(t)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairRowOf(ref float x, nint f0, nint g0, nint f1, nint g1, ref float pair)
+    {
+        Vector128<float> a = Vector128.LoadUnsafe(ref Unsafe.Add(ref x, f0)), e = Vector128.LoadUnsafe(ref Unsafe.Add(ref x, f1));
+        Sse.UnpackLow(a, e).StoreUnsafe(ref pair);
+        Sse.UnpackHigh(a, e).StoreUnsafe(ref Unsafe.Add(ref pair, 4));
+        a = Vector128.LoadUnsafe(ref Unsafe.Add(ref x, g0));
+        e = Vector128.LoadUnsafe(ref Unsafe.Add(ref x, g1));
+        Sse.UnpackLow(a, e).StoreUnsafe(ref Unsafe.Add(ref pair, 8));
+        Sse.UnpackHigh(a, e).StoreUnsafe(ref Unsafe.Add(ref pair, 12));
+    }
+
+    /// <summary>The 2 floats at <paramref name="pair"/> in every lane pair (one 64-bit broadcast).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> PairBroadcast(ref float pair) =>
+        Vector512.Create(Unsafe.ReadUnaligned<double>(ref Unsafe.As<float, byte>(ref pair))).AsSingle();
 
     /// <summary>
     /// One factor on 8 rows: for every block j and output vector c of the block,
