@@ -402,7 +402,8 @@ internal static class Rotation
     {
         if (rowScale is null)
             return;
-        Span<float> scale = Scratch.Get(tileRows + TS.Count);
+        // Not Scratch: the tile itself lives in this thread's scratch buffer. Tiles have at most 128 rows.
+        Span<float> scale = stackalloc float[tileRows];
         rowScale.Span.Slice(firstRow, rows).CopyTo(scale);
         scale[rows..].Clear();
         ref float scales = ref MemoryMarshal.GetReference(scale);

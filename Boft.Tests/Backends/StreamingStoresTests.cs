@@ -19,10 +19,11 @@ public sealed class StreamingStoresTests
         Enum.GetValues<SimdWidth>().Select(w => new TestCaseData(w).SetArgDisplayNames(w.ToString()));
 
     /// <summary>(d, m, b, rows): OFT b = 2 and 4 (lane kernel), b = 8 / 16 / 32 (row kernel where b is a multiple of the
-    /// lanes, else tiled), b = 6 and 12 (tiled only), butterflies with gathers (m &gt; 1), d = 200 (rows not vector-aligned),
-    /// and row counts with tails.</summary>
+    /// lanes, else tiled), b = 6 and 12 (tiled only), butterflies with gathers (m &gt; 1; m = 3 leaves the tiled result in
+    /// the first of its two tile buffers), d = 200 (rows not vector-aligned), and row counts with tails.</summary>
     private static readonly (int D, int M, int B, int Rows)[] Shapes =
-        [(256, 1, 2, 70), (512, 1, 4, 33), (1024, 2, 8, 77), (256, 1, 16, 40), (512, 2, 16, 19), (512, 1, 32, 9), (96, 2, 6, 21), (192, 1, 12, 17), (200, 2, 4, 13)];
+        [(256, 1, 2, 70), (512, 1, 4, 33), (1024, 2, 8, 77), (256, 1, 16, 40), (512, 2, 16, 19), (512, 1, 32, 9), (96, 2, 6, 21), (192, 1, 12, 17), (200, 2, 4, 13),
+         (384, 3, 8, 21)];
 
     [TestCaseSource(nameof(Widths))]
     public void StreamedResults_AreBitwiseTheCachedOnes(SimdWidth width)
