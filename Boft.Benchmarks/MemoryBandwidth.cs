@@ -3,10 +3,14 @@
 // Vector512 where accelerated, else Vector256. The working set decides what is measured: a few hundred KiB per thread
 // stays in L2, tens of MiB in all reaches DRAM. Best of 5 repetitions of at least ~0.1 s each.
 // GB/s = bytes read + bytes written / seconds. docs/04_Benchmarking.md §Peak.
+// MeasureCopy is the roof of an out-of-place op instead (y = x·k into another array, the rotation's pattern): plain stores
+// first read each line they write, non-temporal ones do not but leave the cache; it reports the better of the two.
 
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Boft.Benchmarks;
 
@@ -50,6 +54,66 @@ internal static class MemoryBandwidth
             best = Math.Max(best, bytesPerPass * (double)passes / clock.Elapsed.TotalSeconds / 1e9);
         }
         return new Result(threads, (long)perThread * sizeof(float) * threads, best);
+    }
+
+    /// <summary>Measures an out-of-place copy over <paramref name="workingSetBytes"/> bytes in all (half read, half written),
+    /// with plain and with non-temporal stores (where the hardware has them); the better GB/s, bytes read + written.</summary>
+    public static Result MeasureCopy(int threads, long workingSetBytes, int repetitions = 5, long bytesPerRepetition = 2_000_000_000L)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workingSetBytes, 8192L * threads);
+        int perThread = checked((int)(workingSetBytes / 2 / sizeof(float) / threads));
+        perThread -= perThread % 64;
+        var sources = new float[threads][];
+        var destinations = new float[threads][];
+        for (int t = 0; t < threads; t++)
+        {
+            sources[t] = GC.AllocateArray<float>(perThread + 16, pinned: true);
+            destinations[t] = GC.AllocateArray<float>(perThread + 16, pinned: true);
+            Array.Fill(sources[t], 1f);
+            Array.Fill(destinations[t], 1f);
+        }
+        long bytesPerPass = 2L * sizeof(float) * perThread * threads;
+        int passes = (int)Math.Clamp(bytesPerRepetition / bytesPerPass, 1, 100_000);
+        double best = 0;
+        foreach (bool streaming in Avx.IsSupported ? new[] { false, true } : new[] { false })
+            for (int rep = 0; rep < repetitions; rep++)
+            {
+                var clock = Stopwatch.StartNew();
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                {
+                    for (int p = 0; p < passes; p++) Copy(sources[t], destinations[t], perThread, streaming);
+                });
+                best = Math.Max(best, bytesPerPass * (double)passes / clock.Elapsed.TotalSeconds / 1e9);
+            }
+        return new Result(threads, 2L * perThread * sizeof(float) * threads, best);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe void Copy(float[] source, float[] destination, int length, bool streaming)
+    {
+        fixed (float* from = source, to = destination)
+        {
+            // Both arrays are pinned; start each on a 64-byte boundary.
+            float* x = (float*)(((nuint)from + 63) & ~(nuint)63), y = (float*)(((nuint)to + 63) & ~(nuint)63);
+            var k = Vector256.Create(0.999999f);
+            for (int i = 0; i + 16 <= length; i += 16)
+            {
+                Vector256<float> a = Vector256.Load(x + i) * k, b = Vector256.Load(x + i + 8) * k;
+                if (streaming)
+                {
+                    Avx.StoreAlignedNonTemporal(y + i, a);
+                    Avx.StoreAlignedNonTemporal(y + i + 8, b);
+                }
+                else
+                {
+                    a.Store(y + i);
+                    b.Store(y + i + 8);
+                }
+            }
+            if (streaming)
+                Sse.StoreFence();
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]

@@ -145,11 +145,15 @@ internal static class KernelTargetsJob
 
             Console.Error.WriteLine("measuring memory bandwidth at each memory-bound working set ...");
             var bandwidth = new Dictionary<(int Threads, long Bytes), double>();
+            var copyBandwidth = new Dictionary<(int Threads, long Bytes), double>();
             foreach (KernelCase c in cases.Where(c => c.Target == KernelCases.MemoryBound))
             {
                 long bytes = RoundWorkingSet(c.WorkingSetBytes);
                 if (!bandwidth.ContainsKey((c.Threads, bytes)))
+                {
                     bandwidth[(c.Threads, bytes)] = MemoryBandwidth.Measure(c.Threads, bytes).GigabytesPerSecond;
+                    copyBandwidth[(c.Threads, bytes)] = MemoryBandwidth.MeasureCopy(c.Threads, bytes).GigabytesPerSecond;
+                }
             }
             foreach (int t in threadCounts)
                 bandwidth[(t, MemoryBandwidth.DramWorkingSet)] = MemoryBandwidth.Measure(t, MemoryBandwidth.DramWorkingSet).GigabytesPerSecond;
@@ -183,7 +187,7 @@ internal static class KernelTargetsJob
             foreach (int t in threadCounts)
                 peak[t] = Math.Max(peak[t], FmaPeak.Measure(t).Gflops512);
 
-            var report = new Report(options, threadCounts, peak, bandwidth, cases, fingerprints, profiles, loadBefore, MachineInfo.LoadAverage(), started, DateTime.UtcNow,
+            var report = new Report(options, threadCounts, peak, bandwidth, copyBandwidth, cases, fingerprints, profiles, loadBefore, MachineInfo.LoadAverage(), started, DateTime.UtcNow,
                 BenchmarkBackends.Describe(backends[threadCounts[^1]]));
             string directory = options.OutputDirectory ?? Path.Combine(MachineInfo.RepositoryRoot(), "results");
             ResultFiles.WriteText(Path.Combine(directory, "kernels.md"), report.Markdown());
@@ -310,7 +314,7 @@ internal static class KernelTargetsJob
 
     /// <summary>The computed report (markdown and JSON from the same rows).</summary>
     private sealed class Report(KernelTargetsOptions options, int[] threadCounts, Dictionary<int, double> peak, Dictionary<(int Threads, long Bytes), double> bandwidth,
-        List<KernelCase> cases, Dictionary<KernelCase, (ulong First, ulong Second)> fingerprints,
+        Dictionary<(int Threads, long Bytes), double> copyBandwidth, List<KernelCase> cases, Dictionary<KernelCase, (ulong First, ulong Second)> fingerprints,
         List<(string Kernel, int M, int B, List<PassTime> Passes)> profiles, string loadBefore, string loadAfter, DateTime started, DateTime finished, string backendName)
     {
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
@@ -348,8 +352,11 @@ internal static class KernelTargetsJob
                         break;
                     case KernelCases.MemoryBound:
                         double share = Gbps(c) / Bandwidth(c);
+                        // The roof is the in-place stream; beside it the out-of-place copy, the best an op that reads x and
+                        // writes y elsewhere can move (docs/04_Benchmarking.md §Streaming).
+                        double copy = copyBandwidth.GetValueOrDefault((c.Threads, RoundWorkingSet(c.WorkingSetBytes)));
                         rows.Add(new("memory-bound row ≥ 80% bandwidth", c.Threads, c.Name, $"{share:P0} ({Gbps(c):F1} of {Bandwidth(c):F1} GB/s, {Cell(c)})", share, BandwidthTarget, false,
-                            $"working set {c.WorkingSetBytes / 1048576:F1} MiB"));
+                            $"working set {c.WorkingSetBytes / 1048576:F1} MiB; out-of-place copy {copy:F1} GB/s, {Gbps(c) / copy:P0} of it"));
                         break;
                     case KernelCases.RotationTiled:
                         bool withBackward = c.Name.StartsWith(KernelCases.ForwardBackwardPrefix, StringComparison.Ordinal);
@@ -487,6 +494,7 @@ internal static class KernelTargetsJob
                 ["budget_ms"] = options.BudgetMs,
                 ["fma_peak_gflops"] = threadCounts.ToDictionary(t => t.ToString(C), t => Math.Round(peak[t], 2)),
                 ["bandwidth_gbps"] = bandwidth.Select(kv => new Dictionary<string, object> { ["threads"] = kv.Key.Threads, ["working_set_bytes"] = kv.Key.Bytes, ["gbps"] = Math.Round(kv.Value, 2) }).ToList(),
+                ["copy_bandwidth_gbps"] = copyBandwidth.Select(kv => new Dictionary<string, object> { ["threads"] = kv.Key.Threads, ["working_set_bytes"] = kv.Key.Bytes, ["gbps"] = Math.Round(kv.Value, 2) }).ToList(),
                 ["targets"] = Targets().Select(r => new Dictionary<string, object>
                 {
                     ["target"] = r.Target, ["threads"] = r.Threads, ["case"] = r.Case, ["value"] = Math.Round(r.Value, 4), ["threshold"] = r.Threshold,
