@@ -12,8 +12,9 @@
 //
 // b = 8 on 16 lanes (FactorPairs): two blocks share a vector, lanes interleaved; each row's 8 + 8 inputs are interleaved
 // into a pair row, one 64-bit broadcast of which meets row t of both blocks' coefficients, and a permute puts the outputs
-// in order. It runs OFT(8), and BOFT(2,8) where rows are a multiple of 4 KiB apart; elsewhere the tiled kernel's
-// transposes, shared by more factors, were faster (docs/04_Benchmarking.md §Pairs of blocks).
+// in order. It runs OFT(8) (1.10-1.74x the tiled kernel), and BOFT(2,8) on rows beyond the streaming threshold
+// (1.10-1.31x); elsewhere the tiled kernel's transposes, shared by more factors, were faster (0.82-0.85x for BOFT(2,8)
+// at d = 1024, 0.74-0.81x at m = 3 and 4; docs/04_Benchmarking.md §Pairs of blocks).
 //
 // Permutations cost nothing here either: every butterfly table moves aligned runs of h = b/2 features (ButterflyPermutations:
 // chunks of b/2), and so does every composition of two of them, so the b inputs of a block are two contiguous runs, read at
@@ -162,8 +163,9 @@ internal static partial class RowRotation
     private const int StagePadding = 16;
 
     /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes: b a multiple of the lanes, or
-    /// (<see cref="HalfVectors"/>) b = 8 at 16 lanes, two blocks to a vector.</summary>
-    public static bool Applies(RowRotationPlan plan, int lanes) => plan.Supported && (plan.BlockSize % lanes == 0 || PairsApply(plan, lanes));
+    /// (<see cref="HalfVectors"/>) b = 8 at 16 lanes, two blocks to a vector, for m = 1, and for m = 2 when the op moves
+    /// <paramref name="bytes"/> beyond the streaming threshold (<see cref="StreamingStores"/>).</summary>
+    public static bool Applies(RowRotationPlan plan, int lanes, long bytes = 0) => plan.Supported && (plan.BlockSize % lanes == 0 || PairsApply(plan, lanes, bytes));
 
     /// <summary>
     /// Whether b = 8 runs on 16 lanes as pairs of blocks (<see cref="FactorPairs{TStore}"/>): AVX-512, every feature tile a whole
@@ -171,9 +173,9 @@ internal static partial class RowRotation
     /// </summary>
     internal static bool HalfVectors { get; set; } = true;
 
-    private static bool PairsApply(RowRotationPlan plan, int lanes) =>
+    private static bool PairsApply(RowRotationPlan plan, int lanes, long bytes) =>
         HalfVectors && lanes == 16 && plan.BlockSize == 8 && Avx512F.IsSupported && plan.FeatureCount % 16 == 0 && plan.TileWidth % 16 == 0
-        && (plan.FactorCount == 1 || (plan.FactorCount == 2 && plan.FeatureCount % 1024 == 0));
+        && (plan.FactorCount == 1 || (plan.FactorCount == 2 && StreamingStores.Applies(bytes)));
 
     /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -60,7 +60,7 @@ public sealed partial class SimdBackend : BoftBackend
     /// <summary>
     /// The kernel of the forward rotation (<see cref="BoftBackend.Rotate"/>, <see cref="BoftBackend.Merge"/>): by default the
     /// row-layout kernels wherever they apply (OFT b = 2 or 4 with AVX2; any m with b a multiple of the vector's lanes, 8 with
-    /// AVX2, 16 with AVX-512; with AVX-512 also b = 8 for m = 1, and for m = 2 with d a multiple of 1024), else the tiled one. It also picks the backward (<see cref="BoftBackend.RotateBackward"/>), which
+    /// AVX2, 16 with AVX-512; with AVX-512 also b = 8 for m = 1, and for m = 2 on rows beyond 32 MiB), else the tiled one. It also picks the backward (<see cref="BoftBackend.RotateBackward"/>), which
     /// has row-layout kernels for OFT b = 2 or 4 and for b a multiple of two vectors; every other backward is tiled. <see cref="SimdRotationKernel.Tiled"/>
     /// forces the tiled kernels, for benchmarks that compare the two side by side; results agree within float32 rounding.
     /// </summary>
@@ -133,7 +133,8 @@ public sealed partial class SimdBackend : BoftBackend
             LaneRotation.Forward(shape, input, blocks, transpose, rowScale, output, rowCount, Threads);
             return true;
         }
-        if (!RowRotation.Applies(RowPlan(shape), (int)Width / 32))
+        long bytes = (long)rowCount * shape.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes());
+        if (!RowRotation.Applies(RowPlan(shape), (int)Width / 32, bytes))
             return false;
         simd.Run(new RowRotateCall(this, shape, input, blocks, transpose, rowScale, output, rowCount));
         return true;

@@ -79,17 +79,36 @@ public sealed class RowTileTests
 
     /// <summary>The pair kernel (b = 8 at 16 lanes, two blocks to a vector) against the tiled kernel it replaces: both sum
     /// every element from zero in t order with FMAs, so they agree bit for bit, on float32 and bfloat16, forward, transposed
-    /// and row-scaled, with a tail of rows.</summary>
+    /// and row-scaled, with a tail of rows. BOFT(2,8) runs in pairs only beyond the streaming threshold, so the threshold is
+    /// 0 here (both kernels then stream their float32 results).</summary>
     [Test]
+    [NonParallelizable]
     public void PairKernel_IsBitwiseTheTiledKernel()
     {
         if (!SimdBackend.IsSupported(SimdWidth.Vector512))
             Assert.Ignore("Vector512 is not accelerated on this machine.");
         using var backend = new SimdBackend(SimdWidth.Vector512);
+        RowRotationPlan butterfly = backend.RowPlan(new BoftConfig(1024, BlockSize: 8, FactorCount: 2).Resolve().Rotation);
+        Assert.That(RowRotation.Applies(butterfly, 16, StreamingStores.ThresholdBytes - 1), Is.False, "BOFT(2,8) should stay tiled below the streaming threshold");
+        Assert.That(RowRotation.Applies(butterfly, 16, StreamingStores.ThresholdBytes), Is.True, "BOFT(2,8) should run in pairs at the streaming threshold");
+        long savedThreshold = StreamingStores.ThresholdBytes;
+        StreamingStores.ThresholdBytes = 0;
+        try
+        {
+            PairKernelAgainstTiled(backend);
+        }
+        finally
+        {
+            StreamingStores.ThresholdBytes = savedThreshold;
+        }
+    }
+
+    private static void PairKernelAgainstTiled(SimdBackend backend)
+    {
         foreach ((int d, int m, int rows) in new[] { (1024, 1, 77), (2048, 2, 21), (512, 1, 8), (1024, 2, 3) })
         {
             RotationShape shape = new BoftConfig(d, BlockSize: 8, FactorCount: m).Resolve().Rotation;
-            Assert.That(RowRotation.Applies(backend.RowPlan(shape), 16), Is.True, $"{shape}: the pair kernel should run it");
+            Assert.That(RowRotation.Applies(backend.RowPlan(shape), 16, long.MaxValue), Is.True, $"{shape}: the pair kernel should run it");
             var random = new Random(d + m);
             double[] x = AsFloat(Random(random, rows * d));
             double[] blocks = OrthogonalBlocks(random, shape);
