@@ -368,24 +368,7 @@ internal static class Rotation
                 Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows, streaming: true);
                 return;
             }
-            if (d % SetAliasingFloats == 0)
-            {
-                // Rows 4 KiB apart: a transpose's 16 stores all fall in one 12-way L1 set. Transposed into a padded L1
-                // stage instead, Count rows at a time, and copied out row by row: 1.04-1.10x (BOFT(2,8) and BOFT(4,8)
-                // forward and backward, d = 1024 and 2048). Staging the input the same way was slower (0.93x).
-                int stride = width + StagePadding;
-                Span<float> outputRows = destination.Span;
-                for (int r0 = 0; r0 < rows; r0 += TS.Count)
-                {
-                    int group = Math.Min(TS.Count, rows - r0);
-                    Transposer.TransposeToRows<TS, TV>(ref Unsafe.Add(ref tile, r0), tileRows, ref MemoryMarshal.GetReference(stage), stride, width, group);
-                    for (int r = 0; r < group; r++)
-                        stage.Slice(r * stride, width).CopyTo(outputRows.Slice((firstRow + r0 + r) * d + firstFeature, width));
-                }
-                ScaleRows<TS, TV>(rowScale, ref outputRow, d, firstRow, rows, width);
-                return;
-            }
-            Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows);
+            TileToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows, stage);
             ScaleRows<TS, TV>(rowScale, ref outputRow, d, firstRow, rows, width);
             return;
         }
@@ -414,6 +397,35 @@ internal static class Rotation
         ReadOnlySpan<float> scale = rowScale.Span;
         for (int r = 0; r < rows; r++)
             Elementwise.ScaleInPlace<TS, TV>(ref Unsafe.Add(ref rowsStart, (nint)r * stride), width, scale[firstRow + r]);
+    }
+
+    /// <summary>
+    /// A float32 SoA tile into <paramref name="rows"/> rows of <paramref name="d"/> floats from <paramref name="outputRow"/>
+    /// (the kernel's and the profile's transpose out). Where rows are 4 KiB apart, a transpose's 16 stores all fall in one
+    /// 12-way L1 set: the tile goes through a padded L1 stage instead, Count rows at a time, copied out row by row
+    /// (1.04-1.10x for BOFT(2,8) and BOFT(4,8), forward and backward, d = 1024 and 2048; staging the input the same way
+    /// measured 0.93x and is not done). <paramref name="stage"/> holds Count × (width + 16) floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TileToRows<TS, TV>(ref float tile, int tileRows, ref float outputRow, int d, int width, int rows, Span<float> stage)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        if (d % SetAliasingFloats != 0)
+        {
+            Transposer.TransposeToRows<TS, TV>(ref tile, tileRows, ref outputRow, d, width, rows);
+            return;
+        }
+        int stride = width + StagePadding;
+        ref float staged = ref MemoryMarshal.GetReference(stage);
+        for (int r0 = 0; r0 < rows; r0 += TS.Count)
+        {
+            int group = Math.Min(TS.Count, rows - r0);
+            Transposer.TransposeToRows<TS, TV>(ref Unsafe.Add(ref tile, r0), tileRows, ref staged, stride, width, group);
+            for (int r = 0; r < group; r++)
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref staged, r * stride), width)
+                    .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref outputRow, (nint)(r0 + r) * d), width));
+        }
     }
 
     /// <summary>Scales lane r of every feature of the SoA tile by rowScale[firstRow + r], if a scale is given: the same

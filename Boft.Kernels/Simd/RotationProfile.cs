@@ -49,14 +49,16 @@ public static class RotationProfile
         var plan = new RotationPlan(shape, TS.Count);
         int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount, v = TS.Count;
         var random = new Random(1);
-        // Pinned, as SIMD tensors are.
-        float[] input = GC.AllocateArray<float>(tokens * d, pinned: true), output = GC.AllocateArray<float>(tokens * d, pinned: true), blocks = new float[m * k * b * b];
-        for (int i = 0; i < input.Length; i++)
+        // Pinned and 64-byte aligned, as SIMD tensors are.
+        AlignedRows input = new(tokens * d), output = new(tokens * d);
+        float[] blocks = new float[m * k * b * b];
+        for (int i = 0; i < tokens * d; i++)
             input[i] = (float)random.NextDouble();
         for (int i = 0; i < blocks.Length; i++)
             blocks[i] = (float)(random.NextDouble() - 0.5) / b;
         int tileRows = plan.TileRows(plan.ForwardRows, tokens), tileWidth = plan.ForwardTileWidth, tileLength = tileRows * tileWidth;
         float[] scratch = GC.AllocateUninitializedArray<float>(2 * tileLength + 16, pinned: true);
+        float[] stage = GC.AllocateUninitializedArray<float>(v * (tileWidth + 16), pinned: true);
         long[] passTicks = MedianTicks(m + 2, repetitions, ticks =>
         {
             for (int firstRow = 0; firstRow < tokens; firstRow += tileRows)
@@ -82,7 +84,7 @@ public static class RotationProfile
                     }
                     t0 = Stopwatch.GetTimestamp();
                     if (rowsOuter)
-                        Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows);
+                        Rotation.TileToRows<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows, stage);
                     else
                         Transposer.Transpose<TS, TV>(ref current, tileRows, ref output[firstRow * d + firstFeature], d, width, rows);
                     t1 = Stopwatch.GetTimestamp();
@@ -121,9 +123,9 @@ public static class RotationProfile
         var plan = new RotationPlan(shape, TS.Count);
         int d = plan.FeatureCount, m = plan.FactorCount, b = plan.BlockSize, k = plan.BlockCount, v = TS.Count;
         var random = new Random(1);
-        float[] input = GC.AllocateArray<float>(tokens * d, pinned: true), gradOutput = GC.AllocateArray<float>(tokens * d, pinned: true);
-        float[] gradInput = GC.AllocateArray<float>(tokens * d, pinned: true), blocks = new float[m * k * b * b], partial = new float[m * k * b * b];
-        for (int i = 0; i < input.Length; i++)
+        AlignedRows input = new(tokens * d), gradOutput = new(tokens * d), gradInput = new(tokens * d);
+        float[] blocks = new float[m * k * b * b], partial = new float[m * k * b * b];
+        for (int i = 0; i < tokens * d; i++)
         {
             input[i] = (float)random.NextDouble();
             gradOutput[i] = (float)random.NextDouble() - 0.5f;
@@ -132,6 +134,7 @@ public static class RotationProfile
             blocks[i] = (float)(random.NextDouble() - 0.5) / b;
         int tileRows = plan.TileRows(plan.BackwardRows, tokens), tileWidth = plan.BackwardTileWidth, tileLength = tileRows * tileWidth;
         float[] scratch = GC.AllocateUninitializedArray<float>((m + 2) * tileLength + 16, pinned: true);
+        float[] stage = GC.AllocateUninitializedArray<float>(v * (tileWidth + 16), pinned: true);
         // Passes: x in, recompute factors m−1 … 1, g_y in, (block gradient i, factor iᵀ) for i = 0 … m−1, gather, g_x out.
         var mix = new PassMix(tokens, d, b, v, tileRows);
         var passes = new List<(string, string, string)> { ("transpose x in (rows → SoA tiles)", mix.Bytes, mix.Transpose) };
@@ -196,7 +199,7 @@ public static class RotationProfile
                     }
                     t1 = Stopwatch.GetTimestamp();
                     ticks[pass++] += t1 - t0;
-                    Transposer.TransposeToRows<TS, TV>(ref current, tileRows, ref gradInput[firstRow * d + firstFeature], d, width, rows);
+                    Rotation.TileToRows<TS, TV>(ref current, tileRows, ref gradInput[firstRow * d + firstFeature], d, width, rows, stage);
                     t0 = Stopwatch.GetTimestamp();
                     ticks[pass] += t0 - t1;
                 }
@@ -233,6 +236,21 @@ public static class RotationProfile
         public string BlockGradient => Rotation.ThirtyTwoRegisters
             ? $"{Fmas:N0} FMAs, {Fmas / 2:N0} vector loads, {(long)tokens / tileRows * d * b / 4:N0} horizontal sums of 4 vectors (4 × 4 tile)"
             : $"{Fmas:N0} FMAs, {Fmas * 3 / 4:N0} vector loads, {(long)tokens / tileRows * d * b / 4:N0} horizontal sums of 4 vectors (4 × 2 tile)";
+    }
+
+    /// <summary>A pinned float buffer whose element 0 is 64-byte aligned, as a SIMD tensor's.</summary>
+    private sealed class AlignedRows
+    {
+        private readonly float[] array;
+        private readonly int offset;
+
+        public unsafe AlignedRows(int length)
+        {
+            array = GC.AllocateArray<float>(length + 16, pinned: true);
+            offset = (int)((64 - (nuint)Unsafe.AsPointer(ref array[0]) % 64) % 64 / sizeof(float));
+        }
+
+        public ref float this[int index] => ref array[offset + index];
     }
 
     /// <summary>Runs <paramref name="measure"/> (which adds each pass's ticks of one call to its argument) 2 + repetitions
