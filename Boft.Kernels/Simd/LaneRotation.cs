@@ -34,17 +34,22 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
-    private static bool SameRows(SimdTensor input, SimdTensor output) => input.ElementType == ElementType.Float32
-        ? Unsafe.AreSame(ref input.Data, ref output.Data)
-        : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset;
+    private static bool SameRows(SimdTensor input, SimdTensor output) => input.ElementType.IsSixteenBit() != output.ElementType.IsSixteenBit()
+        ? false
+        : input.ElementType == ElementType.Float32
+            ? Unsafe.AreSame(ref input.Data, ref output.Data)
+            : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset;
 
     /// <summary>Whether the forward streams: input and output beyond the L3 (<see cref="StreamingStores"/>) and not one
-    /// tensor; then float32 and bfloat16 outputs are written with non-temporal stores, and every work item reads its rows
-    /// ahead. float16 results go through a stage and are stored plainly.</summary>
+    /// tensor; then float32 and bfloat16 outputs are written with non-temporal stores. float16 results go through a stage
+    /// and are stored plainly, but their rows are still read ahead (<see cref="ReadsAhead"/>).</summary>
     internal static bool Streams(SimdTensor input, SimdTensor output, int rowCount, int d) =>
-        output.ElementType != ElementType.Float16
-        && StreamingStores.Applies((long)rowCount * d * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes()))
-        && !SameRows(input, output);
+        output.ElementType != ElementType.Float16 && ReadsAhead(input, output, rowCount, d);
+
+    /// <summary>Whether every work item reads its rows ahead: input and output beyond the L3 and not one tensor (any
+    /// element types).</summary>
+    internal static bool ReadsAhead(SimdTensor input, SimdTensor output, int rowCount, int d) =>
+        StreamingStores.Applies((long)rowCount * d * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes())) && !SameRows(input, output);
 
     /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
     public static bool Applies(RotationShape shape) =>
@@ -68,14 +73,14 @@ internal static class LaneRotation
                     lanes[lane] = transpose ? c[rowMajor] : c[columnMajor];
                 }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
-            bool streaming = Streams(input, output, rowCount, d);
+            bool prefetch = ReadsAhead(input, output, rowCount, d), streaming = prefetch && output.ElementType != ElementType.Float16;
             SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / featureTiles, featureTile = task % featureTiles;
                 int firstFeature = featureTile * TileWidth, width = Math.Min(TileWidth, d - firstFeature);
                 int firstRow = rowBlock * BlockRows, endRow = Math.Min(rowCount, firstRow + BlockRows);
                 ref float k = ref lanes[firstFeature * b];
-                Tile(input, ref k, b, rowScale, output, d, firstRow, endRow, firstFeature, width, streaming);
+                Tile(input, ref k, b, rowScale, output, d, firstRow, endRow, firstFeature, width, streaming, prefetch);
             });
         }
         finally
@@ -205,47 +210,47 @@ internal static class LaneRotation
     /// kept 5 locals on the stack and ran about 60 instructions per 16 elements).
     /// </summary>
     private static void Tile(SimdTensor input, ref float k, int b, SimdTensor? rowScale, SimdTensor output, int d, int firstRow, int endRow, int firstFeature, int width,
-        bool streaming)
+        bool streaming, bool prefetch)
     {
         var rows = new TileRows(input, output, rowScale, d, firstRow, endRow, firstFeature, width);
         switch (input.ElementType)
         {
-            case ElementType.Float32: WithOutput<Float32In>(ref rows, ref k, b, streaming); break;
-            case ElementType.BFloat16: WithOutput<BFloat16In>(ref rows, ref k, b, streaming); break;
-            default: WithOutput<Float16In>(ref rows, ref k, b, streaming); break;
+            case ElementType.Float32: WithOutput<Float32In>(ref rows, ref k, b, streaming, prefetch); break;
+            case ElementType.BFloat16: WithOutput<BFloat16In>(ref rows, ref k, b, streaming, prefetch); break;
+            default: WithOutput<Float16In>(ref rows, ref k, b, streaming, prefetch); break;
         }
     }
 
-    private static void WithOutput<TIn>(ref TileRows rows, ref float k, int b, bool streaming)
+    private static void WithOutput<TIn>(ref TileRows rows, ref float k, int b, bool streaming, bool prefetch)
         where TIn : struct, IRowInput
     {
         switch (rows.Output.ElementType)
         {
-            case ElementType.Float32 when streaming: WithBlock<TIn, Float32StreamingOut>(ref rows, ref k, b); break;
-            case ElementType.Float32: WithBlock<TIn, Float32Out>(ref rows, ref k, b); break;
-            case ElementType.BFloat16 when streaming: WithBlock<TIn, BFloat16StreamingOut>(ref rows, ref k, b); break;
-            case ElementType.BFloat16: WithBlock<TIn, BFloat16Out>(ref rows, ref k, b); break;
-            default: WithBlock<TIn, StageOut>(ref rows, ref k, b); break;
+            case ElementType.Float32 when streaming: WithBlock<TIn, Float32StreamingOut>(ref rows, ref k, b, prefetch); break;
+            case ElementType.Float32: WithBlock<TIn, Float32Out>(ref rows, ref k, b, prefetch); break;
+            case ElementType.BFloat16 when streaming: WithBlock<TIn, BFloat16StreamingOut>(ref rows, ref k, b, prefetch); break;
+            case ElementType.BFloat16: WithBlock<TIn, BFloat16Out>(ref rows, ref k, b, prefetch); break;
+            default: WithBlock<TIn, StageOut>(ref rows, ref k, b, prefetch); break;
         }
     }
 
-    private static void WithBlock<TIn, TOut>(ref TileRows rows, ref float k, int b)
+    private static void WithBlock<TIn, TOut>(ref TileRows rows, ref float k, int b, bool prefetch)
         where TIn : struct, IRowInput
         where TOut : struct, IRowOutput
     {
         bool scaled = rows.RowScale is not null;
         if (b == 2)
         {
-            if (scaled) Rows<TIn, TOut, Pair, Scaled>(ref rows, ref k); else Rows<TIn, TOut, Pair, Unscaled>(ref rows, ref k);
+            if (scaled) Rows<TIn, TOut, Pair, Scaled>(ref rows, ref k, prefetch); else Rows<TIn, TOut, Pair, Unscaled>(ref rows, ref k, prefetch);
         }
         else
         {
-            if (scaled) Rows<TIn, TOut, Quad, Scaled>(ref rows, ref k); else Rows<TIn, TOut, Quad, Unscaled>(ref rows, ref k);
+            if (scaled) Rows<TIn, TOut, Quad, Scaled>(ref rows, ref k, prefetch); else Rows<TIn, TOut, Quad, Unscaled>(ref rows, ref k, prefetch);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TIn, TOut, TBlock, TScale>(ref TileRows rows, ref float k)
+    private static void Rows<TIn, TOut, TBlock, TScale>(ref TileRows rows, ref float k, bool prefetchRows)
         where TIn : struct, IRowInput
         where TOut : struct, IRowOutput
         where TBlock : struct, IBlockProduct
@@ -263,8 +268,8 @@ internal static class LaneRotation
             Vector256<float> scale = TScale.Value ? Vector256.Create(scales[row]) : default;
             ref byte x = ref Unsafe.Add(ref input, offset * TIn.Size);
             ref byte y = ref staged ? ref output : ref Unsafe.Add(ref output, offset * TOut.Size);
-            // Streaming: the row PrefetchRows ahead is asked for while this one is computed (one prefetch per 16 elements).
-            bool prefetch = TOut.Streaming && row + StreamingStores.PrefetchRows < rows.EndRow;
+            // Beyond the L3: the row PrefetchRows ahead is asked for while this one is computed (one prefetch per 16 elements).
+            bool prefetch = prefetchRows && row + StreamingStores.PrefetchRows < rows.EndRow;
             ref byte ahead = ref Unsafe.Add(ref x, StreamingStores.PrefetchRows * (nint)d * TIn.Size);
             for (nint f = 0; f < width; f += 16)
             {

@@ -206,7 +206,7 @@ internal static partial class RowRotation
             float[]? transposedCopy = transposedBlocks;
             int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long work = (long)rowCount * plan.FeatureCount * b * m;
-            bool streaming = Streams(plan, input, output, rowCount, TS.Count);
+            bool streaming = Streams(plan, input, output, rowCount, TS.Count), prefetch = ReadsAhead(plan, input, output, rowCount);
             SimdParallel.For(rowBlocks * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
@@ -214,7 +214,7 @@ internal static partial class RowRotation
                 ref float coefficientData = ref transposedCopy is null ? ref blocks.Data : ref transposedCopy[0];
                 for (int row = firstRow; row < endRow; row += GroupRows)
                 {
-                    if (streaming)
+                    if (prefetch)
                         PrefetchRows(input, plan.FeatureCount, row + GroupRows, Math.Min(endRow, row + 2 * GroupRows), featureTile * plan.TileWidth, plan.TileWidth);
                     Group<TS, TV>(plan, input, ref coefficientData, transpose, rowScale, output, row, Math.Min(GroupRows, endRow - row), featureTile * plan.TileWidth,
                         streaming);
@@ -235,12 +235,15 @@ internal static partial class RowRotation
     /// every output row and feature tile aligned to the vector. Then the last factor's results go out with non-temporal
     /// stores, and each group of rows asks for the next group's input while it computes.
     /// </summary>
-    internal static bool Streams(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount, int lanes)
-    {
-        long bytes = (long)rowCount * plan.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes());
-        return output.ElementType == ElementType.Float32 && !StreamingStores.SameStorage(input, output) && StreamingStores.Applies(bytes)
-            && StreamingStores.Aligned(ref output.Data, plan.FeatureCount, lanes) && plan.TileWidth % lanes == 0;
-    }
+    internal static bool Streams(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount, int lanes) =>
+        output.ElementType == ElementType.Float32 && ReadsAhead(plan, input, output, rowCount)
+        && StreamingStores.Aligned(ref output.Data, plan.FeatureCount, lanes) && plan.TileWidth % lanes == 0;
+
+    /// <summary>Whether each group of rows asks for the next group's input: rows beyond the L3 (any element types) in
+    /// their own storage.</summary>
+    internal static bool ReadsAhead(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount) =>
+        !StreamingStores.SameStorage(input, output)
+        && StreamingStores.Applies((long)rowCount * plan.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes()));
 
     /// <summary>Asks for rows [firstRow, endRow) × features [firstFeature, firstFeature + width) of the input's rows of
     /// <paramref name="d"/> features (clipped to the row), one prefetch per cache line.</summary>

@@ -2,8 +2,8 @@
 // kernels write with non-temporal stores and read ahead with prefetches. Stores and prefetches change where the bytes go,
 // never the arithmetic, so this fixture runs every kernel with the threshold at 0 (every op streams) and at long.MaxValue
 // (none does) and asks for bitwise equal results: forward, transposed, the row-scaled merge (scaled in the tile before the
-// tiled kernel's streaming stores), the backward, float32 and bfloat16, with tails of rows and feature counts whose rows are
-// not vector-aligned. It also checks each kernel's decision, so the equality is known to compare a streamed run.
+// tiled kernel's streaming stores), the backward, float32, bfloat16 and float16 (read ahead, stored plainly), with tails of
+// rows and feature counts whose rows are not vector-aligned. It also checks each kernel's decision, so the equality is known to compare a streamed run.
 
 using Boft.Backends;
 using Boft.Kernels.Simd;
@@ -44,7 +44,7 @@ public sealed class StreamingStoresTests
             using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
             using Tensor ts = backend.Upload(scale, rows, 1);
             using Tensor tg = backend.Upload(Array.ConvertAll(g, v => (float)v), rows, d);
-            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16 })
+            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16, ElementType.Float16 })
             {
                 using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
                 foreach (SimdRotationKernel kernel in new[] { SimdRotationKernel.Auto, SimdRotationKernel.Tiled })
@@ -105,6 +105,10 @@ public sealed class StreamingStoresTests
                 Assert.That(LaneRotation.Streams(x, x, 64, 256), Is.False, "lane, in place");
                 Assert.That(Rotation.Streams(64, 256, half, x), Is.False, "tiled, float16 out (rounded through a stage)");
                 Assert.That(LaneRotation.Streams(x, half, 64, 256), Is.False, "lane, float16 out");
+                Assert.That(RowRotation.Streams(plan, x, half, 64, 4), Is.False, "row, float16 out");
+                Assert.That(LaneRotation.ReadsAhead(x, half, 64 * 4 / 3 + 1, 256), Is.True, "lane, float16 out still reads ahead");
+                Assert.That(RowRotation.ReadsAhead(plan, x, half, 64 * 4 / 3 + 1), Is.True, "row, float16 out still reads ahead");
+                Assert.That(RowRotation.ReadsAhead(plan, x, half, 64 * 4 / 3 - 1), Is.False, "row, float16 out below the threshold");
             });
             StreamingStores.ThresholdBytes = StreamingStores.DefaultThresholdBytes;
             Assert.That(Rotation.Streams(4096, 4096, y, x), Is.True, "tiled, 128 MiB at the default");
