@@ -13,7 +13,7 @@
 // b = 8 on 16 lanes (FactorPairs): two blocks share a vector, lanes interleaved; each row's 8 + 8 inputs are interleaved
 // into a pair row, one 64-bit broadcast of which meets row t of both blocks' coefficients, and a permute puts the outputs
 // in order. It runs OFT(8) (1.10-1.74x the tiled kernel), and BOFT(2,8) on rows beyond the streaming threshold
-// (1.10-1.31x); elsewhere the tiled kernel's transposes, shared by more factors, were faster (0.82-0.85x for BOFT(2,8)
+// (1.10-1.45x); elsewhere the tiled kernel's transposes, shared by more factors, were faster (0.82-0.85x for BOFT(2,8)
 // at d = 1024, 0.74-0.81x at m = 3 and 4; docs/04_Benchmarking.md §Pairs of blocks).
 //
 // Permutations cost nothing here either: every butterfly table moves aligned runs of h = b/2 features (ButterflyPermutations:
