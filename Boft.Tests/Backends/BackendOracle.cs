@@ -1,6 +1,7 @@
 // The double-precision expectations of the backend ops from Boft.Core/Reference (the oracle verified against the 38 golden
 // cases; the batched Cayley op is CayleyBatchReference), seeded random data, and the tolerance rule every backend test uses.
 
+using Boft.Backends;
 using Boft.Reference;
 
 namespace Boft.Tests.BackendOps;
@@ -33,6 +34,19 @@ internal static class BackendOracle
         var result = new double[shape.ParametersLength];
         CayleyBatchReference.Backward(shape, parameters, gradBlocks, mask ?? [], result);
         return result;
+    }
+
+    /// <summary>Forward op <paramref name="op"/> of a rotation into a fresh <paramref name="type"/> tensor filled with NaN
+    /// (so an unwritten output shows): 0 x·R, 1 x·Rᵀ, 2 Merge's diag(s)·W·Rᵀ. Returns the output's values.</summary>
+    public static float[] RunForward(BoftBackend backend, RotationShape shape, Tensor x, Tensor blocks, Tensor scale, ElementType type, int op)
+    {
+        using Tensor y = backend.Allocate(type, x.Shape[0], x.Shape[1]);
+        backend.Fill(y, float.NaN);
+        if (op == 2)
+            backend.Merge(shape, x, blocks, scale, y);
+        else
+            backend.Rotate(shape, x, blocks, op == 1, y);
+        return y.ToArray();
     }
 
     /// <summary>Random orthogonal blocks for a rotation shape (exact Cayley of random skew blocks, like a trained adapter).</summary>

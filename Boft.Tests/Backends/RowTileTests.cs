@@ -31,47 +31,22 @@ public sealed class RowTileTests
         using var backend = new SimdBackend(width);
         int lanes = (int)width / 32;
         int paired = 0;
-        foreach ((int d, int m, int b, int rows) in Shapes)
+        bool saved = RowRotation.PairedVectors;
+        try
         {
-            RotationShape shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;
-            if (!RowRotation.Applies(backend.RowPlan(shape), lanes))
-                continue;
-            paired += b % (2 * lanes) == 0 ? 1 : 0;
-            var random = new Random(d + m + b);
-            double[] x = AsFloat(Random(random, rows * d));
-            double[] blocks = OrthogonalBlocks(random, shape);
-            float[] scale = Array.ConvertAll(Random(random, rows), v => (float)(1 + 0.2 * v));
-            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
-            using Tensor ts = backend.Upload(scale, rows, 1);
-            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16 })
+            foreach ((int d, int m, int b, int rows) in Shapes)
             {
-                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
-                foreach (int op in new[] { 0, 1, 2 }) // x·R, x·Rᵀ, diag(s)·W·Rᵀ
-                {
-                    var results = new List<float[]>();
-                    foreach (bool pairs in new[] { true, false })
-                    {
-                        bool saved = RowRotation.PairedVectors;
-                        try
-                        {
-                            RowRotation.PairedVectors = pairs;
-                            using Tensor y = backend.Allocate(type, rows, d);
-                            backend.Fill(y, float.NaN);
-                            if (op == 2)
-                                backend.Merge(shape, tx, tb, ts, y);
-                            else
-                                backend.Rotate(shape, tx, tb, op == 1, y);
-                            results.Add(y.ToArray());
-                        }
-                        finally
-                        {
-                            RowRotation.PairedVectors = saved;
-                        }
-                    }
-                    Assert.That(results[0], Is.EqualTo(results[1]).AsCollection, $"{width} {shape} rows={rows} {type} op={op}: the two tiles differ");
-                    Assert.That(results[0].Any(float.IsNaN), Is.False, $"{width} {shape} {type} op={op}: an output was not written");
-                }
+                RotationShape shape = new BoftConfig(d, BlockSize: b, FactorCount: m).Resolve().Rotation;
+                if (!RowRotation.Applies(backend.RowPlan(shape), lanes))
+                    continue;
+                paired += b % (2 * lanes) == 0 ? 1 : 0;
+                AssertSameForwards(backend, shape, rows, [ElementType.Float32, ElementType.BFloat16], pairs => RowRotation.PairedVectors = pairs == 0,
+                    $"{width}: the two tiles differ");
             }
+        }
+        finally
+        {
+            RowRotation.PairedVectors = saved;
         }
         if (width != SimdWidth.Vector512)
             Assert.That(paired, Is.GreaterThan(0), $"{width}: no shape ran the paired tile");
@@ -95,47 +70,45 @@ public sealed class RowTileTests
         StreamingStores.ThresholdBytes = 0;
         try
         {
-            PairKernelAgainstTiled(backend);
+            foreach ((int d, int m, int rows) in new[] { (1024, 1, 77), (2048, 2, 21), (512, 1, 8), (1024, 2, 3) })
+            {
+                RotationShape shape = new BoftConfig(d, BlockSize: 8, FactorCount: m).Resolve().Rotation;
+                Assert.That(RowRotation.Applies(backend.RowPlan(shape), 16, long.MaxValue), Is.True, $"{shape}: the pair kernel should run it");
+                AssertSameForwards(backend, shape, rows, [ElementType.Float32, ElementType.BFloat16],
+                    tiled => backend.ForwardRotationKernel = tiled == 0 ? SimdRotationKernel.Auto : SimdRotationKernel.Tiled, "pairs and tiled differ");
+            }
         }
         finally
         {
             StreamingStores.ThresholdBytes = savedThreshold;
+            backend.ForwardRotationKernel = SimdRotationKernel.Auto;
         }
     }
 
-    private static void PairKernelAgainstTiled(SimdBackend backend)
+    /// <summary>Runs x·R, x·Rᵀ and the row-scaled merge of random inputs under the two settings <paramref name="configure"/>
+    /// makes (0 and 1), for each element type, and asks for bitwise equal, fully written outputs.</summary>
+    private static void AssertSameForwards(SimdBackend backend, RotationShape shape, int rows, ElementType[] types, Action<int> configure, string what)
     {
-        foreach ((int d, int m, int rows) in new[] { (1024, 1, 77), (2048, 2, 21), (512, 1, 8), (1024, 2, 3) })
+        int d = shape.FeatureCount;
+        var random = new Random(d + shape.FactorCount + shape.BlockSize);
+        double[] x = AsFloat(Random(random, rows * d));
+        double[] blocks = OrthogonalBlocks(random, shape);
+        float[] scale = Array.ConvertAll(Random(random, rows), v => (float)(1 + 0.2 * v));
+        using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
+        using Tensor ts = backend.Upload(scale, rows, 1);
+        foreach (ElementType type in types)
         {
-            RotationShape shape = new BoftConfig(d, BlockSize: 8, FactorCount: m).Resolve().Rotation;
-            Assert.That(RowRotation.Applies(backend.RowPlan(shape), 16, long.MaxValue), Is.True, $"{shape}: the pair kernel should run it");
-            var random = new Random(d + m);
-            double[] x = AsFloat(Random(random, rows * d));
-            double[] blocks = OrthogonalBlocks(random, shape);
-            float[] scale = Array.ConvertAll(Random(random, rows), v => (float)(1 + 0.2 * v));
-            using Tensor tb = backend.Upload(Array.ConvertAll(blocks, v => (float)v), blocks.Length);
-            using Tensor ts = backend.Upload(scale, rows, 1);
-            foreach (ElementType type in new[] { ElementType.Float32, ElementType.BFloat16 })
+            using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
+            foreach (int op in new[] { 0, 1, 2 }) // x·R, x·Rᵀ, diag(s)·W·Rᵀ
             {
-                using Tensor tx = backend.Upload(Array.ConvertAll(x, v => (float)v), type, rows, d);
-                foreach (int op in new[] { 0, 1, 2 }) // x·R, x·Rᵀ, diag(s)·W·Rᵀ
+                var results = new List<float[]>();
+                foreach (int setting in new[] { 0, 1 })
                 {
-                    var results = new List<float[]>();
-                    foreach (SimdRotationKernel kernel in new[] { SimdRotationKernel.Auto, SimdRotationKernel.Tiled })
-                    {
-                        backend.ForwardRotationKernel = kernel;
-                        using Tensor y = backend.Allocate(type, rows, d);
-                        backend.Fill(y, float.NaN);
-                        if (op == 2)
-                            backend.Merge(shape, tx, tb, ts, y);
-                        else
-                            backend.Rotate(shape, tx, tb, op == 1, y);
-                        results.Add(y.ToArray());
-                    }
-                    backend.ForwardRotationKernel = SimdRotationKernel.Auto;
-                    Assert.That(results[0], Is.EqualTo(results[1]).AsCollection, $"{shape} rows={rows} {type} op={op}: pairs and tiled differ");
-                    Assert.That(results[0].Any(float.IsNaN), Is.False, $"{shape} {type} op={op}: an output was not written");
+                    configure(setting);
+                    results.Add(RunForward(backend, shape, tx, tb, ts, type, op));
                 }
+                Assert.That(results[0], Is.EqualTo(results[1]).AsCollection, $"{shape} rows={rows} {type} op={op}: {what}");
+                Assert.That(results[0].Any(float.IsNaN), Is.False, $"{shape} {type} op={op}: an output was not written");
             }
         }
     }

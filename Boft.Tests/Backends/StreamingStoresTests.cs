@@ -137,13 +137,7 @@ public sealed class StreamingStoresTests
                 backend.RotateBackward(shape, x, blocks, g, gradInput, gradBlocks);
                 return [gradInput.ToArray(), gradBlocks.ToArray()];
             }
-            using Tensor y = backend.Allocate(type, rows, d);
-            backend.Fill(y, float.NaN);
-            if (op == 2)
-                backend.Merge(shape, x, blocks, scale, y);
-            else
-                backend.Rotate(shape, x, blocks, op == 1, y);
-            return [y.ToArray()];
+            return [RunForward(backend, shape, x, blocks, scale, type, op)];
         }
         finally
         {
