@@ -34,11 +34,12 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
-    private static bool SameRows(SimdTensor input, SimdTensor output) => input.ElementType.IsSixteenBit() != output.ElementType.IsSixteenBit()
-        ? false
-        : input.ElementType == ElementType.Float32
+    /// <summary>Whether the two tensors are one storage (never when one is float32 and the other 16-bit).</summary>
+    private static bool SameRows(SimdTensor input, SimdTensor output) =>
+        input.ElementType.IsSixteenBit() == output.ElementType.IsSixteenBit()
+        && (input.ElementType == ElementType.Float32
             ? Unsafe.AreSame(ref input.Data, ref output.Data)
-            : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset;
+            : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset);
 
     /// <summary>Whether the forward streams: input and output beyond the L3 (<see cref="StreamingStores"/>) and not one
     /// tensor; then float32 and bfloat16 outputs are written with non-temporal stores. float16 results go through a stage
