@@ -34,23 +34,10 @@ internal static class LaneRotation
     /// <summary>Features per work item: a multiple of 16, and 16 KiB of lane coefficients at b = 4.</summary>
     private const int TileWidth = 1024;
 
-    /// <summary>Whether the two tensors are one storage (never when one is float32 and the other 16-bit).</summary>
-    private static bool SameRows(SimdTensor input, SimdTensor output) =>
-        input.ElementType.IsSixteenBit() == output.ElementType.IsSixteenBit()
-        && (input.ElementType == ElementType.Float32
-            ? Unsafe.AreSame(ref input.Data, ref output.Data)
-            : input.BitsArray == output.BitsArray && input.BitsOffset == output.BitsOffset);
-
-    /// <summary>Whether the forward streams: input and output beyond the L3 (<see cref="StreamingStores"/>) and not one
-    /// tensor; then float32 and bfloat16 outputs are written with non-temporal stores. float16 results go through a stage
-    /// and are stored plainly, but their rows are still read ahead (<see cref="ReadsAhead"/>).</summary>
+    /// <summary>Whether the forward streams (<see cref="StreamingStores.ReadsAhead"/>) and writes with non-temporal stores:
+    /// float32 and bfloat16 outputs. float16 results go through a stage and are stored plainly, their rows still read ahead.</summary>
     internal static bool Streams(SimdTensor input, SimdTensor output, int rowCount, int d) =>
-        output.ElementType != ElementType.Float16 && ReadsAhead(input, output, rowCount, d);
-
-    /// <summary>Whether every work item reads its rows ahead: input and output beyond the L3 and not one tensor (any
-    /// element types).</summary>
-    internal static bool ReadsAhead(SimdTensor input, SimdTensor output, int rowCount, int d) =>
-        StreamingStores.Applies((long)rowCount * d * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes())) && !SameRows(input, output);
+        output.ElementType != ElementType.Float16 && StreamingStores.ReadsAhead(input, output, rowCount, d);
 
     /// <summary>Whether this kernel runs the shape here: m = 1, b ∈ {2, 4}, d a multiple of 16, AVX2 and FMA present.</summary>
     public static bool Applies(RotationShape shape) =>
@@ -74,7 +61,7 @@ internal static class LaneRotation
                     lanes[lane] = transpose ? c[rowMajor] : c[columnMajor];
                 }
             int featureTiles = (d + TileWidth - 1) / TileWidth, rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
-            bool prefetch = ReadsAhead(input, output, rowCount, d), streaming = prefetch && output.ElementType != ElementType.Float16;
+            bool prefetch = StreamingStores.ReadsAhead(input, output, rowCount, d), streaming = Streams(input, output, rowCount, d);
             SimdParallel.For(rowBlocks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / featureTiles, featureTile = task % featureTiles;
@@ -126,7 +113,7 @@ internal static class LaneRotation
         try
         {
             // x and g beyond the L3: each row asks for the rows PrefetchRows ahead (StreamingStores).
-            bool streaming = StreamingStores.Applies(2L * rowCount * d * input.ElementType.SizeInBytes());
+            bool streaming = StreamingStores.Applies(StreamingStores.RowBytes(input, gradOutput, rowCount, d));
             SimdParallel.For(chunks * featureTiles, (long)rowCount * d * b, maxDegreeOfParallelism, task =>
             {
                 int chunk = task / featureTiles, featureTile = task % featureTiles;

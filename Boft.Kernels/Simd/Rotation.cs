@@ -214,20 +214,14 @@ internal static class Rotation
     }
 
     /// <summary>Whether the tiles are written back with non-temporal stores (<see cref="StreamingStores"/>): a float32
-    /// <paramref name="output"/> that shares no storage with the <paramref name="inputs"/>, all together beyond the L3.</summary>
-    internal static bool Streams(int rowCount, int d, SimdTensor output, params SimdTensor[] inputs)
-    {
-        if (output.ElementType != ElementType.Float32)
-            return false;
-        long bytes = (long)rowCount * d * sizeof(float);
-        foreach (SimdTensor input in inputs)
-        {
-            if (StreamingStores.SameStorage(input, output))
-                return false;
-            bytes += (long)rowCount * d * input.ElementType.SizeInBytes();
-        }
-        return StreamingStores.Applies(bytes);
-    }
+    /// <paramref name="output"/> in storage of its own, beyond the threshold with <paramref name="input"/> (and, for the
+    /// backward, <paramref name="otherInput"/>).</summary>
+    internal static bool Streams(int rowCount, int d, SimdTensor output, SimdTensor input, SimdTensor? otherInput = null) =>
+        output.ElementType == ElementType.Float32
+        && (otherInput is null
+            ? StreamingStores.ReadsAhead(input, output, rowCount, d)
+            : !StreamingStores.SameStorage(input, output) && !StreamingStores.SameStorage(otherInput, output)
+              && StreamingStores.Applies(StreamingStores.RowBytes(input, output, rowCount, d) + (long)rowCount * d * otherInput.ElementType.SizeInBytes()));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardTile<TS, TV>(RotationPlan plan, SimdTensor input, SimdTensor blocks, bool transpose, SimdTensor? rowScale, SimdTensor output,

@@ -206,7 +206,7 @@ internal static partial class RowRotation
             float[]? transposedCopy = transposedBlocks;
             int rowBlocks = (rowCount + BlockRows - 1) / BlockRows;
             long work = (long)rowCount * plan.FeatureCount * b * m;
-            bool streaming = Streams(plan, input, output, rowCount, TS.Count), prefetch = ReadsAhead(plan, input, output, rowCount);
+            bool streaming = Streams(plan, input, output, rowCount, TS.Count), prefetch = StreamingStores.ReadsAhead(input, output, rowCount, plan.FeatureCount);
             SimdParallel.For(rowBlocks * plan.FeatureTileCount, work, maxDegreeOfParallelism, task =>
             {
                 int rowBlock = task / plan.FeatureTileCount, featureTile = task % plan.FeatureTileCount;
@@ -231,19 +231,13 @@ internal static partial class RowRotation
     }
 
     /// <summary>
-    /// Whether the forward streams (<see cref="StreamingStores"/>): rows beyond the L3, a float32 output in its own storage,
-    /// every output row and feature tile aligned to the vector. Then the last factor's results go out with non-temporal
-    /// stores, and each group of rows asks for the next group's input while it computes.
+    /// Whether the forward's last factor writes with non-temporal stores: the rows stream (<see cref="StreamingStores.ReadsAhead"/>,
+    /// which alone makes each group of rows ask for the next group's input, any element type), the output is float32, and
+    /// every output row and feature tile is aligned to the vector.
     /// </summary>
     internal static bool Streams(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount, int lanes) =>
-        output.ElementType == ElementType.Float32 && ReadsAhead(plan, input, output, rowCount)
+        output.ElementType == ElementType.Float32 && StreamingStores.ReadsAhead(input, output, rowCount, plan.FeatureCount)
         && StreamingStores.Aligned(ref output.Data, plan.FeatureCount, lanes) && plan.TileWidth % lanes == 0;
-
-    /// <summary>Whether each group of rows asks for the next group's input: rows beyond the L3 (any element types) in
-    /// their own storage.</summary>
-    internal static bool ReadsAhead(RowRotationPlan plan, SimdTensor input, SimdTensor output, int rowCount) =>
-        !StreamingStores.SameStorage(input, output)
-        && StreamingStores.Applies((long)rowCount * plan.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes()));
 
     /// <summary>Asks for rows [firstRow, endRow) × features [firstFeature, firstFeature + width) of the input's rows of
     /// <paramref name="d"/> features (clipped to the row), one prefetch per cache line.</summary>
@@ -390,8 +384,8 @@ internal static partial class RowRotation
             scoped ref float source = ref Unsafe.AsRef(in blocks[first * blockLength]);
             if (transpose)
             {
-                Simd256.Transpose(ref source, b, ref transposed[0], b);
-                Simd256.Transpose(ref Unsafe.Add(ref source, blockLength), b, ref transposed[blockLength], b);
+                Simd256.Transpose<CachedStore>(ref source, b, ref transposed[0], b);
+                Simd256.Transpose<CachedStore>(ref Unsafe.Add(ref source, blockLength), b, ref transposed[blockLength], b);
                 source = ref transposed[0];
             }
             ref float destination = ref pairs[first * blockLength];

@@ -133,8 +133,7 @@ public sealed partial class SimdBackend : BoftBackend
             LaneRotation.Forward(shape, input, blocks, transpose, rowScale, output, rowCount, Threads);
             return true;
         }
-        long bytes = (long)rowCount * shape.FeatureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes());
-        if (!RowRotation.Applies(RowPlan(shape), (int)Width / 32, bytes))
+        if (!RowRotation.Applies(RowPlan(shape), (int)Width / 32, StreamingStores.RowBytes(input, output, rowCount, shape.FeatureCount)))
             return false;
         simd.Run(new RowRotateCall(this, shape, input, blocks, transpose, rowScale, output, rowCount));
         return true;

@@ -63,12 +63,11 @@ internal interface ISimd<TV>
     /// <summary>[Σa, Σb, Σc, Σd]: four horizontal sums with shared shuffles (≈ 3 instructions per sum instead of ≈ 8).</summary>
     static abstract Vector128<float> Sum4(TV a, TV b, TV c, TV d);
 
-    /// <summary>Transposes a Count×Count tile: <c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c>.</summary>
-    static abstract void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride);
-
-    /// <summary>The same with non-temporal stores (<see cref="StreamingStores"/>): every destination row must start on a
-    /// Count × 4-byte boundary, which the caller checks (<see cref="StreamingStores.Aligned"/>).</summary>
-    static abstract void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride);
+    /// <summary>Transposes a Count×Count tile: <c>destination[c·destinationStride + r] = source[r·sourceStride + c]</c>, each
+    /// destination row written with <typeparamref name="TStore"/>'s stores (<see cref="StreamingStore"/>: every destination
+    /// row must start on a Count × 4-byte boundary, which the caller checks with <see cref="StreamingStores.Aligned"/>).</summary>
+    static abstract void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+        where TStore : struct, IRowStore;
 }
 
 /// <summary>How a kernel writes its output vectors: plain stores, or non-temporal ones (aligned; see <see cref="StreamingStores"/>).
@@ -169,16 +168,8 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
         return half.GetLower() + half.GetUpper();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
-        Transpose<CachedStore>(ref source, sourceStride, ref destination, destinationStride);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
-        Transpose<StreamingStore>(ref source, sourceStride, ref destination, destinationStride);
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    public static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
         where TStore : struct, IRowStore
     {
         if (!Avx512F.IsSupported)
@@ -306,16 +297,8 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
         return lanes.GetLower() + lanes.GetUpper();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
-        Transpose<CachedStore>(ref source, sourceStride, ref destination, destinationStride);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
-        Transpose<StreamingStore>(ref source, sourceStride, ref destination, destinationStride);
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    public static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
         where TStore : struct, IRowStore
     {
         if (!Avx.IsSupported)
@@ -404,11 +387,9 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
         return Sse.Shuffle(ab, cd, 0x44) + Sse.Shuffle(ab, cd, 0xEE);
     }
 
-    public static void Transpose(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
-        ScalarTranspose.Tile(ref source, sourceStride, ref destination, destinationStride, 4);
-
-    /// <summary>No streaming stores at 128 bits: the plain transpose.</summary>
-    public static void TransposeStreaming(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+    /// <summary>Scalar at 128 bits, plain stores whatever <typeparamref name="TStore"/>.</summary>
+    public static void Transpose<TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+        where TStore : struct, IRowStore =>
         ScalarTranspose.Tile(ref source, sourceStride, ref destination, destinationStride, 4);
 }
 
@@ -448,7 +429,7 @@ internal static class Transposer
         for (int r = 0; r < fullRows; r += v)
         {
             for (int c = 0; c < fullColumns; c += v)
-                TS.Transpose(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+                TS.Transpose<CachedStore>(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
             if (fullColumns < columnCount)
                 ScalarTranspose.Rectangle(ref Unsafe.Add(ref source, r * sourceStride + fullColumns), sourceStride,
                     ref Unsafe.Add(ref destination, fullColumns * destinationStride + r), destinationStride, v, columnCount - fullColumns);
@@ -480,19 +461,28 @@ internal static class Transposer
         }
         if (streaming && StreamingStores.Aligned(ref destination, destinationStride, v))
         {
-            for (int c = 0; c < fullColumns; c += v)
-                for (int r = 0; r < fullRows; r += v)
-                    TS.TransposeStreaming(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+            WholeTilesToRows<TS, TV, StreamingStore>(ref source, sourceStride, ref destination, destinationStride, fullRows, fullColumns);
             StreamingStores.Fence();
         }
         else
         {
-            for (int c = 0; c < fullColumns; c += v)
-                for (int r = 0; r < fullRows; r += v)
-                    TS.Transpose(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+            WholeTilesToRows<TS, TV, CachedStore>(ref source, sourceStride, ref destination, destinationStride, fullRows, fullColumns);
         }
         if (fullColumns < columnCount)
             ScalarTranspose.Rectangle(ref Unsafe.Add(ref source, fullColumns), sourceStride,
                 ref Unsafe.Add(ref destination, fullColumns * destinationStride), destinationStride, rowCount, columnCount - fullColumns);
+    }
+
+    /// <summary>The whole Count×Count tiles of <see cref="TransposeToRows{TS, TV}"/>, destination row groups outer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WholeTilesToRows<TS, TV, TStore>(ref float source, nint sourceStride, ref float destination, nint destinationStride, int rowCount, int columnCount)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+        where TStore : struct, IRowStore
+    {
+        int v = TS.Count;
+        for (int c = 0; c < columnCount; c += v)
+            for (int r = 0; r < rowCount; r += v)
+                TS.Transpose<TStore>(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
     }
 }

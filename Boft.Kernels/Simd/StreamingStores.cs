@@ -35,9 +35,23 @@ internal static class StreamingStores
     /// <summary>Whether an op that moves <paramref name="bytes"/> bytes through memory streams.</summary>
     public static bool Applies(long bytes) => bytes >= ThresholdBytes;
 
-    /// <summary>Whether two float32 tensors share their storage (a streaming store into rows just read only evicts them).</summary>
+    /// <summary>Bytes of <paramref name="rowCount"/> rows of <paramref name="featureCount"/> elements in
+    /// <paramref name="input"/> and in <paramref name="output"/>, each in its element type.</summary>
+    public static long RowBytes(SimdTensor input, SimdTensor output, int rowCount, int featureCount) =>
+        (long)rowCount * featureCount * (input.ElementType.SizeInBytes() + output.ElementType.SizeInBytes());
+
+    /// <summary>Whether an op over these rows streams at all, so reads its rows ahead: input and output beyond the threshold
+    /// together, and not one storage (the lines were just read; streaming stores would only evict them). Each kernel adds
+    /// the output types it writes with non-temporal stores.</summary>
+    public static bool ReadsAhead(SimdTensor input, SimdTensor output, int rowCount, int featureCount) =>
+        Applies(RowBytes(input, output, rowCount, featureCount)) && !SameStorage(input, output);
+
+    /// <summary>Whether two tensors are one storage (never when one is float32 and the other 16-bit).</summary>
     public static bool SameStorage(SimdTensor first, SimdTensor second) =>
-        first.ElementType == ElementType.Float32 && second.ElementType == ElementType.Float32 && Unsafe.AreSame(ref first.Data, ref second.Data);
+        first.ElementType.IsSixteenBit() == second.ElementType.IsSixteenBit()
+        && (first.ElementType == ElementType.Float32
+            ? Unsafe.AreSame(ref first.Data, ref second.Data)
+            : first.BitsArray == second.BitsArray && first.BitsOffset == second.BitsOffset);
 
     /// <summary>Whether rows <paramref name="stride"/> floats apart from <paramref name="destination"/> all start on a
     /// boundary of <paramref name="lanes"/> floats, as non-temporal vector stores need.</summary>

@@ -106,9 +106,9 @@ public sealed class StreamingStoresTests
                 Assert.That(Rotation.Streams(64, 256, half, x), Is.False, "tiled, float16 out (rounded through a stage)");
                 Assert.That(LaneRotation.Streams(x, half, 64, 256), Is.False, "lane, float16 out");
                 Assert.That(RowRotation.Streams(plan, x, half, 64, 4), Is.False, "row, float16 out");
-                Assert.That(LaneRotation.ReadsAhead(x, half, 64 * 4 / 3 + 1, 256), Is.True, "lane, float16 out still reads ahead");
-                Assert.That(RowRotation.ReadsAhead(plan, x, half, 64 * 4 / 3 + 1), Is.True, "row, float16 out still reads ahead");
-                Assert.That(RowRotation.ReadsAhead(plan, x, half, 64 * 4 / 3 - 1), Is.False, "row, float16 out below the threshold");
+                Assert.That(StreamingStores.ReadsAhead(x, half, 64 * 4 / 3 + 1, 256), Is.True, "lane and row kernels, float16 out still reads ahead");
+                Assert.That(StreamingStores.ReadsAhead(x, half, 64 * 4 / 3 - 1, 256), Is.False, "lane and row kernels, float16 out below the threshold");
+                Assert.That(StreamingStores.ReadsAhead(x, x, 64, 256), Is.False, "lane and row kernels, in place");
             });
             StreamingStores.ThresholdBytes = StreamingStores.DefaultThresholdBytes;
             Assert.That(Rotation.Streams(4096, 4096, y, x), Is.True, "tiled, 128 MiB at the default");
