@@ -244,10 +244,10 @@ public static class RotationProfile
         private readonly float[] array;
         private readonly int offset;
 
-        public unsafe AlignedRows(int length)
+        public AlignedRows(int length)
         {
             array = GC.AllocateArray<float>(length + 16, pinned: true);
-            offset = (int)((64 - (nuint)Unsafe.AsPointer(ref array[0]) % 64) % 64 / sizeof(float));
+            offset = SimdTensor.AlignmentOffset(array);
         }
 
         public ref float this[int index] => ref array[offset + index];

@@ -274,7 +274,9 @@ internal static partial class RowRotation
         bool roundInRegisters = output.ElementType == ElementType.BFloat16 && !gather && rows == GroupRows && TS.Count == 8 && Avx2.IsSupported;
         bool stagedOut = (sixteenOut && !roundInRegisters) || gather;
         int stageLength = GroupRows * stageStride;
-        Span<float> scratch = Scratch.Get(3 * stageLength);
+        // Three stages, then the pair rows of FactorPairs (stage lengths are whole cache lines, so it starts on one too).
+        Span<float> scratch = Scratch.Get(3 * stageLength + GroupRows * PairRow);
+        ref float pairRows = ref scratch[3 * stageLength];
         Span<float> scale = stackalloc float[GroupRows];
         if (rowScale is not null)
             rowScale.Span.Slice(firstRow, rows).CopyTo(scale);
@@ -319,9 +321,9 @@ internal static partial class RowRotation
             if (b < TS.Count)
             {
                 if (last && streaming && !stagedOut)
-                    FactorPairs<StreamingStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales);
+                    FactorPairs<StreamingStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales, ref pairRows);
                 else
-                    FactorPairs<CachedStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales);
+                    FactorPairs<CachedStore>(ref current, currentStride, runs, width / b, ref factorBlocks, ref destination, destinationStride, rows, scaled, ref rowScales, ref pairRows);
             }
             else if (last && roundInRegisters)
                 Factor8<TS, TV, CachedStore>(ref current, currentStride, runs, width / b, b, ref factorBlocks, ref Unsafe.NullRef<float>(), 0, scaled, ref rowScales,
@@ -409,15 +411,9 @@ internal static partial class RowRotation
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FactorPairs<TStore>(ref float source, nint sourceStride, int[] runs, int blocks, ref float coefficients, ref float destination,
-        nint destinationStride, int rows, bool scaled, ref float rowScales)
+        nint destinationStride, int rows, bool scaled, ref float rowScales, ref float stage)
         where TStore : struct, IRowStore
     {
-        Span<float> buffer = stackalloc float[GroupRows * PairRow + 16];
-        ref float stage = ref AlignedTo64(buffer);
-        const nint stageStride = PairRow;
-        Span<float> scales = stackalloc float[GroupRows];
-        for (int r = 0; r < GroupRows; r++)
-            scales[r] = scaled && r < rows ? Unsafe.Add(ref rowScales, r) : 1f;
         // Rows past the group's end re-read its first row; their results are not stored.
         ref float x0 = ref source;
         ref float x1 = ref Unsafe.Add(ref source, rows > 1 ? sourceStride : 0);
@@ -447,48 +443,41 @@ internal static partial class RowRotation
             {
                 Vector512<float> coefficient = Vector512.LoadUnsafe(ref Unsafe.Add(ref k, 16 * t));
                 a0 = Vector512.FusedMultiplyAdd(PairBroadcast(ref p), coefficient, a0);
-                a1 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, stageStride)), coefficient, a1);
-                a2 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 2 * stageStride)), coefficient, a2);
-                a3 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 3 * stageStride)), coefficient, a3);
-                a4 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 4 * stageStride)), coefficient, a4);
-                a5 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 5 * stageStride)), coefficient, a5);
-                a6 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 6 * stageStride)), coefficient, a6);
-                a7 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 7 * stageStride)), coefficient, a7);
+                a1 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, PairRow)), coefficient, a1);
+                a2 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 2 * PairRow)), coefficient, a2);
+                a3 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 3 * PairRow)), coefficient, a3);
+                a4 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 4 * PairRow)), coefficient, a4);
+                a5 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 5 * PairRow)), coefficient, a5);
+                a6 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 6 * PairRow)), coefficient, a6);
+                a7 = Vector512.FusedMultiplyAdd(PairBroadcast(ref Unsafe.Add(ref p, 7 * PairRow)), coefficient, a7);
                 p = ref Unsafe.Add(ref p, 2);
             }
             ref float o = ref Unsafe.Add(ref destination, (nint)j * 8);
-            StorePair<TStore>(a0, 0, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a1, 1, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a2, 2, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a3, 3, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a4, 4, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a5, 5, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a6, 6, rows, scaled, scales, order, ref o, destinationStride);
-            StorePair<TStore>(a7, 7, rows, scaled, scales, order, ref o, destinationStride);
+            StorePair<TStore>(a0, 0, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a1, 1, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a2, 2, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a3, 3, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a4, 4, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a5, 5, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a6, 6, rows, scaled, ref rowScales, order, ref o, destinationStride);
+            StorePair<TStore>(a7, 7, rows, scaled, ref rowScales, order, ref o, destinationStride);
         }
     }
 
     /// <summary>Row <paramref name="row"/>'s two blocks of interleaved sums, scaled, put in order and stored (if the row exists).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePair<TStore>(Vector512<float> sums, int row, int rows, bool scaled, Span<float> scales, Vector512<int> order, ref float output, nint stride)
+    private static void StorePair<TStore>(Vector512<float> sums, int row, int rows, bool scaled, ref float rowScales, Vector512<int> order, ref float output, nint stride)
         where TStore : struct, IRowStore
     {
         if (row >= rows)
             return;
         if (scaled)
-            sums *= Vector512.Create(scales[row]);
+            sums *= Vector512.Create(Unsafe.Add(ref rowScales, row));
         TStore.Store(Avx512F.PermuteVar16x32(sums, order), ref Unsafe.Add(ref output, row * stride));
     }
 
     /// <summary>Floats of one row's pair row: both blocks' 8 inputs, interleaved.</summary>
     private const int PairRow = 16;
-
-    private static unsafe ref float AlignedTo64(Span<float> buffer)
-    {
-        ref float start = ref MemoryMarshal.GetReference(buffer);
-        nuint misalignment = (nuint)Unsafe.AsPointer(ref start) % 64;
-        return ref Unsafe.Add(ref start, (nint)((64 - misalignment) % 64 / sizeof(float)));
-    }
 
     /// <summary>One row's pair row for blocks j, j + 1 with input runs (f0, g0) and (f1, g1) of 4 floats each:
     /// <c>pair[2t + e] = x_{j+e}(t)</c>.</summary>

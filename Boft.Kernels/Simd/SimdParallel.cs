@@ -274,14 +274,8 @@ internal static class Scratch
         if (buffer is null || buffer.Length - 16 < length)
         {
             buffer = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024) + 16, pinned: true);
-            offset = AlignmentOffset(buffer);
+            offset = SimdTensor.AlignmentOffset(buffer);
         }
         return buffer.AsSpan(offset, length);
-    }
-
-    private static unsafe int AlignmentOffset(float[] array)
-    {
-        nuint address = (nuint)Unsafe.AsPointer(ref array[0]);
-        return (int)((64 - (address % 64)) % 64 / sizeof(float));
     }
 }

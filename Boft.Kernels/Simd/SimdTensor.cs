@@ -90,7 +90,9 @@ public sealed class SimdTensor : Tensor
         bits = null;
     }
 
-    private static unsafe int AlignmentOffset<T>(T[] values)
+    /// <summary>Elements from the start of a pinned array to its first 64-byte boundary (the SIMD tensors', the per-thread
+    /// scratch's and the rotation profile's buffers all start there).</summary>
+    internal static unsafe int AlignmentOffset<T>(T[] values)
         where T : unmanaged
     {
         nuint address = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(values));
