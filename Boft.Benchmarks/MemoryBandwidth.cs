@@ -40,7 +40,15 @@ internal static class MemoryBandwidth
             slices[t] = new float[perThread];
             Array.Fill(slices[t], 1f);
         }
-        long bytesPerPass = 2L * sizeof(float) * perThread * threads;
+        double best = BestGigabytesPerSecond(threads, 2L * sizeof(float) * perThread * threads, repetitions, bytesPerRepetition, t => Stream(slices[t]));
+        return new Result(threads, (long)perThread * sizeof(float) * threads, best);
+    }
+
+    /// <summary>The best GB/s over <paramref name="repetitions"/> repetitions, each running <paramref name="pass"/> (one pass
+    /// over thread t's slice, moving <paramref name="bytesPerPass"/> bytes over all threads) often enough to move about
+    /// <paramref name="bytesPerRepetition"/> bytes, on <paramref name="threads"/> threads at once.</summary>
+    private static double BestGigabytesPerSecond(int threads, long bytesPerPass, int repetitions, long bytesPerRepetition, Action<int> pass)
+    {
         int passes = (int)Math.Clamp(bytesPerRepetition / bytesPerPass, 1, 100_000);
         double best = 0;
         for (int rep = 0; rep < repetitions; rep++)
@@ -48,12 +56,11 @@ internal static class MemoryBandwidth
             var clock = Stopwatch.StartNew();
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
             {
-                float[] slice = slices[t];
-                for (int p = 0; p < passes; p++) Stream(slice);
+                for (int p = 0; p < passes; p++) pass(t);
             });
             best = Math.Max(best, bytesPerPass * (double)passes / clock.Elapsed.TotalSeconds / 1e9);
         }
-        return new Result(threads, (long)perThread * sizeof(float) * threads, best);
+        return best;
     }
 
     /// <summary>Measures an out-of-place copy over <paramref name="workingSetBytes"/> bytes in all (half read, half written),
@@ -74,18 +81,10 @@ internal static class MemoryBandwidth
             Array.Fill(destinations[t], 1f);
         }
         long bytesPerPass = 2L * sizeof(float) * perThread * threads;
-        int passes = (int)Math.Clamp(bytesPerRepetition / bytesPerPass, 1, 100_000);
         double best = 0;
         foreach (bool streaming in Avx.IsSupported ? new[] { false, true } : new[] { false })
-            for (int rep = 0; rep < repetitions; rep++)
-            {
-                var clock = Stopwatch.StartNew();
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                {
-                    for (int p = 0; p < passes; p++) Copy(sources[t], destinations[t], perThread, streaming);
-                });
-                best = Math.Max(best, bytesPerPass * (double)passes / clock.Elapsed.TotalSeconds / 1e9);
-            }
+            best = Math.Max(best, BestGigabytesPerSecond(threads, bytesPerPass, repetitions, bytesPerRepetition,
+                t => Copy(sources[t], destinations[t], perThread, streaming)));
         return new Result(threads, 2L * perThread * sizeof(float) * threads, best);
     }
 
