@@ -163,18 +163,14 @@ internal static partial class RowRotation
     private const int StagePadding = 16;
 
     /// <summary>Whether the row kernel runs this shape at <paramref name="lanes"/> lanes: b a multiple of the lanes, or
-    /// (<see cref="HalfVectors"/>) b = 8 at 16 lanes, two blocks to a vector, for m = 1, and for m = 2 when the op moves
+    /// b = 8 at 16 lanes, two blocks to a vector, for m = 1, and for m = 2 when the op moves
     /// <paramref name="bytes"/> beyond the streaming threshold (<see cref="StreamingStores"/>).</summary>
     public static bool Applies(RowRotationPlan plan, int lanes, long bytes = 0) => plan.Supported && (plan.BlockSize % lanes == 0 || PairsApply(plan, lanes, bytes));
 
-    /// <summary>
-    /// Whether b = 8 runs on 16 lanes as pairs of blocks (<see cref="FactorPairs{TStore}"/>): AVX-512, every feature tile a whole
-    /// number of pairs. Settable (default true) for the tests and the side-by-side timing against the tiled kernel.
-    /// </summary>
-    internal static bool HalfVectors { get; set; } = true;
-
+    /// <summary>b = 8 runs on 16 lanes as pairs of blocks (<see cref="FactorPairs{TStore}"/>): AVX-512, every feature tile a
+    /// whole number of pairs; m = 1, or m = 2 beyond the streaming threshold (in cache the tiled kernel wins there).</summary>
     private static bool PairsApply(RowRotationPlan plan, int lanes, long bytes) =>
-        HalfVectors && lanes == 16 && plan.BlockSize == 8 && Avx512F.IsSupported && plan.FeatureCount % 16 == 0 && plan.TileWidth % 16 == 0
+        lanes == 16 && plan.BlockSize == 8 && Avx512F.IsSupported && plan.FeatureCount % 16 == 0 && plan.TileWidth % 16 == 0
         && (plan.FactorCount == 1 || (plan.FactorCount == 2 && StreamingStores.Applies(bytes)));
 
     /// <summary><c>output = diag(rowScale)·(input · R)</c> or with Rᵀ; <paramref name="rowScale"/> null means no scale.</summary>
